@@ -24,8 +24,8 @@ candidates in half-width text) and ``SHAPE = "digits"`` for numeric types whose 
 shared and resolved by :func:`find_all`; and ``MASKED_PATTERN`` (a full-match pattern for a
 masked display form such as ``138****5678``).
 
->>> [s.type for s in find_all("客户手机:138-1234-5678, 邮箱 ming_luo1676@qq.com")]
-['mobile', 'email']
+>>> [(s.type, s.value) for s in find_all("客户手机:138-1234-5678,旧号 139****0000")]
+[('mobile', '13812345678'), ('mobile', '139****0000')]
 """
 
 from __future__ import annotations
