@@ -90,8 +90,11 @@ def get(name: str) -> ModuleType:
 
 # The shared candidate shape of numeric identifiers: digits with single spaces or dashes between
 # them, an optional +86/0086 prefix, an optional trailing X (resident IDs).
+# A bracketed area code or country code may lead: (010)12345678, (+86)138…. An asterisk next
+# to the digits means a masked value, which the masked patterns handle.
 DIGITS_PATTERN = (
-    r"(?<![0-9A-Za-z])(?:(?:\+|00)86[ -]?)?[0-9](?:[0-9]|[ -](?=[0-9])){6,22}[Xx]?(?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z*])(?:(?:\+|00)86[ -]?|\((?:\+86|0[0-9]{2,3})\)[ -]?)?"
+    r"[0-9](?:[0-9]|[ -](?=[0-9])){6,22}[Xx]?(?![0-9A-Za-z*])"
 )
 
 

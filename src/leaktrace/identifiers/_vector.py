@@ -36,3 +36,23 @@ def full_match(values: pa.Array, pattern: str) -> np.ndarray:
 def to_numpy_bool(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A NumPy bool array from an Arrow boolean array, nulls as False."""
     return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def drop_separators(strings: pa.Array) -> pa.Array:
+    """Delete spaces, dashes and ASCII whitespace: literal passes only for what occurs.
+
+    Several literal replacements cost a fraction of one RE2 replacement over the same strings.
+    """
+    for separator in " -\t\n\r\f":
+        if pc.any(pc.match_substring(strings, separator)).as_py():
+            strings = pc.replace_substring(strings, separator, "")
+    return strings
+
+
+def fixed_width_bytes(values: pa.Array, width: int) -> np.ndarray:
+    """A (n, width) uint8 matrix of a null-free string array whose values are all ``width`` long."""
+    fixed = values.cast(pa.binary(width))
+    if len(fixed) == 0:
+        return np.empty((0, width), dtype=np.uint8)
+    data = np.frombuffer(fixed.buffers()[1], dtype=np.uint8).reshape(-1, width)
+    return data[fixed.offset : fixed.offset + len(fixed)]
