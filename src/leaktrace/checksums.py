@@ -94,9 +94,9 @@ def gb11643_valid_matrix(matrix: np.ndarray) -> np.ndarray:
     body = matrix[:, :17]
     ok = ((body >= 0) & (body <= 9)).all(axis=1)
     expected = (body.astype(np.int64) @ _GB11643_WEIGHTS) % 11
-    expected_code = np.frombuffer(_GB11643_CHARS.encode(), dtype=np.uint8).astype(np.int16)[
-        expected
-    ] - 48
+    expected_code = (
+        np.frombuffer(_GB11643_CHARS.encode(), dtype=np.uint8).astype(np.int16)[expected] - 48
+    )
     last = matrix[:, 17]
     last = np.where(last == ord("x") - 48, ord("X") - 48, last)
     return ok & (last == expected_code)

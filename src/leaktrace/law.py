@@ -3,9 +3,10 @@ SPC/SPP interpretation (法释〔2017〕10号), art. 5.
 
 The interpretation sets the record count that makes a sale "serious" by category:
 
-* 50 records — whereabouts (行踪轨迹), communication content (通信内容), credit (征信), property (财产);
-* 500 records — lodging (住宿), call records (通信记录), health and physiology (健康生理), transaction
-  (交易) and other information that can affect personal or property safety;
+* 50 records — whereabouts (行踪轨迹), communication content (通信内容), credit (征信),
+  property (财产);
+* 500 records — lodging (住宿), call records (通信记录), health and physiology (健康生理),
+  transaction (交易) and other information that can affect personal or property safety;
 * 5,000 records — any other personal information.
 
 Each identifier and attribute type carries one of these categories; the tally (issue 7) counts

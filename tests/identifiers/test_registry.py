@@ -13,7 +13,21 @@ from leaktrace.exceptions import ValidationError
 from leaktrace.law import LegalCategory
 
 MODULES = list(identifiers.registry().values())
-JUNK = ["", " ", "€", "-", "０", "１２３", "\x00", "None", "null", "\ufeff", "a" * 500, "1" * 40, "张"]
+JUNK = [
+    "",
+    " ",
+    "€",
+    "-",
+    "０",
+    "１２３",
+    "\x00",
+    "None",
+    "null",
+    "\ufeff",
+    "a" * 500,
+    "1" * 40,
+    "张",
+]
 
 
 @pytest.fixture(params=MODULES, ids=lambda m: m.NAME)

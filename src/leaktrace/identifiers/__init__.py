@@ -21,8 +21,11 @@ personal information and exposes the same names, as python-stdnum's modules do:
 
 Modules may also define ``PATTERN`` (a Python ``re`` pattern without capture groups that finds
 candidates in half-width text) and ``SHAPE = "digits"`` for numeric types whose candidates are
-shared and resolved by :func:`find_all`; and ``MASKED_PATTERN`` (a full-match pattern for a
-masked display form such as ``138****5678``).
+shared and resolved by :func:`find_all`; ``MASKED_PATTERN`` (a full-match pattern for a
+masked display form such as ``138****5678``); ``NEEDS_HAN = True`` when no value without a
+Chinese character can be valid, so a column without any can skip the type; and ``LOOSE = True``
+for types checked by dictionary rather than by checksum or strict format (names, addresses),
+which need more of a column's values, or its header, before the column is typed as them.
 
 >>> [(s.type, s.value) for s in find_all("客户手机:138-1234-5678,旧号 139****0000")]
 [('mobile', '13812345678'), ('mobile', '139****0000')]
@@ -34,6 +37,7 @@ import importlib
 import pkgutil
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
@@ -122,29 +126,39 @@ def _text_engine() -> tuple[re.Pattern[str], list[ModuleType], ...]:
     return engine, pattern_modules, digit_modules, masked, finder_modules
 
 
-def _resolve_digits(token: str, start: int, digit_modules: list[ModuleType]) -> Iterator[Span]:
-    """Give a digit token to the first numeric type that validates it; split glued tokens."""
+def _validate_digits(token: str, digit_modules: list[ModuleType]) -> tuple[str, str] | None:
+    """(type, canonical value) of the first numeric type that validates ``token``."""
     for module in digit_modules:
         try:
-            yield Span(module.NAME, start, start + len(token), module.validate(token))
-            return
+            return module.NAME, module.validate(token)
         except ValidationError:
             continue
-    # Two numbers separated by one space or dash ("身份证 110… 138…") arrive glued: retry the
-    # pieces, longest valid run first, left to right.
-    pieces = [(m.start(), m.group()) for m in re.finditer(r"[0-9Xx]+", token)]
-    if len(pieces) < 2:
+    return None
+
+
+_DIGIT_PIECES = re.compile(r"[0-9Xx]+")
+MAX_PIECES = 8
+
+
+def _resolve_digits(token: str, start: int, digit_modules: list[ModuleType]) -> Iterator[Span]:
+    """Give a digit token to the first numeric type that validates it; split glued tokens."""
+    found = _validate_digits(token, digit_modules)
+    if found:
+        yield Span(found[0], start, start + len(token), found[1])
+        return
+    # Two numbers separated by one space or dash ("身份证 110… 138…") arrive glued: retry runs of
+    # pieces, longest first, left to right (a bounded number of pieces: amounts and dates with
+    # many separators are not worth the quadratic search).
+    pieces = [(m.start(), m.end()) for m in _DIGIT_PIECES.finditer(token)]
+    if not 2 <= len(pieces) <= MAX_PIECES:
         return
     i = 0
     while i < len(pieces):
-        for j in range(len(pieces), i, -1):
-            begin = pieces[i][0]
-            end = pieces[j - 1][0] + len(pieces[j - 1][1])
-            if j - i == len(pieces):
-                continue  # the whole token already failed
-            found = list(_resolve_digits(token[begin:end], start + begin, digit_modules))
+        for j in range(len(pieces) - (i == 0), i, -1):
+            begin, end = pieces[i][0], pieces[j - 1][1]
+            found = _validate_digits(token[begin:end], digit_modules)
             if found:
-                yield from found
+                yield Span(found[0], start + begin, start + end, found[1])
                 i = j
                 break
         else:
@@ -171,17 +185,18 @@ def find_all(text: str, types: Iterable[str] | None = None) -> list[Span]:
             spans.append(Span(module.NAME, match.start(), match.end(), token, masked=True))
         else:
             module = pattern_modules[int(kind[1:])]
-            try:
+            with suppress(ValidationError):
                 spans.append(Span(module.NAME, match.start(), match.end(), module.validate(token)))
-            except ValidationError:
-                pass
-    claimed = [(s.start, s.end) for s in spans]
+    claimed = bytearray(len(folded))  # 1 where a span already holds the character
+    for span in spans:
+        claimed[span.start : span.end] = b"\x01" * (span.end - span.start)
     for module in finder_modules:
         if wanted is not None and module.NAME not in wanted:
             continue
         for span in module.find(folded):
-            if not any(span.start < end and start < span.end for start, end in claimed):
+            if claimed.find(1, span.start, span.end) == -1:
                 spans.append(span)
+                claimed[span.start : span.end] = b"\x01" * (span.end - span.start)
     if wanted is not None:
         spans = [s for s in spans if s.type in wanted]
     spans.sort(key=lambda s: s.start)

@@ -137,8 +137,6 @@ def find(text: str) -> Iterator[Span]:
     return iter(find_all(text, [NAME]))
 
 
-
-
 def _valid_forms(strings: pa.Array, form: np.ndarray | None = None) -> np.ndarray:
     """Which values of an already compacted column are valid card numbers.
 

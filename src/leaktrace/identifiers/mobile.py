@@ -36,8 +36,21 @@ LABEL = "手机号"
 JRT_CLASS = "C2"
 SENSITIVE = False
 CATEGORY = LegalCategory.OTHER
-HEADERS = ("手机", "手机号", "手机号码", "移动电话", "电话", "联系电话", "联系方式", "mobile", "phone",
-           "cell", "tel", "telephone", "contact")
+HEADERS = (
+    "手机",
+    "手机号",
+    "手机号码",
+    "移动电话",
+    "电话",
+    "联系电话",
+    "联系方式",
+    "mobile",
+    "phone",
+    "cell",
+    "tel",
+    "telephone",
+    "contact",
+)
 PRIORITY = 20
 SHAPE = "digits"
 

@@ -222,8 +222,6 @@ def find(text: str) -> Iterator[Span]:
     return iter(find_all(text, [NAME]))
 
 
-
-
 def _number(matrix: np.ndarray, start: int, stop: int) -> np.ndarray:
     """The decimal number held in columns ``start:stop`` of a digit matrix, per row."""
     weights = 10 ** np.arange(stop - start - 1, -1, -1, dtype=np.int64)

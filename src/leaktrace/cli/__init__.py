@@ -1,0 +1,44 @@
+"""The ``leaktrace`` command: a thin shell over the library.
+
+Each command group lives in its own module and only parses options, calls the library and
+renders; library errors (:class:`leaktrace.exceptions.LeaktraceError`) become one line on stderr
+and the error's exit code.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from leaktrace import __version__
+from leaktrace.cli import scan, synth
+
+app = typer.Typer(
+    name="leaktrace",
+    help="Find, release, watch and trace customer personal information leaked by insiders.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.command(name="scan")(scan.scan_command)
+app.command(name="synth")(synth.synth_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"leaktrace {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Find, release, watch and trace customer personal information leaked by insiders."""
+
+
+def main() -> None:
+    """Entry point of the ``leaktrace`` console script."""
+    app()

@@ -1,0 +1,77 @@
+"""What every command shares: output options, error handling, consoles and progress bars."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from leaktrace.exceptions import LeaktraceError
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")]
+CsvOption = Annotated[bool, typer.Option("--csv", help="Print results as CSV on stdout.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one line on stderr and exit with ``code``."""
+    stderr.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+def handle_errors(command: F) -> F:
+    """Turn the library's user-fixable errors into one line and their exit code."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except LeaktraceError as error:
+            fail(str(error), error.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as indented UTF-8 JSON on stdout."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@contextmanager
+def progress(enabled: bool) -> Iterator[Progress | None]:
+    """A progress bar on stderr, shown only when stderr is a terminal and ``enabled``."""
+    if not enabled or not stderr.is_terminal:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+    )
+    with bar:
+        yield bar

@@ -1,0 +1,79 @@
+"""Shared fixtures: synthetic people and a file writer.
+
+Every value is generated here (Faker's zh_CN names and addresses, random digits with valid
+check digits); none belongs to a real person.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+
+import pytest
+from faker import Faker
+
+from leaktrace.checksums import gb11643_check_char, luhn_check_digit
+
+
+@dataclass(frozen=True)
+class Person:
+    """One synthetic customer with the identifiers that trip up naive readers."""
+
+    name: str
+    mobile: str  # 11 digits
+    resident_id: str  # 18 characters, some ending in X
+    card: str  # 19-digit UnionPay-style number (Luhn-valid)
+    account: str  # 12 digits with leading zeros
+    address: str
+
+    @classmethod
+    def header(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def row(self) -> list[str]:
+        return list(astuple(self))
+
+
+def make_people(n: int, seed: int = 0) -> list[Person]:
+    """``n`` synthetic people, the same for the same seed."""
+    fake = Faker("zh_CN")
+    fake.seed_instance(seed)
+    rng = random.Random(seed)
+    people = []
+    for _ in range(n):
+        born = f"{rng.randrange(1950, 2005)}{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}"
+        region = rng.choice(["110105", "310104", "440305", "510107"])
+        first17 = f"{region}{born}{rng.randrange(1000):03d}"
+        payload = f"62{rng.randrange(10**16):016d}"
+        people.append(
+            Person(
+                name=fake.name(),
+                mobile=f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}",
+                resident_id=first17 + gb11643_check_char(first17),
+                card=payload + luhn_check_digit(payload),
+                account=f"000{rng.randrange(10**9):09d}",
+                address=fake.address().split(" ")[0],
+            )
+        )
+    return people
+
+
+@pytest.fixture
+def people() -> list[Person]:
+    """Fifty synthetic people."""
+    return make_people(50)
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[..., str]:
+    """Write ``data`` (bytes, or text in ``encoding``) to ``tmp_path / name``; return the path."""
+
+    def write(name: str, data: bytes | str, encoding: str = "utf-8") -> str:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data if isinstance(data, bytes) else data.encode(encoding))
+        return str(path)
+
+    return write

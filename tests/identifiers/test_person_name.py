@@ -1,0 +1,231 @@
+"""Person names: values, masks, columns and names in free text (all names synthetic)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leaktrace.exceptions import ValidationError
+from leaktrace.identifiers import find_all, person_name
+
+VALID = [
+    ("王芳", "王芳"),
+    ("王 芳", "王芳"),
+    ("　张伟　", "张伟"),
+    ("陳美玲", "陈美玲"),
+    ("劉建國", "刘建国"),
+    ("欧阳娜娜", "欧阳娜娜"),
+    ("司马一诺", "司马一诺"),
+    ("诸葛建军", "诸葛建军"),
+    ("上官秀英", "上官秀英"),
+    ("阿依古丽·买买提", "阿依古丽·买买提"),
+    ("阿依古丽•买买提", "阿依古丽·买买提"),
+    ("阿依古麗・買買提", "阿依古丽·买买提"),
+    ("Zhang Wei", "zhang wei"),
+    ("ZHANG Wei", "zhang wei"),
+    ("Wei ZHANG", "zhang wei"),
+    ("Wei Zhang", "wei zhang"),
+    ("ＺＨＡＮＧ　Ｗｅｉ", "zhang wei"),
+    ("Ouyang Nana", "ouyang nana"),
+    ("Li Xiaoming", "li xiaoming"),
+]
+INVALID = [
+    "",
+    "张",
+    "张三李四五",
+    "北京市",
+    "的确",
+    "王的",
+    "13812345678",
+    "Hello World",
+    "Zhang",
+    "zhang wei xiao ming",
+    "a" * 500,
+    "王芳1",
+    "·买买提",
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), VALID)
+def test_validate(value, expected):
+    assert person_name.validate(value) == expected
+    assert person_name.is_valid(value)
+
+
+@pytest.mark.parametrize("value", INVALID)
+def test_invalid(value):
+    assert not person_name.is_valid(value)
+    with pytest.raises(ValidationError):
+        person_name.validate(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("张伟", "张*"),
+        ("王建国", "王**"),
+        ("欧阳娜娜", "欧阳**"),
+        ("陳美玲", "陈**"),
+        ("阿依古丽·买买提", "阿***·***"),
+        ("Zhang Wei", "Z*** Wei"),
+        ("ZHANG Xiaoming", "Z*** Xiaoming"),
+        ("", ""),
+    ],
+)
+def test_mask(value, expected):
+    assert person_name.mask(value) == expected
+
+
+def test_surname_table():
+    surnames = person_name.load_surnames()
+    assert surnames is person_name.SURNAMES
+    assert list(surnames)[:3] == ["王", "李", "张"]
+    assert 90 < sum(surnames.values()) < 100  # percent of the population
+    assert {"欧阳", "司马", "诸葛", "上官"} <= person_name.COMPOUND_SURNAMES
+    assert all(share > 0 for share in surnames.values())
+    assert person_name.GIVEN_NAME_CHARS["伟"] > 0
+
+
+# (text, [(start, end, value)]) — names in remarks, and sentences whose surname characters sit
+# inside ordinary words.
+FIND = [
+    ("客户王芳来电咨询贷款", [(2, 4, "王芳")]),
+    ("姓名:王芳 电话:139-1234-5678", [(3, 5, "王芳")]),
+    ("姓名：王 芳", [(3, 6, "王芳")]),
+    ("联系人 欧阳娜娜", [(4, 8, "欧阳娜娜")]),
+    ("张伟先生来电,要求提额", [(0, 2, "张伟")]),
+    ("陳美玲 台北", [(0, 3, "陈美玲")]),
+    ("借款人:李建国,身份证号码已核实", [(4, 7, "李建国")]),
+    ("刘海燕来电投诉扣费", [(0, 3, "刘海燕")]),
+    ("客户董宇恩来电咨询", [(2, 5, "董宇恩")]),
+    ("王磊 13912345678", [(0, 2, "王磊")]),
+    ("委托孙丽代为办理销户", [(2, 4, "孙丽")]),
+    ("收款人：司马一诺", [(4, 8, "司马一诺")]),
+    ("客户王芳住北京市朝阳区", [(2, 4, "王芳")]),
+    ("客户阿依古丽·买买提来电", [(2, 10, "阿依古丽·买买提")]),
+    ("Customer Zhang Wei called", [(9, 18, "zhang wei")]),
+    ("VIP客户 ZHANG Wei (13912345678)", [(6, 15, "zhang wei")]),
+    ("面签时由黄萱代签", [(4, 6, "黄萱")]),
+    ("房产证权利人王秀英,共有人刘洋", [(6, 9, "王秀英"), (13, 15, "刘洋")]),
+    # A surname with a title names no one.
+    ("张先生来电", []),
+    ("李女士 13912345678", []),
+    ("王总同意放款", []),
+    ("李经理已审批", []),
+    # Surname characters inside ordinary words.
+    ("客户在王府井支行办理业务", []),
+    ("客户很高兴,已办理黄金定投", []),
+    ("本月还款金额不足,请马上补缴", []),
+    ("客户从张家口调到常州工作", []),
+    ("周一提交文件,方便的话请告知何时来网点", []),
+    ("钱款已到账,余额无误", []),
+    ("于是客户决定提前还款", []),
+    ("客户于明天还款", []),
+    ("本次业务由客户经理受理", []),
+    ("全额还款后可申请解押", []),
+    ("住在黄河路18号", []),
+    ("Hong Kong branch", []),
+    ("", []),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), FIND)
+def test_find(text, expected):
+    found = [(s.start, s.end, s.value) for s in person_name.find(text)]
+    assert found == expected
+    assert all(s.type == "person_name" and not s.masked for s in person_name.find(text))
+
+
+def test_find_traditional_keeps_offsets():
+    text = "聯繫人 賀志強,電話13912345678"
+    [span] = person_name.find(text)
+    assert (span.start, span.end, span.value) == (4, 7, "贺志强")
+    assert text[span.start : span.end] == "賀志強"
+
+
+def test_find_full_width_text():
+    # find_all folds full-width forms without moving offsets; person_name.find does the same.
+    text = "姓名：王芳　电话：１３９１２３４５６７８"
+    assert [(s.start, s.end, s.value) for s in person_name.find(text)] == [(3, 5, "王芳")]
+
+
+def test_find_all_gives_names_and_numbers():
+    spans = find_all("姓名:王芳 电话:139-1234-5678")
+    assert [(s.type, s.value) for s in spans] == [
+        ("person_name", "王芳"),
+        ("mobile", "13912345678"),
+    ]
+
+
+def test_find_does_not_cross_lines():
+    # The scanner joins cells with newlines; a name never spans two cells.
+    text = "客户王\n芳来电"
+    assert all("\n" not in text[s.start : s.end] for s in person_name.find(text))
+
+
+def test_valid_column_matches_is_valid():
+    values = [v for v, _ in VALID] + INVALID + ["黄金", "王府井", "张 伟", None]
+    expected = np.array([v is not None and person_name.is_valid(v) for v in values])
+    result = person_name.valid_column(pa.array(values, pa.string()))
+    assert result.dtype == bool
+    assert result.tolist() == expected.tolist()
+
+
+def test_valid_column_accepts_chunked_arrays():
+    column = pa.chunked_array([["张伟", "北京"], ["欧阳娜娜"]])
+    assert person_name.valid_column(column).tolist() == [True, False, True]
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("张*", True),
+        ("张**", True),
+        ("欧阳*", True),
+        ("張*", True),
+        ("张*伟", True),
+        ("张＊", True),
+        ("张三", False),
+        ("**", False),
+        ("138****5678", False),
+        ("张***伟", False),
+    ],
+)
+def test_masked_column(value, masked):
+    assert person_name.masked_column(pa.array([value])).tolist() == [masked]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    surname=st.sampled_from(sorted(person_name.SURNAMES)),
+    given_name=st.text(
+        alphabet=sorted(c for c, share in person_name.GIVEN_NAME_CHARS.items() if share > 0),
+        min_size=1,
+        max_size=2,
+    ),
+)
+def test_generated_names_round_trip(surname, given_name):
+    name = surname + given_name
+    assert person_name.validate(name) == name
+    masked = person_name.mask(name)
+    assert masked.startswith(surname) and len(masked) == len(name)
+    assert set(masked[len(surname) :]) == {"*"}
+
+
+def test_benchmark_figures_hold():
+    """The rules keep the precision and recall measured by benchmarks/name_models.py."""
+    sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+    try:
+        import name_models
+    finally:
+        sys.path.pop(0)
+    corpus = name_models.build(400, "all", seed=11)
+    score, _errors = name_models.evaluate(name_models.rules_finder(), corpus)
+    assert score.precision >= 0.95
+    assert score.recall >= 0.85

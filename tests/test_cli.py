@@ -1,0 +1,96 @@
+"""The command line: every command has help and is documented; errors are one line."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from leaktrace.cli import app
+
+README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+runner = CliRunner()
+
+
+def _commands(group: typer.Typer, prefix: str = "") -> list[str]:
+    names = [f"{prefix}{c.name}" for c in group.registered_commands]
+    for sub in group.registered_groups:
+        names += _commands(sub.typer_instance, f"{prefix}{sub.name} ")
+    return names
+
+
+COMMANDS = _commands(app)
+
+
+def test_there_are_commands():
+    assert "scan" in COMMANDS
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_and_is_in_the_readme(command):
+    result = runner.invoke(app, [*command.split(), "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+    assert re.search(rf"`leaktrace {re.escape(command)}\b", README), command
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_that_prints_results_takes_json(command):
+    result = runner.invoke(app, [*command.split(), "--help"])
+    assert "--json" in result.output
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("leaktrace ")
+
+
+def test_readme_documents_exit_codes():
+    for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |"):
+        assert code in README
+
+
+def test_scan_json_on_a_file(tmp_path):
+    path = tmp_path / "list.csv"
+    path.write_text(
+        "姓名,手机,备注\n"
+        "王芳,13812345678,客户来电 身份证11010519491231002X\n"
+        "李强,139-1234-5678,无\n"
+        "张伟,+86 150 0000 1234,已核实\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["scan", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    (source,) = json.loads(result.stdout)
+    columns = {c["name"]: c for c in source["columns"]}
+    assert columns["手机"]["detected"] == "mobile"
+    assert columns["手机"]["hit_ratio"] == 1.0
+    assert columns["备注"]["kind"] == "free_text"
+    assert columns["备注"]["findings"].get("resident_id") == 1
+    assert "13812345678" not in result.stdout  # examples are masked
+    assert source["summary"]["jrt_class"] == "C2"
+
+
+def test_scan_bad_source_is_one_line_and_others_still_scanned(tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text("手机\n13812345678\n13912345678\n", encoding="utf-8")
+    missing = tmp_path / "missing.csv"
+    result = runner.invoke(app, ["scan", str(missing), str(good), "--json"])
+    assert result.exit_code == 3
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert any("missing.csv" in line for line in errors)
+    assert "Traceback" not in result.output
+    sources = json.loads(result.stdout)
+    assert [s["error"] is None for s in sources] == [False, True]
+
+
+def test_json_and_csv_together_is_a_usage_error(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("手机\n13812345678\n", encoding="utf-8")
+    result = runner.invoke(app, ["scan", str(path), "--json", "--csv"])
+    assert result.exit_code == 2
+    assert "--json" in result.stderr
