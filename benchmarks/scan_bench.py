@@ -1,0 +1,230 @@
+"""Speed of `leaktrace scan`: a full scan of a 1,000,000-row customer table, and the text engine
+against Microsoft Presidio and a bare polars `str.extract_all` on the same rows' text.
+
+1. Full scan: a synthetic 10-column customer table (name, mobile, ID, bank card, email, plate,
+   address, loan balance, open date, free-text 备注) as CSV, `scan --full` in-process: rows/s and
+   peak memory.
+2. Text: the first rows of the same table, each row's cells joined into one line (and the
+   remarks alone). leaktrace's column path, Presidio's AnalyzerEngine (no-op NLP engine, pattern
+   recognizers for the same Chinese types; run in its own virtualenv, benchmarks/.venv-peers),
+   and polars `str.extract_all` of equivalent patterns (the engine's limit, no validation).
+   Throughput as ratios measured in one run, and recall/precision of leaktrace and Presidio
+   against the ground truth for mobile, resident ID, bank card, email and plate.
+
+usage: python benchmarks/scan_bench.py [--rows 1000000] [--text-rows 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import OUT, ensure_peers, machine, peak_rss_mib
+
+from leaktrace import scan, synth
+
+COLUMNS = ["name", "mobile", "id_number", "card_number", "email", "plate", "address",
+           "loan_balance", "open_date"]  # fmt: skip
+CELL_TYPES = {"mobile": "mobile", "id_number": "resident_id", "card_number": "bank_card",
+              "email": "email", "plate": "plate"}  # fmt: skip
+TYPES = ("mobile", "resident_id", "bank_card", "email", "plate")
+PRESIDIO_TYPES = {"CN_MOBILE": "mobile", "CN_RESIDENT_ID": "resident_id",
+                  "CN_BANK_CARD": "bank_card", "CREDIT_CARD": "bank_card",
+                  "EMAIL_ADDRESS": "email", "CN_PLATE": "plate"}  # fmt: skip
+# The same shapes as the Presidio recognizers, in Rust regex syntax (no look-arounds).
+PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+POLARS_PATTERN = (
+    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+    rf"|[{PROVINCES}][A-HJ-NP-Z][·\- ]?[A-HJ-NP-Z0-9]{{5,6}}"
+    r"|[0-9]{17}[0-9Xx]|62[0-9]{14,17}|1[3-9][0-9][- ]?[0-9]{4}[- ]?[0-9]{4}"
+)
+
+
+def table_file(rows: int, seed: int) -> Path:
+    """The benchmark table as CSV (cached in benchmarks/out)."""
+    path = OUT / f"customers_{rows}_{seed}.csv"
+    if path.exists():
+        return path
+    OUT.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    writer = None
+    for batch in synth.customer_batches(rows, seed, columns=COLUMNS, remarks=True):
+        if writer is None:
+            writer = pacsv.CSVWriter(partial, batch.schema)
+        writer.write_batch(batch)
+        print(f"  generated {writer and batch.num_rows} rows …", file=sys.stderr, end="\r")
+    writer.close()
+    partial.replace(path)
+    return path
+
+
+def full_scan(path: Path, rows: int) -> dict:
+    started = time.perf_counter()
+    (result,) = scan.scan([str(path)], full=True)
+    seconds = time.perf_counter() - started
+    assert result.error is None and result.rows_scanned == rows, result.error
+    return {
+        "seconds": seconds,
+        "rows_per_s": rows / seconds,
+        "peak_rss_mib": peak_rss_mib(),
+        "columns": {c.name: c.detected for c in result.columns},
+    }
+
+
+def text_lines(path: Path, rows: int) -> tuple[list[str], list[str], list[list[tuple]]]:
+    """(row lines, remarks, truth spans per row line) for the first ``rows`` rows."""
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=1 << 20),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in [*COLUMNS, "remark"]}
+        ),
+    ).slice(0, rows)
+    notes = synth.remarks(synth.customers(rows, SEED), SEED)
+    data = table.to_pydict()
+    lines, truths = [], []
+    for i in range(table.num_rows):
+        parts, spans, offset = [], [], 0
+        for column in COLUMNS:
+            value = data[column][i] or ""
+            if column in CELL_TYPES and value:
+                spans.append((CELL_TYPES[column], offset, offset + len(value)))
+            parts.append(value)
+            offset += len(value) + 1
+        remark = data["remark"][i] or ""
+        assert remark == notes[i].text
+        spans += [(t.type, offset + t.start, offset + t.end) for t in notes[i].spans]
+        parts.append(remark)
+        lines.append(" ".join(parts))
+        truths.append([s for s in spans if s[0] in TYPES])
+    return lines, data["remark"], truths
+
+
+def score(found: list[list[tuple]], truths: list[list[tuple]]) -> dict[str, dict[str, float]]:
+    """Precision and recall per type: a found span counts if it overlaps a truth of its type."""
+    result = {}
+    for kind in TYPES:
+        tp = fp = fn = 0
+        for got, want in zip(found, truths, strict=True):
+            want = [t for t in want if t[0] == kind]
+            used = [False] * len(want)
+            for span in (s for s in got if s[0] == kind):
+                hit = next(
+                    (j for j, t in enumerate(want)
+                     if not used[j] and span[1] < t[2] and t[1] < span[2]),
+                    None,
+                )  # fmt: skip
+                if hit is None:
+                    fp += 1
+                else:
+                    used[hit] = True
+                    tp += 1
+            fn += used.count(False)
+        result[kind] = {
+            "precision": tp / (tp + fp) if tp + fp else 0.0,
+            "recall": tp / (tp + fn) if tp + fn else 0.0,
+        }
+    return result
+
+
+def leaktrace_text(lines: list[str]) -> tuple[float, list[list[tuple]]]:
+    """Seconds for the column path over all lines, and per-line spans (scalar path, for recall)."""
+    column = pa.array(lines)
+    scan.find_in_column(column.slice(0, 100))  # warm-up: dictionaries load once
+    started = time.perf_counter()
+    scan.find_in_column(column)
+    seconds = time.perf_counter() - started
+    from leaktrace import identifiers
+
+    spans = [[(s.type, s.start, s.end) for s in identifiers.find_all(line)] for line in lines]
+    return seconds, spans
+
+
+def presidio_text(lines: list[str]) -> tuple[float, list[list[tuple]]]:
+    python = ensure_peers("presidio-analyzer")
+    with tempfile.TemporaryDirectory() as tmp:
+        source, out = Path(tmp) / "lines.txt", Path(tmp) / "out.json"
+        source.write_text("\n".join(lines), encoding="utf-8")
+        script = Path(__file__).parent / "peers" / "presidio_scan.py"
+        subprocess.run([str(python), str(script), str(source), str(out)], check=True)
+        data = json.loads(out.read_text())
+    spans: list[list[tuple]] = [[] for _ in lines]
+    for line, start, end, entity in data["spans"]:
+        if entity in PRESIDIO_TYPES:
+            spans[line].append((PRESIDIO_TYPES[entity], start, end))
+    return data["seconds"], spans
+
+
+def polars_text(lines: list[str]) -> float:
+    frame = pl.DataFrame({"text": lines})
+    frame.select(pl.col("text").head(100).str.extract_all(POLARS_PATTERN))
+    started = time.perf_counter()
+    frame.select(pl.col("text").str.extract_all(POLARS_PATTERN))
+    return time.perf_counter() - started
+
+
+SEED = 11
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--text-rows", type=int, default=20_000)
+    parser.add_argument("--skip-full", action="store_true")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    path = table_file(args.rows, SEED)
+    size_mb = path.stat().st_size / 1e6
+    print(f"table: {args.rows:,} rows × 10 columns, {size_mb:,.0f} MB CSV")
+    if not args.skip_full:
+        full = full_scan(path, args.rows)
+        print(
+            f"scan --full: {full['seconds']:.1f} s, {full['rows_per_s']:,.0f} rows/s, "
+            f"peak RSS {full['peak_rss_mib']:,.0f} MiB"
+        )
+        print(f"  columns: {full['columns']}")
+    lines, remarks, truths = text_lines(path, args.text_rows)
+    for label, texts in (("row lines", lines), ("remarks only", remarks)):
+        megabytes = sum(len(t.encode()) for t in texts) / 1e6
+        ours, ours_spans = leaktrace_text(texts)
+        polars = polars_text(texts)
+        print(f"\ntext: {label}, {len(texts):,} rows, {megabytes:.1f} MB UTF-8")
+        print("| engine | seconds | MB/s | rows/s | × Presidio |")
+        print("|---|---|---|---|---|")
+        if label == "row lines":
+            presidio, presidio_spans = presidio_text(texts)
+        else:
+            presidio = None
+        for name, seconds in (("Presidio", presidio), ("leaktrace", ours), ("polars", polars)):
+            if seconds is None:
+                continue
+            ratio = f"{presidio / seconds:.0f}" if presidio else "—"
+            print(
+                f"| {name} | {seconds:.2f} | {megabytes / seconds:.1f} | "
+                f"{len(texts) / seconds:,.0f} | {ratio} |"
+            )
+        print(f"leaktrace / polars throughput: {polars / ours:.2f}")
+        if label == "row lines":
+            print("| type | leaktrace P | leaktrace R | Presidio P | Presidio R |")
+            print("|---|---|---|---|---|")
+            mine, theirs = score(ours_spans, truths), score(presidio_spans, truths)
+            for kind in TYPES:
+                a, b = mine[kind], theirs[kind]
+                print(
+                    f"| {kind} | {a['precision']:.3f} | {a['recall']:.3f} | "
+                    f"{b['precision']:.3f} | {b['recall']:.3f} |"
+                )
+
+
+if __name__ == "__main__":
+    main()
