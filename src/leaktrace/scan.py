@@ -47,7 +47,8 @@ EXAMPLES = 3
 FINDING_EXAMPLES = 5
 
 _JRT_ORDER = {"C1": 1, "C2": 2, "C3": 3}
-_CATEGORY_ORDER = {c: c.threshold for c in LegalCategory}
+# Most sensitive first: the lowest "serious" threshold, ties in the interpretation's own order.
+_CATEGORY_ORDER = {c: (c.threshold, i) for i, c in enumerate(LegalCategory)}
 
 
 @dataclass

@@ -1,0 +1,157 @@
+"""The scanner: column typing, free-text findings, full scans, databases, bad sources."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pymysql
+import pytest
+
+from leaktrace import scan, synth
+from leaktrace.identifiers import mobile, resident_id
+
+PG = "postgresql://postgres@127.0.0.1:5432/test"
+MYSQL = "mysql://root@127.0.0.1:3306/test"
+COLUMNS = ["name", "mobile", "id_number", "card_number", "email", "plate", "loan_balance"]
+EXPECTED = {
+    "name": "person_name",
+    "mobile": "mobile",
+    "id_number": "resident_id",
+    "card_number": "bank_card",
+    "email": "email",
+    "plate": "plate",
+    "loan_balance": "loan_balance",
+}
+
+
+@pytest.fixture(scope="module")
+def customers() -> pa.Table:
+    return synth.customers(300, seed=3, columns=COLUMNS)
+
+
+def _typed(result: scan.SourceResult) -> dict[str, str | None]:
+    return {c.name: c.detected for c in result.columns}
+
+
+@pytest.mark.parametrize(
+    ("header", "values", "expected"),
+    [
+        ("电话", ["13812345678", "+86 139-1234-5678", "１５０００００１２３４"], "mobile"),
+        ("x", ["11010519491231002X", "110105491231002", "11010519491231002x"], "resident_id"),
+        ("手机", ["138****5678", "139****0000", "150****1234"], "mobile"),
+        ("卡", ["6222 0212 3456 7890 128", "4111111111111111", "6222021234567890128"], "bank_card"),
+        ("车牌", ["京A·12345", "粤B D12345", "沪a-b1234"], "plate"),
+        ("户籍", ["湖南省邵阳市武冈县", "江西省鹰潭市月湖区", "四川省乐山市市中区"], "hukou"),
+        ("车身颜色", ["白色", "黑色", "银色", "红色"], "vehicle"),
+        ("贷款余额", ["12345.67", "8000.00", "150000.32"], "loan_balance"),
+        ("备注", ["客户来电，回拨13912345678", "核实身份证11010519491231002X", "无"], "free_text"),
+        ("状态", ["正常", "正常", "冻结"], None),
+        ("订单号", ["20231001123456789012", "20231001123456789013"], None),
+    ],
+)
+def test_classify_column(header, values, expected):
+    assert scan.classify_column(header, pa.array(values)).detected == expected
+
+
+def test_identifier_examples_are_masked():
+    result = scan.classify_column("手机", pa.array(["13812345678", "13912345678"]))
+    assert result.examples == ["138****5678", "139****5678"]
+    assert result.hit_ratio == 1.0
+
+
+def test_empty_and_blank_columns_are_typed_as_nothing():
+    result = scan.classify_column("手机", pa.array([None, "", "  "], pa.string()))
+    assert (result.detected, result.non_empty) == (None, 0)
+
+
+def test_free_text_findings_carry_cell_offsets():
+    texts = ["无", "客户王芳来电，回拨13912345678，邮箱wang@qq.com"]
+    counts, findings = scan.find_in_column(pa.array(texts))
+    assert counts["mobile"] == 1 and counts["email"] == 1
+    phone = next(f for f in findings if f.type == "mobile")
+    assert phone.row == 1
+    assert texts[1][phone.start : phone.end] == "13912345678"
+    assert phone.example == mobile.mask("13912345678")
+
+
+def test_full_scan_counts_every_row(tmp_path, customers):
+    path = tmp_path / "customers.csv"
+    rows = customers.to_pydict()
+    rows["mobile"][-1] = "not a phone"
+    pacsv.write_csv(pa.table(rows), path)
+    (sampled,) = scan.scan([str(path)], sample_rows=100)
+    (full,) = scan.scan([str(path)], full=True, sample_rows=100)
+    assert sampled.sampled and sampled.rows_scanned == 100
+    assert not full.sampled and full.rows_scanned == customers.num_rows
+    phones = next(c for c in full.columns if c.name == "mobile")
+    assert (phones.non_empty, phones.hits) == (300, 299)
+    assert _typed(full) == EXPECTED
+    summary = full.to_dict()["summary"]
+    assert summary["category"] == "credit"  # loan balances are credit information
+    assert {"resident_id", "bank_card", "loan_balance"} <= set(summary["sensitive"])
+
+
+def test_a_bad_source_does_not_stop_the_others(tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text("身份证\n11010519491231002X\n", encoding="utf-8")
+    binary = tmp_path / "fake.csv"
+    binary.write_bytes(b"\x00\x01\x02PK\x03\x04" * 100)
+    results = list(scan.scan([str(binary), str(tmp_path / "missing.csv"), str(good)]))
+    assert [r.error is None for r in results] == [False, False, True]
+    assert all("\n" not in r.error for r in results[:2])
+    assert _typed(results[2]) == {"身份证": "resident_id"}
+
+
+def test_scan_postgresql_table(customers):
+    table = f"lt_scan_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test") as conn:
+        conn.execute(f"CREATE TABLE {table} ({', '.join(f'{c} text' for c in COLUMNS)})")
+        with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+            for row in zip(*(customers.column(c).to_pylist() for c in COLUMNS), strict=True):
+                copy.write_row([None if v is None else str(v) for v in row])
+        conn.commit()
+        try:
+            (result,) = scan.scan([f"{PG}?table={table}"], full=True)
+            assert result.error is None and result.kind == "postgresql"
+            assert result.rows_scanned == customers.num_rows
+            assert _typed(result) == EXPECTED
+        finally:
+            conn.execute(f"DROP TABLE {table}")
+            conn.commit()
+
+
+def test_scan_mariadb_table(customers):
+    table = f"lt_scan_{uuid.uuid4().hex[:8]}"
+    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", database="test")
+    try:
+        with conn.cursor() as cursor:
+            columns = ", ".join(f"{c} varchar(200)" for c in COLUMNS)
+            cursor.execute(f"CREATE TABLE {table} ({columns}) CHARACTER SET utf8mb4")
+            rows = zip(*(customers.column(c).to_pylist() for c in COLUMNS), strict=True)
+            cursor.executemany(
+                f"INSERT INTO {table} VALUES ({', '.join(['%s'] * len(COLUMNS))})",
+                [[None if v is None else str(v) for v in row] for row in rows],
+            )
+        conn.commit()
+        (result,) = scan.scan([f"{MYSQL}?table={table}"])
+        assert result.error is None and result.kind == "mysql"
+        assert _typed(result) == EXPECTED
+        ids = next(c for c in result.columns if c.name == "id_number")
+        assert ids.examples
+        assert all(re.fullmatch(resident_id.MASKED_PATTERN, e) for e in ids.examples)
+        shown = " ".join(ids.examples)
+        assert not any(v in shown for v in customers.column("id_number").to_pylist())
+    finally:
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.commit()
+        conn.close()
+
+
+def test_unreachable_database_is_one_line():
+    (result,) = scan.scan(["postgresql://postgres@127.0.0.1:1/test?table=t"])
+    assert result.error and "\n" not in result.error and "127.0.0.1:1" in result.error
