@@ -18,9 +18,12 @@ and searched by one compiled alternation (:func:`leaktrace.identifiers.find_all`
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
 
@@ -332,50 +335,106 @@ def find_in_column(
 # ---- sources -----------------------------------------------------------------------------
 
 
+@dataclass
+class _BatchCounts:
+    """What one batch of a full scan adds: per typed column (non-empty, valid, masked), per
+    free-text column (counts per type, first findings)."""
+
+    rows: int
+    typed: dict[str, tuple[int, int, int]]
+    text: dict[str, tuple[Counter[str], list[Finding]]]
+
+
+def _count_batch(
+    batch: pa.RecordBatch, typed: list[tuple[str, str]], text: list[str], row_offset: int
+) -> _BatchCounts:
+    counts = _BatchCounts(rows=batch.num_rows, typed={}, text={})
+    for name, detected in typed:
+        present = _non_empty(batch.column(name))
+        valid, masked = _identifier_hits(identifiers.get(detected), present)
+        counts.typed[name] = (len(present), valid, masked)
+    for name in text:
+        counts.text[name] = find_in_column(batch.column(name), row_offset, FINDING_EXAMPLES)
+    return counts
+
+
+def _batch_counts(
+    batches: Iterable[pa.RecordBatch], typed: list[tuple[str, str]], text: list[str], jobs: int
+) -> Iterator[_BatchCounts]:
+    """Counts of every batch, in order; with ``jobs`` > 1, batches go to worker processes.
+
+    At most two batches per worker are in flight, so memory stays bounded however large the
+    source is. Workers are forked, so they start with the dictionaries already loaded.
+    """
+    offsets = _running_offsets(batches)
+    if jobs <= 1:
+        for offset, batch in offsets:
+            yield _count_batch(batch, typed, text, offset)
+        return
+    identifiers.find_all("王芳 北京市朝阳区建国路88号")  # load dictionaries before forking
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        pending: deque[Future[_BatchCounts]] = deque()
+        for offset, batch in offsets:
+            pending.append(pool.submit(_count_batch, batch, typed, text, offset))
+            if len(pending) >= 2 * jobs:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _running_offsets(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[int, pa.RecordBatch]]:
+    offset = 0
+    for batch in batches:
+        yield offset, batch
+        offset += batch.num_rows
+
+
 def scan_arrow(
     table: pa.Table,
     *,
     source: str = "<table>",
     full_batches: Iterable[pa.RecordBatch] | None = None,
     on_rows: Callable[[int], None] | None = None,
+    jobs: int = 1,
 ) -> SourceResult:
     """Scan an in-memory Arrow table; with ``full_batches``, count hits over every batch too.
 
     The table types the columns (it is the sample); ``full_batches`` (the whole source, which may
-    repeat the sample) then recounts every typed column and searches every free-text column.
+    repeat the sample) then recounts every typed column and searches every free-text column,
+    in ``jobs`` processes.
     """
     result = SourceResult(source=source, rows_scanned=table.num_rows)
     result.columns = [classify_column(name, table.column(name)) for name in table.column_names]
-    text_columns = [c for c in result.columns if c.kind == "free_text"]
     if full_batches is None:
         return result
     result.sampled = False
-    typed = [c for c in result.columns if c.kind == "identifier"]
-    for column in typed + text_columns:
+    typed = {c.name: c for c in result.columns if c.kind == "identifier"}
+    text = {c.name: c for c in result.columns if c.kind == "free_text"}
+    for column in [*typed.values(), *text.values()]:
         column.rows = column.non_empty = column.hits = column.masked = 0
         column.finding_examples = []
-    rows = 0
-    finding_counts = {c.name: Counter() for c in text_columns}
-    for batch in full_batches:
-        for column in typed:
-            present = _non_empty(batch.column(column.name))
-            valid, masked = _identifier_hits(identifiers.get(column.detected), present)
-            column.rows += batch.num_rows
-            column.non_empty += len(present)
+    finding_counts: dict[str, Counter[str]] = {name: Counter() for name in text}
+    result.rows_scanned = 0
+    typed_names = [(name, c.detected) for name, c in typed.items()]
+    for counts in _batch_counts(full_batches, typed_names, list(text), jobs):
+        for name, (non_empty, valid, masked) in counts.typed.items():
+            column = typed[name]
+            column.rows += counts.rows
+            column.non_empty += non_empty
             column.hits += valid
             column.masked += masked
-        for column in text_columns:
-            keep = FINDING_EXAMPLES - len(column.finding_examples)
-            counts, examples = find_in_column(batch.column(column.name), rows, keep)
-            finding_counts[column.name].update(counts)
-            column.finding_examples.extend(examples)
-            column.rows += batch.num_rows
-        rows += batch.num_rows
+        for name, (found, examples) in counts.text.items():
+            column = text[name]
+            column.rows += counts.rows
+            finding_counts[name].update(found)
+            room = FINDING_EXAMPLES - len(column.finding_examples)
+            column.finding_examples.extend(examples[:room])
+        result.rows_scanned += counts.rows
         if on_rows:
-            on_rows(batch.num_rows)
-    for column in text_columns:
-        column.findings = dict(finding_counts[column.name])
-    result.rows_scanned = rows
+            on_rows(counts.rows)
+    for name, column in text.items():
+        column.findings = dict(finding_counts[name])
     return result
 
 
@@ -385,11 +444,14 @@ def scan_table(
     full: bool = False,
     sample_rows: int = SAMPLE_ROWS,
     on_rows: Callable[[int], None] | None = None,
+    jobs: int = 1,
 ) -> SourceResult:
     """Scan one opened source: its first ``sample_rows`` rows, or every row with ``full``."""
     sample = table.sample(sample_rows)
     batches = table.batches() if full else None
-    result = scan_arrow(sample, source=table.source, full_batches=batches, on_rows=on_rows)
+    result = scan_arrow(
+        sample, source=table.source, full_batches=batches, on_rows=on_rows, jobs=jobs
+    )
     result.kind = table.kind
     result.bad_rows = getattr(table, "bad_rows", 0)
     return result
@@ -402,16 +464,21 @@ def scan(
     sample_rows: int = SAMPLE_ROWS,
     on_source: Callable[[str, int | None], None] | None = None,
     on_rows: Callable[[int], None] | None = None,
+    jobs: int | None = None,
 ) -> Iterator[SourceResult]:
     """Scan files, folders (recursively) and SQL URLs, one :class:`SourceResult` per source.
 
     A source that cannot be read yields a result with ``error`` set; the others are still scanned.
+    Full scans use ``jobs`` processes (default: one per CPU).
     """
+    jobs = jobs or os.cpu_count() or 1
     for source in discover(sources):
         try:
             with open_table(source) as table:
                 if on_source:
                     on_source(table.source, table.num_rows)
-                yield scan_table(table, full=full, sample_rows=sample_rows, on_rows=on_rows)
+                yield scan_table(
+                    table, full=full, sample_rows=sample_rows, on_rows=on_rows, jobs=jobs
+                )
         except LeaktraceError as error:
             yield SourceResult(source=source, error=str(error))
