@@ -45,12 +45,17 @@ def scan_command(
             help="Files (CSV/TSV/TXT, XLSX/XLS, JSON/JSONL, Parquet), folders (searched "
             "recursively) or SQL URLs such as postgresql://user@host/db?table=customers.",
             show_default=False,
+            metavar="SOURCE...",
         ),
     ],
     full: Annotated[bool, typer.Option("--full", help="Read every row, not a sample.")] = False,
     sample: Annotated[
         int, typer.Option("--sample", min=100, help="Rows read per source when not --full.")
     ] = scanner.SAMPLE_ROWS,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Processes for --full scans [default: CPUs]."),
+    ] = None,
     as_json: JsonOption = False,
     as_csv: CsvOption = False,
     quiet: QuietOption = False,
@@ -75,7 +80,12 @@ def scan_command(
                 bar.advance(task, rows)
 
         for result in scanner.scan(
-            sources, full=full, sample_rows=sample, on_source=on_source, on_rows=on_rows
+            sources,
+            full=full,
+            sample_rows=sample,
+            on_source=on_source,
+            on_rows=on_rows,
+            jobs=jobs,
         ):
             if result.error:
                 stderr.print(f"error: {result.error}", markup=False, highlight=False)
