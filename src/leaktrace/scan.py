@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from leaktrace import attributes, identifiers
 from leaktrace.exceptions import LeaktraceError
-from leaktrace.identifiers import _vector
+from leaktrace.identifiers import _column_text, _vector
 from leaktrace.law import LegalCategory
 from leaktrace.tables import Table, discover, open_table
 
@@ -303,32 +303,24 @@ def find_in_column(
 ) -> tuple[Counter[str], list[Finding]]:
     """Identifiers inside a text column: counts per type and the first ``keep`` findings.
 
-    The batch is joined into one string so that one regex pass covers it; spans are mapped back
-    to rows through the cumulative lengths (separators are newlines, which no type spans).
+    Pattern and numeric types are read column-wise, one RE2 pass over the batch and Arrow and
+    NumPy checks of the candidates (:mod:`leaktrace.identifiers._column_text`); person names and
+    addresses by their finders over the batch joined with newlines, which no type spans.
     """
-    strings = pc.fill_null(_vector.as_strings(values), "")
-    texts = strings.to_pylist()
-    joined = "\n".join(texts)
-    lengths = pc.utf8_length(strings).to_numpy(zero_copy_only=False).astype(np.int64) + 1
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    spans = identifiers.find_all(joined)
-    counts = Counter(span.type for span in spans)
+    counts, firsts = _column_text.find_in_texts(values, keep)
     examples: list[Finding] = []
-    if spans and keep:
-        firsts = spans[:keep]
-        rows = np.searchsorted(starts, [s.start for s in firsts], side="right") - 1
-        for span, row in zip(firsts, rows.tolist(), strict=True):
-            module = identifiers.get(span.type)
-            example = span.value if span.masked else module.mask(span.value)
-            examples.append(
-                Finding(
-                    row=row_offset + row,
-                    start=span.start - int(starts[row]),
-                    end=span.end - int(starts[row]),
-                    type=span.type,
-                    example=example,
-                )
+    for row, span in firsts:
+        module = identifiers.get(span.type)
+        example = span.value if span.masked else module.mask(span.value)
+        examples.append(
+            Finding(
+                row=row_offset + row,
+                start=span.start,
+                end=span.end,
+                type=span.type,
+                example=example,
             )
+        )
     return counts, examples
 
 

@@ -112,6 +112,7 @@ FIND = [
     ),
     ("北京市朝阳区建国路88号附近的小区", [(0, 12, "北京市朝阳区建国路88号")]),
     ("住朝阳区建国路88号2单元", [(1, 13, "朝阳区建国路88号2单元")]),
+    ("寄至上海市 浦东新区 世纪大道100号,收", [(2, 19, "上海市浦东新区世纪大道100号")]),
     ("北京市朝阳区山西路1号", [(0, 11, "北京市朝阳区山西路1号")]),
     # Place names that are not addresses.
     ("客户从常州调到北京工作", []),
@@ -127,6 +128,45 @@ FIND = [
 @pytest.mark.parametrize(("text", "expected"), FIND)
 def test_find(text, expected):
     assert [(s.start, s.end, s.value) for s in address.find(text)] == expected
+
+
+def test_find_traditional_place_names():
+    text = "住陝西省咸陽市乾縣城關鎮1號"
+    [span] = address.find(text)
+    assert (span.start, span.end) == (1, 14)
+    assert span.value == address.validate(text[1:]) == "陕西省咸阳市乾县城关镇1号"
+
+
+def test_division_at_is_the_longest_form():
+    forms = address.division_forms()
+    text = "新疆维吾尔自治区乌鲁木齐市天山区延边朝鲜族自治州延吉市吉林省吉林市船营区朝阳区"
+    for start in range(len(text)):
+        longest = max(
+            (
+                text[start:end]
+                for end in range(start + 2, len(text) + 1)
+                if text[start:end] in forms
+            ),
+            key=len,
+            default=None,
+        )
+        assert address._division_at(text, start) == longest
+
+
+def test_find_on_joined_lines_matches_find_per_line():
+    lines = [
+        "客户住址:北京市朝阳区建国路88号,电话13812345678",
+        "客户从常州调到北京工作",
+        "寄往廣東省深圳市南山區科技園 收",
+        "家住河南省郑州市金水区文化路18号院3号楼2单元501室,电话待补",
+        "北京市朝阳区建国路88号上海市浦东新区世纪大道100号",
+    ] * 30
+    joined = "\n".join(lines)
+    expected, offset = [], 0
+    for line in lines:
+        expected += [(s.start + offset, s.end + offset, s.value) for s in address.find(line)]
+        offset += len(line) + 1
+    assert [(s.start, s.end, s.value) for s in address.find(joined)] == expected
 
 
 def test_find_does_not_cross_lines():

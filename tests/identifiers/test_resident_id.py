@@ -333,7 +333,8 @@ def test_valid_column_agrees_with_is_valid(values):
             [("resident_id", "11010519491231002X"), ("mobile", "13812345678")],
         ),
         ("旧记录 110105********002X 已脱敏", [("resident_id", "110105********002X")]),
-        ("编号A11010519491231002X", []),  # glued to a letter: not a standalone number
+        # A key glued to the number (sfz, Tel, 编号A) does not hide it.
+        ("编号A11010519491231002X", [("resident_id", "11010519491231002X")]),
         ("110105194912310020", []),  # wrong check character
         (f"出生于未来 {FUTURE}", []),
     ],

@@ -11,11 +11,14 @@ The surname table (``data/surnames.tsv``) holds the population shares of about 4
 the Ministry of Public Security household-register statistics as published on the Chinese
 Wikipedia (中国姓氏排名), plus compound surnames; ``data/make_names.py`` rebuilds it.
 
-Finding names in free text has no checksum to lean on: :func:`find` scores each surname it meets
-by the words around it (姓名, 客户, 联系人 … before; 先生, 女士, 来电 … after), a phone or ID
-number next to it, delimiters on both sides, the plausibility of the given-name characters, and
-whether the characters form an ordinary word instead (王府井, 高兴, 金额 — jieba's dictionary).
-A bare surname with a title (张先生, 李女士) is not a name: it names no one.
+Finding names in free text has no checksum to lean on: :func:`find` scores each surname followed
+by one or two Han characters by what bounds it — punctuation, digits or a line end; function words
+and verbs (与, 了, 称, 的); role nouns (催收员, 车主); cue words (姓名, 客户 … before; 来电, 名下 …
+after); any ordinary word of jieba's dictionary ending right before or starting right after it —
+by the plausibility of the given-name characters, and by whether the characters form an ordinary
+word or a place instead (王府井, 高兴, 金额, 邵阳). It scores every candidate of a joined column
+at once with NumPy (several MB/s). A bare surname with a title (张先生, 李女士) is not a name: it
+names no one. Masked names (王*, 欧阳**, 李*明) come as spans with ``masked=True``.
 
 https://zh.wikipedia.org/wiki/中国姓氏排名
 
@@ -29,10 +32,13 @@ https://zh.wikipedia.org/wiki/中国姓氏排名
 [(2, 4, '王芳'), (15, 19, '欧阳娜娜')]
 >>> list(find("客户很高兴,马上去王府井办理黄金定投"))
 []
+>>> [(s.value, s.masked) for s in find("催收员何永刚联系了冯辉,其配偶王*(138****5678)")]
+[('何永刚', False), ('冯辉', False), ('王*', True)]
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 import unicodedata
@@ -104,11 +110,28 @@ def load_given_chars() -> dict[str, float]:
 
 @cache
 def _given_weights() -> dict[str, float]:
-    """Score of a character inside a given name: common 0.5, attested 0.25, rare 0."""
+    """Score of a character inside a given name: 1 for common ones (in the common given names,
+    or in 100 or more of jieba's three-character names), less the rarer; absent ones -0.75.
+
+    Characters that jieba knows only as bound morphemes or rarely as words of their own (璇 g,
+    晗 27, 珂 nrfg) are literary and name-like: they score at least 0.25, unlike the frequent
+    words (上, 年, 卡, 款) that close ordinary phrases.
+    """
     weights = {}
     for char, share, count in _rows("given_chars.tsv"):
         uses = int(count)
-        weights[char] = 0.5 if float(share) > 0 or uses >= 20 else (0.25 if uses >= 5 else 0.0)
+        if char in _TRANSLITERATION and float(share) == 0:
+            weights[char] = -0.25
+        elif float(share) > 0 or uses >= 100:
+            weights[char] = 1.0
+        elif uses >= 20:
+            weights[char] = 0.25
+        else:
+            weights[char] = -0.25 if uses >= 5 else -0.75
+    for char, (count, tag) in _lexicon().chars.items():
+        literary = tag in _MORPHEME_TAGS or count < 300
+        if literary and weights.get(char, -0.75) < 0.25 and char not in _TRANSLITERATION:
+            weights[char] = 0.25
     return weights
 
 
@@ -129,7 +152,19 @@ def _surname_pinyin() -> dict[str, frozenset[str]]:
 @cache
 def _traditional_surnames() -> frozenset[str]:
     """Traditional forms of the single surnames (陳, 張, 劉, 黃 …)."""
-    return frozenset("".join(row[3] for row in _rows("surnames.tsv")))
+    return frozenset("".join(row[3] for row in _rows("surnames.tsv") if len(row[0]) == 1))
+
+
+@cache
+def _traditional_compounds() -> frozenset[str]:
+    """Traditional forms of the compound surnames (歐陽, 司馬, 諸葛 …)."""
+    return frozenset(
+        form
+        for row in _rows("surnames.tsv")
+        if len(row[0]) == 2
+        for form in row[3].split("|")
+        if form
+    )
 
 
 @cache
@@ -151,7 +186,7 @@ _NOT_GIVEN = frozenset(
 )
 # Characters that rarely end a three-character name when a name is followed by running text.
 _FOLLOWERS = _NOT_GIVEN | frozenset(
-    "和来电称表要求咨询办理申请同意签字确认告知今于在已曾因未持逾系住"
+    "和来电称表要求咨询办理申请同意签字确认告知今于在已曾因未持逾系住氏上下"
 )
 
 
@@ -165,17 +200,41 @@ def _char_t2s() -> dict[int, str]:
     """Character-level traditional → simplified map (keeps offsets; for finding, not values)."""
     chars = [chr(c) for c in range(0x4E00, 0xA000)]
     simple = _t2s().convert("\n".join(chars)).split("\n")
-    return {ord(a): b for a, b in zip(chars, simple, strict=True) if a != b and len(b) == 1}
+    table = {ord(a): b for a, b in zip(chars, simple, strict=True) if a != b and len(b) == 1}
+    # 乾 stays 乾 in names and places (乾县, 乾隆), where OpenCC's phrases keep it too: with it the
+    # one-for-one conversion agrees with OpenCC on every division name and surname.
+    del table[ord("乾")]
+    return table
+
+
+@cache
+def _t2s_codes() -> np.ndarray:
+    """:func:`_char_t2s` as a lookup array over the Basic Multilingual Plane."""
+    table = np.arange(0x10000, dtype=np.uint32)
+    for code, simple in _char_t2s().items():
+        table[code] = ord(simple)
+    return table
 
 
 def to_simplified_chars(text: str) -> str:
     """Traditional characters → simplified, one character for one, so offsets stay valid (for
     finding; values go through OpenCC's phrase-aware conversion in :func:`compact`).
 
+    Long texts go through a NumPy lookup over their code points: ``str.translate`` with a dict
+    costs a failed lookup per character and is ~7x slower on a joined column.
+
     >>> to_simplified_chars("陳美玲 廣東省")
     '陈美玲 广东省'
     """
-    return text.translate(_char_t2s())
+    if len(text) < 512:
+        return text.translate(_char_t2s())
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    table = _t2s_codes()
+    mapped = table[np.minimum(codes, 0xFFFF)]
+    mapped = np.where(codes > 0xFFFF, codes, mapped)
+    if np.array_equal(mapped, codes):
+        return text
+    return mapped.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
 
 
 # ---- single values ---------------------------------------------------------------------------
@@ -183,7 +242,6 @@ def to_simplified_chars(text: str) -> str:
 _SPACES = re.compile(r"\s+")
 _DOT_RE = re.compile(f"[{DOTS}.]")
 _HAN_RE = re.compile(f"[{HAN}]")
-_HAN_NAME = re.compile(f"[{HAN}]{{2,4}}")
 
 
 def compact(value: str) -> str:
@@ -294,7 +352,8 @@ def mask(value: str) -> str:
 def _surname_alternation() -> str:
     """Alternation of every surname, compound first, traditional forms included (re and RE2)."""
     singles = "".join(sorted(SINGLE_SURNAMES | _traditional_surnames()))
-    return "(?:" + "|".join(sorted(COMPOUND_SURNAMES)) + f"|[{singles}])"
+    compounds = sorted(COMPOUND_SURNAMES | _traditional_compounds())
+    return "(?:" + "|".join(compounds) + f"|[{singles}])"
 
 
 MASKED_PATTERN = _surname_alternation() + r"(?:\*{1,3}|\*[" + HAN + "])"
@@ -348,6 +407,16 @@ def valid_column(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 # ---- free text -------------------------------------------------------------------------------
+#
+# A name is a surname and one or two given-name characters, bounded on both sides in general terms
+# rather than by listed cue words: a line start, punctuation or a digit; a function word or verb
+# (与, 了, 称, 的); a role noun (催收员, 面试者); any ordinary word of jieba's dictionary ending
+# right before or starting right after the name, unless the name's edge character forms a more
+# frequent word with its neighbour (亲王 in 母亲王芳 loses to 母亲). Strong cue words (客户,
+# 联系人, 来电 …) count more. Inside, the surname must not open an ordinary word (金额, 王府, 高兴)
+# nor close one (提高), and the given-name characters should be plausible. Scores add up; a name
+# needs THRESHOLD. The functions below score one candidate; _score_singles scores all of them
+# at once with NumPy.
 
 
 def _set(words: str) -> frozenset[str]:
@@ -360,246 +429,772 @@ _STRONG_BEFORE = _set(
     "收款人 付款人 汇款人 收件人 寄件人 经办人 代办人 代理人 委托人 受托人 担保人 保证人 抵押人 "
     "出质人 配偶 丈夫 妻子 爱人 父亲 母亲 儿子 女儿 哥哥 姐姐 弟弟 妹妹 法人 法定代表人 负责人 "
     "推荐人 介绍人 开户人 投保人 被保险人 受益人 客户经理 经理 柜员 复核人 审批人 审核人 学生 "
-    "家长 患者 业主 租户 房东 员工 职员 户主 同事 朋友 本人 联系 收件 姓名为 名为 叫做"
+    "家长 患者 业主 租户 房东 员工 职员 户主 同事 朋友 本人 联系 收件 姓名为 名为 叫做 邻居 同学 "
+    "病人 家属 车主 机主 用户 会员 学员 客人 顾客 坐席 致 支行 分行 营业部 孩子 老公 老婆 媳妇 "
+    "女婿 孙子 孙女 外甥 侄子 侄女 舅舅 叔叔 伯伯 姑姑 表哥 表姐 表弟 表妹 堂哥 堂姐 堂弟 堂妹 "
+    "岳父 岳母 公公 婆婆 爷爷 奶奶 外公 外婆 医生 主治医生 医师 护士 律师 老师 教练 司机 民警 "
+    "会计 出纳 店长 主任 主管 专员 助理 秘书"
 )
-# Verbs and prepositions often followed by a name (与王芳核实, 已电联王芳, 据王芳反映).
-_WEAK_BEFORE = _set(
-    "致电 电联 通知 告知 提醒 回访 拜访 约见 会见 询问 转告 催收 核实 协助 陪同 委托 "
-    "与 和 跟 同 给 向 让 请 叫 找 由 据 替 帮 为 经 致 、 支行 分行 营业部 网点 柜台 今日 今天 "
-    "昨日 昨天 明天 上午 下午 晚上 早上 中午"
-)
+# Words after a name that say it is one (王芳来电, 王芳名下, 王芳夫妇).
 _STRONG_AFTER = _set(
-    "先生 女士 小姐 同志 夫妇 本人 来电 致电 来访 到访 来行 到行 名下 之子 之女 之妻 之夫 "
-    "老师 同学 经理 医生 律师 会计 主任 行长 师傅"
+    "来电 致电 来访 到访 来行 到行 名下 之子 之女 之妻 之夫 夫妇 夫妻 本人 同学 同志 家长 一家"
 )
-# Words that often follow a name in running text (王芳称, 王芳已还款, 王芳的贷款).
-_WEAK_AFTER = _set(
-    "称 说 讲 表示 反映 要求 咨询 投诉 申请 办理 同意 承诺 签字 签名 确认 答复 回复 告知 "
-    "已 于 在 的 今日 逾期 还款 持 未 因 和 与 及 等 对 向 到 去 来 将 需 要 也 都 是 、 系 想 "
-    "打算 准备 希望 需要 提出 提供 提交 反馈 做 带 交 填 签 问 接 打 发 收 "
-    "代为 代办 代签 代理 身份证 手机 电话"
+# Single characters that end what comes before a name: prepositions, conjunctions, particles and
+# verbs that take a person (与王芳, 联系了王芳, 转告王芳, 由王芳).
+_LEFT_CHARS = frozenset(
+    "与和跟同给向让请叫找由据替帮为被把将对从在于及或是称说问告诉到至令催陪随见约访联系了的等即"
+    "致经派送交转欠借付通知醒提示电拨打寄核查询称陪带接上下完过着时归"
+)
+# Single characters that start what follows a name: particles, adverbs, prepositions and common
+# verbs (王芳称, 王芳已, 王芳的, 王芳拒绝 …).
+_RIGHT_CHARS = frozenset(
+    "称说讲问答的了在于和与及跟同将已也都就还又再要会能想是被把让给对向从到去来等系因未曾没不均"
+    "今昨每各拒抱留表回打发收签交填带做找用欠借买卖付退办申提报投咨反并仍却便于以即代持失驾"
+    "所现家诉嫌认希怀声先夫个为"
 )
 # A surname followed by one of these is a way of addressing someone, not a name (张先生, 王总,
 # 李经理, 王某), or a date after the preposition 于 (于明天).
 _NOT_GIVEN_WORDS = _set(
     "先生 女士 小姐 同志 太太 夫人 师傅 阿姨 大爷 大妈 大哥 大姐 老师 医生 律师 会计 老板 经理 "
-    "行长 主任 局长 处长 科长 书记 部长 院长 校长 所长 厂长 队长 组长 主管 总监 警官 "
+    "行长 主任 局长 处长 科长 书记 部长 院长 校长 所长 厂长 队长 组长 主管 总监 警官 同学 "
     "总 董 工 某 氏 "
     "今天 明天 昨天 后天 前天 今日 明日 昨日 本周 下周 上周 本月 下月 上月 月底 月初 年底 年初 "
     "当天 次日 近期 上午 下午 晚上 早上 中午 周一 周二 周三 周四 周五 周六 周日"
 )
-_ROLE_ENDS = frozenset("人主户员客者")
-_BEFORE_SIZES = sorted({len(w) for w in _STRONG_BEFORE | _WEAK_BEFORE}, reverse=True)
-_AFTER_SIZES = sorted({len(w) for w in _STRONG_AFTER | _WEAK_AFTER}, reverse=True)
-_SEPARATORS = frozenset(" :：\t")
-# Every character a cue before a name can end with (a quick rejection for most candidates).
-_CUE_LAST = {w[-1] for w in _STRONG_BEFORE | _WEAK_BEFORE} | _SEPARATORS | _ROLE_ENDS | {"为", "是"}
+# Surname characters that are far more often function words or verbs (于是, 由于, 和, 向).
+_FUNCTION_SURNAMES = frozenset("于由和向时来但那元公信利经从同把将被给对称及曾")
+# A surname character that may be a function word before the real surname (由黄萱, 经查王琳).
+_MAYBE_BEFORE = _FUNCTION_SURNAMES | _LEFT_CHARS
+# Given names that end in 男 (胜男: "as good as a son"); otherwise 男 and 女 after a name give its
+# sex (王芳女, 身份证…).
+_MALE_ENDINGS = frozenset({"胜男", "亚男", "若男", "楠男", "振男"})
+# What ends a role noun right before a name (共有人王芳, 催收员王芳, 面试者王芳, 维修工王芳,
+# 车主王芳); the last three only after a dictionary word (车主, but not 民主).
+_ROLE_ENDS = frozenset("人员者工主户客")
+_HARD_ROLE_ENDS = "人员者工"
+_GENDER = frozenset("男女")
+# Characters that end a division or street name: a name does not follow them (广东省高雄市).
+_PLACE_BEFORE = frozenset("省市区县州镇乡村路街")
+_PLACE_CHARS = frozenset("省市区县州镇乡村路街道巷")
+# Characters of transliterated foreign names, frequent in jieba's three-character "names" but not
+# in Han given names (易拉宝, 金卡).
+_TRANSLITERATION = frozenset("尔斯克特尼拉卡达布里亚格纳塔勒莱姆蒂迪伊萨托瓦索奥巴洛夫基曼埃")
 # What follows a place or an organization named like a person (黄河路, 王府井大街, 李家村,
 # 黄河银行).
 _PLACE_AFTER = re.compile(
     r"(?:[路街道巷弄村镇乡县区市省州庄屯湾港桥寺]|大街|大道|小区|花园|公司|集团|银行|支行|分行|"
     r"大学|中学|小学|医院|酒店|宾馆|饭店|公园|广场|大厦|商场|超市)"
 )
-_NUMBER_AFTER = re.compile(
-    r"[\s:：,，;；()（）/、-]{0,3}(?:电话|手机|手机号|联系电话|身份证号?|证件号|tel|TEL)?"
-    r"[\s:：]{0,2}(?:\+86)?[0-9]{3}[ -]?[0-9]{4}"
-)
-_NUMBER_BEFORE = re.compile(r"[0-9Xx][\s:：,，;；()（）/、-]{0,3}$")
+_BEFORE_SIZES = sorted({len(w) for w in _STRONG_BEFORE}, reverse=True)
+# Every character a strong cue before a name can end with (a quick rejection).
+_CUE_LAST = {w[-1] for w in _STRONG_BEFORE} | set(" :\t为是") | _ROLE_ENDS
 
 # jieba dictionary words at least this frequent count as ordinary words (金额 1292, 周一 327).
 WORD_MIN_FREQ = 20
-# Score weights and the threshold, set on the benchmark splits of benchmarks/name_models.py.
-THRESHOLD = 3.0
+# A word after a name must be this many times more frequent than the word the name's last
+# character would form with the next one: in 林俊一起来, 起来 is not frequent enough against 一起
+# to read the name as 林俊一.
+_OUTWEIGH = 3.0
+# Ordinary words this frequent (住院 589, 银行 7684) cannot be a given name made of rarer
+# characters; rarer ones often are (昊天 24, 浩然 38).
+COMMON_WORD_FREQ = 200
+# jieba's tags of bound morphemes and rare characters (璇 g, 煜 zg, 珂 nrfg, 珑 x).
+_MORPHEME_TAGS = frozenset({"g", "zg", "ng", "nrfg", "x", "tg", "ag", "vg"})
+# Rarer words (钱款 8, 解押 3) still count against a name they would open.
+RARE_WORD_MIN_FREQ = 3
+# Texts shorter than this (a cell, a sentence) take the scalar path: the vectorized one costs
+# ~1 ms a call whatever the length.
+SHORT_TEXT = 1500
+# A name needs this score (set on the dev splits of benchmarks/name_models.py).
+THRESHOLD = 4.0
 
 
-@cache
-def _words() -> dict[str, float]:
-    """2–4-character words of jieba's dictionary → what reading a name across them costs.
+class _Lexicon:
+    """What the finder needs from jieba's dictionary, loaded once.
 
-    jieba tags thousands of ordinary words as names (明白, 王府, 华为 are ``nr``), but the rarer
-    ``nr`` entries are mostly people (王楠 32, 马龙 37, 李娜 438): ordinary words cost 3, ``nr``
-    words less the rarer they are.
+    ``words``: 2–4-character ordinary words → frequency. jieba tags thousands of ordinary words as
+    names (明白, 王府, 华为 are ``nr``), but its rarer ``nr`` entries are mostly people (王楠 32,
+    李娜 438): ``nr`` words count as ordinary only from 1,000 on; ``people`` holds the rest above
+    150, which cost a candidate less.
     """
-    import jieba
 
-    text = resources.files(jieba).joinpath("dict.txt").read_text(encoding="utf-8")
-    words = {}
-    for line in text.splitlines():
-        word, freq, tag = line.split(" ", 2)
-        count = int(freq)
-        if 2 <= len(word) <= 4 and count >= WORD_MIN_FREQ:
+    def __init__(self) -> None:
+        import jieba
+
+        text = resources.files(jieba).joinpath("dict.txt").read_text(encoding="utf-8")
+        words: dict[str, int] = {}
+        chars: dict[str, tuple[int, str]] = {}
+        rare: set[str] = set()
+        people: set[str] = set()
+        places: set[str] = set()
+        for line in text.splitlines():
+            word, freq, tag = line.split(" ", 2)
+            if len(word) == 1 and "\u4e00" <= word <= "\u9fff":
+                chars[word] = (int(freq), tag)
+            if not 2 <= len(word) <= 4:
+                continue
+            count = int(freq)
+            if tag.startswith("ns") and count >= WORD_MIN_FREQ:
+                places.add(word)
+            if count < WORD_MIN_FREQ:
+                if count >= RARE_WORD_MIN_FREQ and not tag.startswith("nr"):
+                    rare.add(word)
+                continue
             if not tag.startswith("nr") or count >= 1000:
-                words[word] = 3.0
-            else:
-                words[word] = 1.5 if count >= 150 else 0.0
-    return words
+                words[word] = count
+            elif count >= 150:
+                people.add(word)
+        self.words = words
+        self.chars = chars
+        self.rare = frozenset(rare)
+        self.people = frozenset(people)
+        self.places = frozenset(places)
+        # What reading a name across a word that opens it costs (see _opening_word).
+        self.cost: dict[str, float] = dict.fromkeys(self.people, -1.0)
+        self.cost.update(dict.fromkeys(self.rare, 2.0))
+        self.cost.update(dict.fromkeys(words, 3.0))
+        from leaktrace.identifiers import address  # imports this module: load it late
+
+        self.divisions = frozenset(f for f in address.division_forms() if len(f) <= 3)
+        firsts = SINGLE_SURNAMES | {c[0] for c in COMPOUND_SURNAMES}
+        # Two-character words that a surname character opens (金额) or closes (提高): the quick
+        # rejections of the candidate loop.
+        self.opens = frozenset(w for w in words if len(w) == 2 and w[0] in firsts)
+        self.closes = frozenset(w for w in words if len(w) == 2 and w[1] in firsts)
 
 
 @cache
-def _finder() -> re.Pattern[str]:
-    singles = "".join(sorted(SINGLE_SURNAMES))
-    compounds = "|".join(sorted(COMPOUND_SURNAMES))
-    return re.compile(f"(?:{compounds}|[{singles}])(?=[{HAN}]| [{HAN}](?![{HAN}]))")
+def _lexicon() -> _Lexicon:
+    return _Lexicon()
 
 
-def _cue_before(text: str, start: int) -> float:
-    """3 after a strong cue (客户, 姓名:, 借款人为, a role such as 权利人, 车主, 用户), 2 after a
-    weak one (与, 请, 下午, 支行), 1 after a bare colon (意见:王芳), else 0."""
-    if start == 0 or text[start - 1] not in _CUE_LAST:
-        return 0.0  # most candidates: no cue can end here
-    end = start
-    while end > start - 3 and end > 0 and text[end - 1] in _SEPARATORS:
-        end -= 1
-    copula = end if end == start and end > 0 and text[end - 1] in "为是" else None
-    for size in _BEFORE_SIZES:
-        word = text[end - size : end] if end >= size else None
-        if word in _STRONG_BEFORE:
-            return 3.0
-        if copula and text[copula - 1 - size : copula - 1] in _STRONG_BEFORE:
-            return 3.0  # 借款人为王芳, 户名是王芳
-        # A one-character cue must stand alone: 请 in 申请解押 is not 请王芳.
-        alone = size > 1 or end < 2 or text[end - 2 : end] not in _words()
-        if word in _WEAK_BEFORE and end == start and alone:
-            return 2.0
-    for at in (end, copula - 1) if copula else (end,):
-        # Role nouns: 共有人, 开卡人 (any X人), 车主, 用户, 学员, 顾客, 患者 (dictionary words).
-        role = at > 1 and _is_han(text, at - 2) and text[at - 1] in _ROLE_ENDS
-        if role and (text[at - 1] == "人" or text[at - 2 : at] in _words()):
-            return 3.0
-    if end < start and text[end] in ":：":
-        return 1.0
-    return 0.0
+@cache
+def _candidates() -> re.Pattern[str]:
+    """A surname character (or a compound's first) before a Han character or a padded one."""
+    firsts = "".join(sorted(SINGLE_SURNAMES | {c[0] for c in COMPOUND_SURNAMES}))
+    return re.compile(f"[{firsts}](?=[{HAN}]| [{HAN}](?![{HAN}]))")
 
 
-def _cue_after(text: str, end: int) -> float:
-    """3 before a strong cue word (先生, 来电), 1.5 before a weak one (称, 的), else 0."""
-    if end < len(text) and text[end] == " ":
-        end += 1
-    for size in _AFTER_SIZES:
-        word = text[end : end + size]
-        if word in _STRONG_AFTER:
-            return 3.0
-        if word in _WEAK_AFTER:
-            return 1.5
-    return 0.0
+def _is_han(char: str) -> bool:
+    return "\u3400" <= char <= "\u9fff"
 
 
-def _is_han(text: str, index: int) -> bool:
-    return 0 <= index < len(text) and "\u3400" <= text[index] <= "\u9fff"
-
-
-def _boundary(text: str, index: int) -> float:
-    """How cleanly a name could end before ``text[index]``: punctuation or a strong cue best, a
-    word next, a one-character cue (的, 说) least."""
-    if not _is_han(text, index):
-        return 1.0
-    cue = _cue_after(text, index)
-    if cue == 3.0:
-        return 1.5
-    pair = text[index : index + 2]
-    if len(pair) == 2 and pair in _WEAK_AFTER:
-        return 1.0
-    if _words().get(pair) == 3.0:
-        return 0.8
-    return 0.4 if cue else 0.0
-
-
-def _plausible(char: str) -> float:
-    return _given_weights().get(char, -0.5)
-
-
-def _name_end(text: str, given: int) -> int:
-    """Where a given name starting at ``given`` ends: one or two characters, whichever reads
-    better (王芳来电 → 王芳; 董宇恩来电 → 董宇恩; 李建国核实 → 李建国)."""
-    if text[given] == " ":  # 王 芳: forms pad two-character names
-        return given + 2
-    second = given + 1
-    if not _is_han(text, second) or text[second] in _FOLLOWERS or _PLACE_AFTER.match(text, second):
-        return second
-    two, three = _boundary(text, second), _plausible(text[second]) + _boundary(text, second + 1)
-    if three > two or (three == two and text[second] in _given_weights()):
-        return second + 1
-    return second
-
-
-def _score(text: str, start: int, given: int, end: int) -> float:
-    """How much the text around ``text[start:end]`` says it is a name (THRESHOLD or more)."""
-    words = _words()
-    score = _cue_before(text, start) + _cue_after(text, end)
-    if not _is_han(text, start - 1):
-        score += 1.0
-    if not _is_han(text, end):
-        score += 1.0
-    share = SURNAMES.get(text[start:given], 0.0)
-    score += 0.5 if share >= 0.2 or given - start == 2 else (-0.5 if share < 0.05 else 0.0)
-    for char in text[given:end].strip():
-        score += _plausible(char)
-    # Ordinary words: the candidate opens one (金额, 王府井), the given name is one (周一 after
-    # 于), or the surname closes one (提高, 主张). jieba tags some common words as names (王府),
-    # and some names are in its dictionary (李娜): those cost less.
-    for size in (4, 3, 2):
-        word = text[start : start + size]
-        if word in words and start + size > given:
-            score -= words[word]
+def _word_ending(text: str, end: int, words: dict[str, int]) -> int:
+    """Frequency of the most frequent ordinary word of 2–4 characters ending at ``end``."""
+    best = 0
+    for size in (2, 3, 4):
+        if end - size < 0:
             break
-    if end - given == 2 and words.get(text[given:end]) == 3.0:
-        score -= 1.0  # 向银行; but given names are words too (建国, 海燕, 浩然)
-    if start > 0 and words.get(text[start - 1 : start + 1]) == 3.0:
-        score -= 2.5
-    if score < THRESHOLD and _is_han(text, end) and words.get(text[end : end + 2]) == 3.0:
-        score += 0.5  # a clean word boundary after the name
-    if score < THRESHOLD and start > 1 and words.get(text[start - 2 : start]) == 3.0:
-        score += 0.5  # and before it: the name is the unknown word between known ones
-    if score < THRESHOLD and (
-        _NUMBER_AFTER.match(text, end) or _NUMBER_BEFORE.search(text, max(0, start - 6), start)
-    ):
-        score += 2.0
-    return score
+        best = max(best, words.get(text[end - size : end], 0))
+    return best
 
 
-def _find_han(text: str) -> Iterator[tuple[int, int]]:
+def _strong_before(text: str, start: int) -> bool:
+    """A cue word (客户, 联系人:, 借款人为), a role noun (共有人, 催收员) or a colon before."""
+    if start == 0 or text[start - 1] not in _CUE_LAST:
+        return False  # most candidates: no cue can end here
+    end = start
+    while end > 0 and end > start - 3 and text[end - 1] in " :\t":
+        end -= 1
+    if end < start and text[end] == ":":
+        return True
+    if end > 0 and text[end - 1] in "为是":  # 借款人为王芳, 户名是王芳
+        end -= 1
+    for size in _BEFORE_SIZES:
+        if end >= size and text[end - size : end] in _STRONG_BEFORE:
+            return True
+    if end >= 2 and text[end - 1] in _ROLE_ENDS and _is_han(text[end - 2]):
+        return text[end - 1] in _HARD_ROLE_ENDS or text[end - 2 : end] in _lexicon().words
+    return False
+
+
+def _left(text: str, start: int, lex: _Lexicon) -> float:
+    """How cleanly a name can start at ``start``."""
+    if start == 0 or not "\u3400" <= text[start - 1] <= "\u9fff":
+        return 2.0
+    if _strong_before(text, start):
+        return 2.5
+    prev = text[start - 1]
+    if prev in _PLACE_BEFORE:
+        return -2.0
+    words = lex.words
+    across = words.get(text[start - 1 : start + 1], 0)
+    before = _word_ending(text, start, words)
+    if before > across:
+        return 1.5 if prev in _LEFT_CHARS else 1.0
+    if across:
+        return -3.0  # the surname closes a word: 提高, 主张
+    return 1.5 if prev in _LEFT_CHARS else 0.0
+
+
+def _right(text: str, end: int, lex: _Lexicon) -> float:
+    """How cleanly a name can end before ``end``."""
+    if end >= len(text):
+        return 2.0
+    char = text[end]
+    if not "\u3400" <= char <= "\u9fff":
+        return 2.0 if char not in DOTS else -3.0
+    two = text[end : end + 2]
+    if two in _STRONG_AFTER or text[end : end + 3] in _STRONG_AFTER:
+        return 2.5
+    if char in _GENDER and (end + 1 == len(text) or not _is_han(text[end + 1])):
+        return 2.0  # 王芳 女, 身份证…
+    words = lex.words
+    across = words.get(text[end - 1 : end + 1], 0)
+    after = max(words.get(two, 0), words.get(text[end : end + 3], 0))
+    if after <= across:
+        after = max(after, words.get(text[end : end + 4], 0))
+    if after > _OUTWEIGH * across or (char in _RIGHT_CHARS and not across):
+        return 1.5 if char in _RIGHT_CHARS else 1.0
+    if across:
+        return -1.5  # the name's last character opens a word: 王芳明天 read as 王芳明 + 天
+    return 0.0
+
+
+def _given(char: str) -> float:
+    return _given_weights().get(char, -0.75)
+
+
+def _common(text: str, start: int, given: int, lex: _Lexicon) -> float | None:
+    """What the surname and the first given character say, the same for a one- or two-character
+    given name; None when they cannot start a name."""
+    first = text[given]
+    if first in _NOT_GIVEN or first in _PLACE_CHARS:
+        return None
+    opening = text[start : given + 1]
+    if opening in lex.places or text[start : given + 2] in lex.places:
+        return None  # 苍南, 张家口: a place, whatever cue precedes it
+    surname = text[start:given]
+    share = SURNAMES.get(surname, 0.0)
+    if share >= 0.2:
+        score = 0.5
+    elif given - start == 2:
+        score = 0.0  # rare, but compound surnames seldom open ordinary words
+    else:
+        score = -0.5 if share < 0.05 else 0.0
+    if opening in lex.divisions or text[start : given + 2] in lex.divisions:
+        score -= 2.5  # 邵阳, 吕梁, 伊春 (jieba tags them as names)
+    if surname in _FUNCTION_SURNAMES:
+        score -= 0.5
+    return score + _given(first)
+
+
+def _opening_word(text: str, start: int, given: int, lex: _Lexicon) -> tuple[int, float]:
+    """The longest word that starts at ``start`` and reaches into the given name, and what
+    reading a name across it costs: ordinary words 3, rarer ones 2, jieba's "names" -1 (1.5 as
+    the whole name, 3 as a part of one: 李娜, but also 许可)."""
+    cost = lex.cost
+    for size in (4, 3, 2):
+        if start + size > given:
+            found = cost.get(text[start : start + size])
+            if found is not None:
+                return start + size, found
+    return 0, 0.0
+
+
+def _best(
+    text: str, start: int, given: int, lex: _Lexicon, *, opening: bool = False
+) -> tuple[float, int]:
+    """The best score and end of a name whose given name starts at ``given``; ``opening``: an
+    ordinary word opens on the surname, so only a three-character name is read, at a lower cost
+    (王子轩)."""
+    if text[given] == " ":  # 王 芳: forms pad two-character names
+        common = _common(text, start, given + 1, lex)
+        if common is None or text[given + 1] in _NOT_GIVEN:
+            return -9.0, given
+        return _left(text, start, lex) + common + _right(text, given + 2, lex), given + 2
+    common = _common(text, start, given, lex)
+    if common is None:
+        return -9.0, given
+    word_end, word_cost = _opening_word(text, start, given, lex)
+    base = _left(text, start, lex) + common
+    best, best_end = -9.0, given
+    for end in (given + 1, given + 2):
+        if end > len(text):
+            break
+        if end == given + 2:
+            last = text[given + 1]
+            if not "\u3400" <= last <= "\u9fff" or last in _FOLLOWERS or last in _PLACE_CHARS:
+                break
+            if last in _GENDER and text[given:end] not in _MALE_ENDINGS:
+                break
+            score = base + _given(last) + 0.25  # most given names have two characters
+            if last in _RIGHT_CHARS:
+                score -= 1.25  # 李飞为共同借款人: the shorter name, unless the text says otherwise
+            pair = lex.words.get(text[given:end], 0)
+            if pair and not (_given(text[given]) == 1 and _given(last) == 1):
+                # 向银行, 万住院; but given names are words too (建国, 海燕), rarer ones often
+                # literary (昊天 24, 浩然 38)
+                score -= 2.5 if pair >= COMMON_WORD_FREQ else 1.0
+        else:
+            score = base
+        if opening and end == given + 1:
+            continue
+        if word_end:
+            if word_cost < 0:
+                score -= 1.5 if word_end == end else 3.0
+            else:
+                score -= word_cost - opening
+        if _PLACE_AFTER.match(text, end):
+            continue
+        score += _right(text, end, lex)
+        if score > best:
+            best, best_end = score, end
+    return best, best_end
+
+
+# ---- the same scoring over every candidate at once -------------------------------------------
+#
+# The functions above score one candidate; a joined column holds hundreds of thousands of them.
+# _Vectors computes the same scores for every single-surname candidate with NumPy: the text's code
+# points in an array, character classes as bit flags, and words of 2–4 characters looked up as
+# 64-bit keys (four 16-bit code points) in sorted arrays. Python then walks only the names found,
+# compound surnames and padded names (王 芳), which keep the scalar path.
+
+# Character classes as bit flags (one lookup gives every class of a character).
+_HAN_F, _SURNAME_F, _NOT_GIVEN_F, _FOLLOWER_F, _RIGHT_F, _LEFT_F = (1 << i for i in range(6))
+_PLACE_CHAR_F, _PLACE_BEFORE_F, _GENDER_F, _DOT_F = (1 << i for i in range(6, 10))
+_PLACE_AFTER_F, _SKIP_F, _ROLE_HARD_F, _ROLE_SOFT_F = (1 << i for i in range(10, 14))
+_COPULA_F, _TITLE_F, _CUE_F, _COMPOUND_F, _MAYBE_F = (1 << i for i in range(14, 19))
+_PAD = 5  # zero code points on each side, so every offset used below stays inside the array
+_PLACE_AFTER_CHARS = "路街道巷弄村镇乡县区市省州庄屯湾港桥寺"
+_PLACE_AFTER_WORDS = (
+    "大街 大道 小区 花园 公司 集团 银行 支行 分行 大学 中学 小学 医院 酒店 宾馆 饭店 公园 广场 "
+    "大厦 商场 超市"
+)
+
+
+def _key(word: str) -> int:
+    """Four 16-bit code points as one integer (``_keys_at`` builds the same from the text)."""
+    return int.from_bytes(word.encode("utf-16-be", "surrogatepass"), "big")
+
+
+class _Keys:
+    """Words of one length as sorted 64-bit keys, with a value each."""
+
+    def __init__(self, items: dict[str, float], dtype: str = "float32") -> None:
+        pairs = sorted((_key(w), v) for w, v in items.items())
+        self.keys = np.array([k for k, _ in pairs] or [0], dtype=np.uint64)
+        self.values = np.array([v for _, v in pairs] or [0], dtype=dtype)
+
+    def get(self, query: np.ndarray) -> np.ndarray:
+        """The value of each key in ``query``, 0 where it is not a word."""
+        at = np.minimum(np.searchsorted(self.keys, query), len(self.keys) - 1)
+        return np.where(self.keys[at] == query, self.values[at], 0)
+
+
+# Bits of what a word is besides ordinary (one lookup answers them all).
+_PLACE_W, _DIVISION_W, _STRONG_AFTER_W, _TITLE_W, _PLACE_AFTER_W, _MALE_W = (
+    1 << i for i in range(6)
+)
+
+
+class _Table:
+    """Every word of one length the scoring asks about, as sorted 64-bit keys, with its frequency
+    as an ordinary word, its cost as a word opening a name, and bits for the other sets."""
+
+    def __init__(self, words: list[str], lex: _Lexicon, sets: dict[int, frozenset[str]]) -> None:
+        words = sorted(set(words)) or [""]
+        size = len(words[0])
+        if len("".join(words).encode("utf-16-le", "surrogatepass")) != 2 * size * len(words):
+            words = [w for w in words if w.isascii() or max(w) <= "\uffff"] or [""]
+        units = np.frombuffer("".join(words).encode("utf-16-be", "surrogatepass"), dtype=">u2")
+        keys = np.zeros(len(words), dtype=np.uint64)
+        for column in units.reshape(len(words), -1).T if size else ():
+            keys = (keys << np.uint64(16)) | column.astype(np.uint64)
+        order = np.argsort(keys, kind="stable")
+        ordered = [words[i] for i in order]
+        self.keys = keys[order]
+        self.freq = np.array([lex.words.get(w, 0) for w in ordered], dtype=np.float32)
+        self.cost = np.array([lex.cost.get(w, 0) for w in ordered], dtype=np.float32)
+        bits = np.zeros(len(ordered), dtype=np.uint32)
+        row = {word: i for i, word in enumerate(ordered)}
+        for bit, members in sets.items():
+            for word in members:
+                if len(word) == size:
+                    bits[row[word]] |= bit
+        self.bits = bits
+
+    def find(self, query: np.ndarray) -> np.ndarray:
+        """The row of each key in ``query``, or -1."""
+        at = np.minimum(np.searchsorted(self.keys, query), len(self.keys) - 1)
+        return np.where(self.keys[at] == query, at, -1)
+
+    def frequency(self, rows: np.ndarray) -> np.ndarray:
+        return np.where(rows >= 0, self.freq[rows], 0)
+
+    def costs(self, rows: np.ndarray) -> np.ndarray:
+        return np.where(rows >= 0, self.cost[rows], 0)
+
+    def has(self, rows: np.ndarray, bit: int) -> np.ndarray:
+        return (rows >= 0) & ((self.bits[rows] & bit) != 0)
+
+
+def _by_length(words, value=1.0, lengths=(1, 2, 3, 4)) -> dict[int, _Keys]:
+    """``words`` (an iterable, or a dict of values) grouped by length as :class:`_Keys`."""
+    values = words if isinstance(words, dict) else dict.fromkeys(words, value)
+    return {n: _Keys({w: v for w, v in values.items() if len(w) == n}) for n in lengths}
+
+
+class _Vectors:
+    """The tables of the vectorized scoring, built once from the lexicon and the sets above."""
+
+    def __init__(self, lex: _Lexicon) -> None:
+        flags = np.zeros(0x10000, dtype=np.uint32)
+        flags[0x3400:0xA000] |= _HAN_F
+        for chars, flag in (
+            (SINGLE_SURNAMES, _SURNAME_F),
+            (_NOT_GIVEN, _NOT_GIVEN_F),
+            (_FOLLOWERS, _FOLLOWER_F),
+            (_RIGHT_CHARS, _RIGHT_F),
+            (_LEFT_CHARS, _LEFT_F),
+            (_PLACE_CHARS, _PLACE_CHAR_F),
+            (_PLACE_BEFORE, _PLACE_BEFORE_F),
+            (_GENDER, _GENDER_F),
+            (DOTS, _DOT_F),
+            (_PLACE_AFTER_CHARS, _PLACE_AFTER_F),
+            (" :\t", _SKIP_F),
+            (_HARD_ROLE_ENDS, _ROLE_HARD_F),
+            ("主户客", _ROLE_SOFT_F),
+            ("为是", _COPULA_F),
+            ((w for w in _NOT_GIVEN_WORDS if len(w) == 1), _TITLE_F),
+            (_CUE_LAST, _CUE_F),
+            ({c[0] for c in COMPOUND_SURNAMES}, _COMPOUND_F),
+            (_MAYBE_BEFORE, _MAYBE_F),
+        ):
+            for char in chars:
+                flags[ord(char)] |= flag
+        self.flags = flags
+        self.given = np.full(0x10000, -0.75, dtype=np.float32)
+        for char, weight in _given_weights().items():
+            self.given[ord(char)] = weight
+        self.surname = np.zeros(0x10000, dtype=np.float32)
+        for name in SINGLE_SURNAMES:
+            share = SURNAMES[name]
+            score = 0.5 if share >= 0.2 else (-0.5 if share < 0.05 else 0.0)
+            self.surname[ord(name)] = score - (0.5 if name in _FUNCTION_SURNAMES else 0.0)
+        sets = {
+            _PLACE_W: lex.places,
+            _DIVISION_W: lex.divisions,
+            _STRONG_AFTER_W: _STRONG_AFTER,
+            _TITLE_W: frozenset(w for w in _NOT_GIVEN_WORDS if len(w) == 2),
+            _PLACE_AFTER_W: _set(_PLACE_AFTER_WORDS),
+            _MALE_W: _MALE_ENDINGS,
+        }
+        by_size: dict[int, list[str]] = {2: [], 3: [], 4: []}
+        for group in (lex.words, lex.cost, *sets.values()):
+            for word in group:
+                if len(word) in by_size:
+                    by_size[len(word)].append(word)
+        self.tables = {size: _Table(words, lex, sets) for size, words in by_size.items()}
+        # Keys hold four characters: a longer cue (法定代表人) is matched by its last four.
+        self.strong_before = _by_length({w[-4:] for w in _STRONG_BEFORE}, lengths=(1, 2, 3, 4))
+        self.compounds = _by_length(COMPOUND_SURNAMES)[2]
+
+
+@cache
+def _vectors() -> _Vectors:
+    return _Vectors(_lexicon())
+
+
+def _keys_at(codes: np.ndarray, at: np.ndarray, size: int) -> np.ndarray:
+    """The 64-bit keys of the ``size`` characters starting at each index of ``at``."""
+    key = codes[at].astype(np.uint64)
+    for offset in range(1, size):
+        key = (key << np.uint64(16)) | codes[at + offset]
+    return key
+
+
+class _Scored:
+    """What the vectorized pass found: names of single surnames (starts, ends, and which start
+    with a character that may be a function word before the real surname), and where compound
+    surnames and padded names (王 芳) start, for the scalar path."""
+
+    def __init__(self, starts, ends, doubtful, special) -> None:
+        self.starts, self.ends, self.doubtful, self.special = starts, ends, doubtful, special
+
+
+def _score_singles(text: str) -> _Scored:
+    """Score every single-surname candidate of ``text`` at once (see :class:`_Vectors`)."""
+    vec = _vectors()
+    raw = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    codes = np.zeros(len(raw) + 2 * _PAD, dtype=np.uint64)
+    codes[_PAD:-_PAD] = np.minimum(raw, 0xFFFF)
+    small = codes.astype(np.intp)
+    flag = vec.flags[small]
+    han = (flag & _HAN_F) != 0
+    after_han = np.roll(han, -1)
+    compound = np.flatnonzero((flag & _COMPOUND_F) != 0)
+    compound = compound[vec.compounds.get(_keys_at(codes, compound, 2)) > 0]
+    padded = np.flatnonzero(
+        ((flag & _SURNAME_F) != 0)
+        & (codes == ord(" ")).take(np.arange(1, len(codes) + 1), mode="clip")
+    )
+    padded = padded[han[padded + 2] & ~han[padded + 3]]
+    special = np.union1d(compound, padded) - _PAD
+    at = np.flatnonzero(((flag & _SURNAME_F) != 0) & after_han)
+    nothing = np.zeros(0, dtype=np.intp)
+    if not len(at):
+        return _Scored(nothing, nothing, nothing, special)
+
+    tables = vec.tables
+    memo: dict[tuple[int, int], np.ndarray] = {}
+
+    def f(offset: int) -> np.ndarray:
+        return flag[at + offset]
+
+    def rows(offset: int, size: int) -> np.ndarray:
+        """Table rows of the ``size`` characters at each candidate + ``offset`` (memoized until
+        the candidates change)."""
+        found = memo.get((offset, size))
+        if found is None:
+            found = memo[offset, size] = tables[size].find(_keys_at(codes, at + offset, size))
+        return found
+
+    def word(offset: int, size: int) -> np.ndarray:
+        return tables[size].frequency(rows(offset, size))
+
+    def narrow(keep: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
+        for key in list(memo):
+            memo[key] = memo[key][keep]
+        return [a[keep] for a in arrays]
+
+    # Quick rejections first, so the lookups below run on a fraction of the candidates: a title
+    # or a date after the surname (张先生, 于明天), a word closing on it (提高), the given name's
+    # first character impossible.
+    at = at[(f(1) & (_TITLE_F | _NOT_GIVEN_F | _PLACE_CHAR_F)) == 0]
+    (at,) = narrow(~tables[2].has(rows(1, 2), _TITLE_W), at)
+    across = word(-1, 2)
+    before = np.maximum(np.maximum(word(-2, 2), word(-3, 3)), word(-4, 4))
+
+    # Strong cues before the name: skip up to three spaces or colons (a colon is a cue itself),
+    # a copula (借款人为), then a cue word of 1–4 characters or a role noun (催收员, 车主). Only
+    # where the character before can end a cue.
+    strong = np.zeros(len(at), dtype=bool)
+    maybe = np.flatnonzero((f(-1) & _CUE_F) != 0)
+    if len(maybe):
+        end = at[maybe]
+        colon = np.zeros(len(end), dtype=bool)
+        for _ in range(3):
+            skip = (flag[end - 1] & _SKIP_F) != 0
+            colon |= skip & (codes[end - 1] == ord(":"))
+            end = np.where(skip, end - 1, end)
+        end = np.where((flag[end - 1] & _COPULA_F) != 0, end - 1, end)
+        cue = colon
+        for size in range(1, 5):
+            cue |= vec.strong_before[size].get(_keys_at(codes, end - size, size)) > 0
+        role_char = flag[end - 1]
+        role = (flag[end - 2] & _HAN_F) != 0
+        soft = tables[2].frequency(tables[2].find(_keys_at(codes, end - 2, 2))) > 0
+        hard = (role_char & _ROLE_HARD_F) != 0
+        cue |= role & (hard | (((role_char & _ROLE_SOFT_F) != 0) & soft))
+        strong[maybe] = cue
+    # A word closing on the surname (提高), or an ordinary word opening on it (金额, 马上), unless
+    # a cue says it is a name (车主张建国, 客户高峰), or a three-character name of common given-name
+    # characters follows (王子轩, 黄海涛).
+    keep = ~((across > 0) & (before <= across) & ~strong)
+    opens = (word(0, 2) > 0) & ~strong
+    common_three = (vec.given[small[at + 1]] == 1) & (vec.given[small[at + 2]] == 1)
+    keep &= ~opens | common_three
+    at, across, before, strong, opens = narrow(keep, at, across, before, strong, opens)
+    if not len(at):
+        return _Scored(nothing, nothing, nothing, special)
+
+    prev = f(-1)
+    left_char = (prev & _LEFT_F) != 0
+    left = np.where(
+        before > across,
+        np.where(left_char, 1.5, 1.0),
+        np.where(across > 0, -3.0, np.where(left_char, 1.5, 0.0)),
+    )
+    left = np.where((prev & _PLACE_BEFORE_F) != 0, -2.0, left)
+    left = np.where(strong, 2.5, left)
+    left = np.where((prev & _HAN_F) == 0, 2.0, left)
+
+    ok = (f(1) & (_NOT_GIVEN_F | _PLACE_CHAR_F)) == 0
+    ok &= ~tables[2].has(rows(0, 2), _PLACE_W) & ~tables[3].has(rows(0, 3), _PLACE_W)
+    division = tables[2].has(rows(0, 2), _DIVISION_W) | tables[3].has(rows(0, 3), _DIVISION_W)
+    given1 = vec.given[small[at + 1]]
+    base = left + vec.surname[small[at]] + given1 - 2.5 * division
+
+    # The longest word opening at the surname and what it costs (see _opening_word).
+    word_end = np.zeros(len(at), dtype=np.intp)
+    word_cost = np.zeros(len(at), dtype=np.float32)
+    for size in (2, 3, 4):  # longest last, so it wins
+        cost = tables[size].costs(rows(0, size))
+        word_end = np.where(cost != 0, at + size, word_end)
+        word_cost = np.where(cost != 0, cost, word_cost)
+
+    def opening_penalty(end: np.ndarray) -> np.ndarray:
+        people = np.where(word_end == end, 1.5, 3.0)
+        return np.where(word_end == 0, 0.0, np.where(word_cost < 0, people, word_cost))
+
+    def right(offset: int) -> np.ndarray:
+        end = at + offset
+        char = flag[end]
+        across = word(offset - 1, 2)
+        after = np.maximum(np.maximum(word(offset, 2), word(offset, 3)), word(offset, 4))
+        is_right = (char & _RIGHT_F) != 0
+        score = np.where(
+            (after > _OUTWEIGH * across) | (is_right & (across == 0)),
+            np.where(is_right, 1.5, 1.0),
+            np.where(across > 0, -1.5, 0.0),
+        )
+        gender = ((char & _GENDER_F) != 0) & ((flag[end + 1] & _HAN_F) == 0)
+        score = np.where(gender, 2.0, score)
+        strong = tables[2].has(rows(offset, 2), _STRONG_AFTER_W)
+        strong |= tables[3].has(rows(offset, 3), _STRONG_AFTER_W)
+        score = np.where(strong, 2.5, score)
+        return np.where((char & _HAN_F) == 0, np.where((char & _DOT_F) != 0, -3.0, 2.0), score)
+
+    def place_after(offset: int) -> np.ndarray:
+        return ((f(offset) & _PLACE_AFTER_F) != 0) | tables[2].has(rows(offset, 2), _PLACE_AFTER_W)
+
+    end1, end2 = at + 2, at + 3
+    one = base - opening_penalty(end1) + right(2)
+    one = np.where(place_after(2) | opens, -9.0, one)
+    last = f(2)
+    given2 = vec.given[small[at + 2]]
+    two = base + given2 + 0.25 - 1.25 * ((last & _RIGHT_F) != 0)
+    pair_word = word(1, 2)
+    both_common = (given1 == 1) & (given2 == 1)
+    two -= np.where(pair_word >= COMMON_WORD_FREQ, 2.5, 1.0) * ((pair_word > 0) & ~both_common)
+    two += -opening_penalty(end2) + right(3) + (opens & (word_cost > 0))
+    valid_two = ((last & _HAN_F) != 0) & ((last & (_FOLLOWER_F | _PLACE_CHAR_F)) == 0)
+    male = tables[2].has(rows(1, 2), _MALE_W)
+    valid_two &= ((last & _GENDER_F) == 0) | male
+    valid_two &= ~place_after(3)
+    two = np.where(valid_two, two, -9.0)
+    best = np.maximum(one, two)
+    accepted = ok & (best >= THRESHOLD)
+    ends = np.where(two > one, end2, end1)[accepted]
+    at = at[accepted]
+    doubtful = ((flag[at] & _MAYBE_F) != 0) & ((flag[at + 1] & _SURNAME_F) != 0)
+    doubtful &= (flag[at + 2] & _HAN_F) != 0
+    return _Scored(at - _PAD, ends - _PAD, np.flatnonzero(doubtful), special)
+
+
+def _find_han(text: str) -> list[tuple[int, int]]:
+    """Han names: the vectorized scores for single surnames, the scalar path for the rest."""
+    if len(text) < SHORT_TEXT:
+        return list(_find_han_scalar(text))
+    scored = _score_singles(text)
+    found = list(zip(scored.starts.tolist(), scored.ends.tolist(), strict=True))
+    doubtful = {found[i][0] for i in scored.doubtful.tolist()}
+    lex = _lexicon()
+    special = []
+    compound_starts = set()
+    for start in scored.special.tolist():  # compound surnames, padded names
+        if text[start : start + 2] in COMPOUND_SURNAMES:
+            compound_starts.add(start)  # read as a compound only, as the scalar loop does
+        given = start + 2 if text[start : start + 2] in COMPOUND_SURNAMES else start + 1
+        if given >= len(text) or not (_is_han(text[given]) or text[given] == " "):
+            continue
+        if text[given] in _NOT_GIVEN_WORDS or text[given : given + 2] in _NOT_GIVEN_WORDS:
+            continue
+        score, end = _best(text, start, given, lex)
+        if score >= THRESHOLD:
+            special.append((start, end))
+    if compound_starts:
+        found = [span for span in found if span[0] not in compound_starts]
+    if special:
+        found = sorted(dict(found + special).items())
+    elif not doubtful and not np.any(scored.starts[1:] < scored.ends[:-1]):
+        return found
+    kept = []
     last_end = 0
-    words = _words()
-    for match in _finder().finditer(text):
-        start, given = match.span()
-        if start < last_end or text[given] in _NOT_GIVEN:
+    for start, end in found:
+        if start < last_end:
             continue
-        # Most surname characters sit inside ordinary words (金额, 马上): without a strong cue
-        # before them they cannot reach the threshold, so skip the rest of the scoring.
-        opening = text[start : given + 1]
-        if words.get(opening) == 3.0 and _cue_before(text, start) < 3.0:
+        if start in doubtful:
+            # 由黄萱, 和王芳: the surname may be a function word before the real surname.
+            given = start + 1
+            later, _later_end = _best(text, given, given + 1, lex)
+            if later >= THRESHOLD and SURNAMES[text[given]] >= SURNAMES.get(text[start], 0):
+                continue
+        last_end = end
+        kept.append((start, end))
+    return kept
+
+
+def _find_han_scalar(text: str) -> Iterator[tuple[int, int]]:
+    """The scalar twin of :func:`_find_han` (for tests: both must find the same names)."""
+    lex = _lexicon()
+    opens, closes, words = lex.opens, lex.closes, lex.words
+    singles, compounds = SINGLE_SURNAMES, COMPOUND_SURNAMES
+    last_end = 0
+    for match in _candidates().finditer(text):
+        start = match.start()
+        if start < last_end:
             continue
-        pair = text[given : given + 2]
-        if text[given] in _NOT_GIVEN_WORDS or pair in _NOT_GIVEN_WORDS or pair in _STRONG_BEFORE:
-            continue  # 张先生, 王总, 于明天, 由客户
-        end = _name_end(text, given)
-        if _PLACE_AFTER.match(text, end) and not _cue_after(text, end):
+        pair = text[start : start + 2]
+        opening = False
+        if pair in compounds:
+            given = start + 2
+            if given >= len(text) or not (_is_han(text[given]) or text[given] == " "):
+                continue
+        elif text[start] in singles:
+            given = start + 1
+            strong = _strong_before(text, start)
+            opening = pair in opens and not strong  # 金额, 马上, 高兴 (but 客户高峰)
+            if opening and not (
+                _given(text[given]) == 1 and given + 1 < len(text) and _given(text[given + 1]) == 1
+            ):
+                continue
+            closing = start and text[start - 1 : start + 1] in closes and not strong
+            if closing and _word_ending(text, start, words) <= words[text[start - 1 : start + 1]]:
+                continue  # 提高, 主张
+        else:
             continue
-        score = _score(text, start, given, end)
+        if text[given] in _NOT_GIVEN_WORDS or text[given : given + 2] in _NOT_GIVEN_WORDS:
+            continue  # 张先生, 王总, 于明天
+        score, end = _best(text, start, given, lex, opening=opening)
         if score < THRESHOLD:
             continue
-        if given - start == 1 and text[given] in SINGLE_SURNAMES:
-            # 由黄萱, 时吴燕: the surname may be a preposition before the real surname.
-            later = _name_end(text, given + 1) if _is_han(text, given + 1) else None
-            if later and _score(text, given, given + 1, later) > score:
-                start, end = given, later
+        if (
+            given == start + 1
+            and text[start] in _MAYBE_BEFORE
+            and text[given] in singles
+            and given + 1 < len(text)
+            and _is_han(text[given + 1])
+        ):
+            # 由黄萱, 和王芳: the surname may be a function word before the real surname.
+            later, _later_end = _best(text, given, given + 1, lex)
+            if later >= THRESHOLD and SURNAMES[text[given]] >= SURNAMES.get(text[start], 0):
+                continue
         last_end = end
         yield start, end
 
 
 # Characters that end a transliterated name in running text (…·阿布拉于周一, …·艾则孜在南京).
 _DOT_END = frozenset("于在的已称说将未持想要对也是和与及为自由给向")
+_DOT_RE_TEXT = re.compile(f"[{DOTS}]")
 _DOTTED_CANDIDATE = re.compile(f"[{HAN}]{{1,8}}[{DOTS}][{HAN}]{{1,10}}(?:[{DOTS}][{HAN}]{{1,10}})?")
 
 
 def _find_dotted(text: str) -> Iterator[tuple[int, int]]:
     """Transliterated names joined by a middle dot, trimmed of context words glued to them."""
-    words = _words()
-    for match in _DOTTED_CANDIDATE.finditer(text):
+    words, rare = _lexicon().words, _lexicon().rare
+    last_end = 0
+    for dot in _DOT_RE_TEXT.finditer(text):
+        if dot.start() < last_end:
+            continue
+        begin = dot.start()
+        while begin > max(0, dot.start() - 8) and _is_han(text[begin - 1]):
+            begin -= 1
+        match = _DOTTED_CANDIDATE.match(text, begin)
+        if match is None:
+            continue
         start, end = match.span()
-        first_dot = text.index(next(c for c in match.group() if c in DOTS), start)
+        last_end = end
+        first_dot = dot.start()
         for cut in range(first_dot - 1, start, -1):
-            if _cue_before(text, cut) and first_dot - cut >= 2:
+            # A cue or an ordinary word before the name (表弟吐尔逊·热合曼).
+            if first_dot - cut >= 2 and (
+                _strong_before(text, cut)
+                or _word_ending(text, cut, words)
+                or (cut == start + 1 and text[start] in _LEFT_CHARS)
+            ):
                 start = cut
                 break
         # Without a cue, keep at most four characters before the dot (阿依古丽, 帕尔哈提), and
@@ -609,15 +1204,17 @@ def _find_dotted(text: str) -> Iterator[tuple[int, int]]:
             if text[cut] in _DOT_END:
                 start = cut + 1
                 break
+        if first_dot - start == 4 and text[start] in _LEFT_CHARS:
+            start += 1  # 经查买买提·…
+        if text[end - 1] in _GENDER and (end == len(text) or not _is_han(text[end])):
+            end -= 1  # …·司马义女, 身份证…
         last_dot = max(text.rfind(d, start, end) for d in DOTS)
-        strong = next((c for c in range(last_dot + 2, end) if _cue_after(text, c) == 3.0), end)
+        strong = next(
+            (c for c in range(last_dot + 2, end) if text[c : c + 2] in _STRONG_AFTER), end
+        )
         for cut in range(last_dot + 3, strong):
             pair = text[cut : cut + 2]
-            if (
-                text[cut] in _DOT_END
-                or pair in _WEAK_AFTER
-                or (words.get(pair) and cut + 2 <= strong)
-            ):
+            if text[cut] in _DOT_END or ((pair in words or pair in rare) and cut + 2 <= strong):
                 end = cut
                 break
         else:
@@ -626,13 +1223,56 @@ def _find_dotted(text: str) -> Iterator[tuple[int, int]]:
             yield start, end
 
 
-_LATIN_WORD = re.compile(r"(?<![A-Za-z])[A-Za-z]+(?![A-Za-z])")
+# A masked name: a surname and one to three asterisks, or an asterisk and the last character.
+_STARS = re.compile(r"\*+")
+
+
+def _find_masked(text: str) -> Iterator[tuple[int, int]]:
+    """Masked names (王*, 张**, 欧阳*, 李*明) before which no word closes on the surname."""
+    if "*" not in text:
+        return
+    words = _lexicon().words
+    for stars in _STARS.finditer(text):
+        start, end = stars.span()
+        if end - start > 3 or start == 0:
+            continue
+        if text[start - 2 : start] in COMPOUND_SURNAMES:
+            begin = start - 2
+        elif text[start - 1] in SINGLE_SURNAMES:
+            begin = start - 1
+            if begin and _is_han(text[begin - 1]):
+                across = words.get(text[begin - 1 : start], 0)
+                if across and _word_ending(text, begin, words) <= across:
+                    continue  # 黄金*
+        else:
+            continue
+        if end < len(text) and end - start == 1 and _is_han(text[end]):
+            follow = text[end]
+            clean = end + 1 == len(text) or not _is_han(text[end + 1])
+            if (
+                follow not in _RIGHT_CHARS
+                and follow not in _FOLLOWERS
+                and (clean or (_given(follow) > 0 and _right(text, end + 1, _lexicon()) > 0))
+            ):
+                end += 1  # 李*明
+        elif end < len(text) and text[end].isalnum() and not _is_han(text[end]):
+            continue  # 王*3, a formula or an identifier
+        yield begin, end
+
+
+# A capitalized Latin word (the letter before it is checked in Python: a pattern that opens with a
+# look-behind loses re's fast scan for its first character).
+_LATIN_WORD = re.compile(r"[A-Z][A-Za-z]*(?![A-Za-z])")
 _NOT_PINYIN_NAMES = frozenset({"hong kong", "xi an"})
 
 
 def _find_pinyin(text: str) -> Iterator[tuple[int, int]]:
     """Two capitalized pinyin words one space apart (Zhang Wei, ZHANG Wei, Wei Zhang)."""
-    words = [m for m in _LATIN_WORD.finditer(text) if m.group()[0].isupper()]
+    words = [
+        m
+        for m in _LATIN_WORD.finditer(text)
+        if not m.start() or not text[m.start() - 1].isascii() or not text[m.start() - 1].isalpha()
+    ]
     last_end = -1
     for first, second in itertools.pairwise(words):
         if first.start() < last_end or second.start() != first.end() + 1:
@@ -650,8 +1290,21 @@ def _find_pinyin(text: str) -> Iterator[tuple[int, int]]:
         yield first.start(), second.end()
 
 
-def _drop_overlaps(first: list[tuple[int, int]], second: list[tuple[int, int]]):
+def _drop_overlaps(
+    first: list[tuple[int, int]], second: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
     """``first`` plus the spans of ``second`` that overlap none of it (both sorted)."""
+    if not second or not first:
+        return first or second
+    if len(first) > len(second):
+        # Few spans to add: drop the ones that overlap a span of ``first``, found by bisection.
+        starts = [start for start, _ in first]
+        kept = list(first)
+        for start, end in second:
+            i = bisect.bisect_left(starts, end)  # spans of first starting before this one ends
+            if i == 0 or first[i - 1][1] <= start:
+                kept.append((start, end))
+        return sorted(kept)
     kept = list(first)
     i = 0
     for start, end in second:
@@ -662,18 +1315,33 @@ def _drop_overlaps(first: list[tuple[int, int]], second: list[tuple[int, int]]):
     return sorted(kept)
 
 
+# Full-width forms: the scanner folds them before calling find, so usually there are none.
+_WIDE = re.compile("[\uff01-\uff5e\u3000]")
+
+
 def find(text: str) -> Iterator[Span]:
-    """Person names in free text (half-width folded), scored by context; see the module doc."""
-    folded = to_simplified_chars(halfwidth(text))
-    spans = _drop_overlaps(list(_find_dotted(folded)), list(_find_han(folded)))
-    spans = _drop_overlaps(spans, list(_find_pinyin(folded)))
+    """Person names in free text (half-width folded), scored by context; see the module doc.
+
+    Masked names (王*, 欧阳**, 李*明) come as spans with ``masked=True`` and the masked form as
+    their value.
+    """
+    folded = to_simplified_chars(halfwidth(text) if _WIDE.search(text) else text)
+    dotted = list(_find_dotted(folded))
+    masked = list(_find_masked(folded))
+    pinyin = list(_find_pinyin(folded))
+    spans = _drop_overlaps(_drop_overlaps(dotted, _find_han(folded)), masked)
+    spans = _drop_overlaps(spans, pinyin)
+    other = {start for start, _ in dotted} | {start for start, _ in pinyin}
+    masked_starts = {start for start, _ in masked}
     for start, end in spans:
-        raw = text[start:end]
-        if raw == folded[start:end] and _HAN_NAME.fullmatch(raw):
-            value = raw  # already simplified, no spaces: validate would return it unchanged
+        piece = folded[start:end]
+        if start in masked_starts and "*" in piece:
+            yield Span(NAME, start, end, piece, masked=True)
+        elif start not in other and " " not in piece:
+            # A Han name, its characters converted one for one (see to_simplified_chars).
+            yield Span(NAME, start, end, piece)
         else:
             try:
-                value = validate(raw)
+                yield Span(NAME, start, end, validate(text[start:end]))
             except ValueError:
                 continue
-        yield Span(NAME, start, end, value)

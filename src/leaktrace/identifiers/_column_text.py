@@ -1,0 +1,605 @@
+"""Free text of a whole column (备注 remarks): identifiers found in a few Arrow passes.
+
+:func:`leaktrace.identifiers.find_all` reads one text with Python's ``re`` and makes a Python call
+per candidate. This module gives the same values for a whole string column without a Python call
+per cell or per candidate (PEERS.md: call granularity matters as much as the engine):
+
+1. the token grammar (:func:`leaktrace.identifiers.grammar`) runs once over the column in RE2:
+   ``replace_substring_regex`` puts a NUL mark around every token and ``split_pattern`` cuts the
+   cells at the marks, so the lengths of the pieces give every token's offset in its cell;
+2. the tokens, one flat array with their rows, are sorted into the grammar's kinds by its
+   alternatives, anchored, in order (RE2 matches without captures, so its fast DFA runs);
+3. each kind is checked column-wise: masked forms by which masked group matched, e-mail and
+   plate tokens and words without a number by the pattern types' cores and ``valid_column``;
+   numeric candidates go to the first numeric type by priority (resident ID, mobile, bank card,
+   fixed line) through NumPy masks, and glued numbers are split as ``find_all`` splits them,
+   longest run of pieces first, the greedy walk done for all candidates at once.
+
+RE2 and Python's ``re`` both take the first alternative that matches at the leftmost position,
+each quantifier greedy, and the grammar has no look-arounds, so both cut the same tokens; the
+differential tests in ``tests/identifiers/test_text_engine.py`` hold the two paths to the same
+values. Person names and addresses are found by their Python finders over the joined column
+and lose any characters a pattern value holds, as in ``find_all`` (:func:`find_in_texts`).
+
+Only pyarrow and NumPy are used: the scanner forks worker processes, and a polars thread pool
+started in the parent deadlocks in a forked child.
+
+>>> import pyarrow as pa
+>>> found = find_spans(pa.array(["客户Tel13912345678", None, "卡号6222 0212 3456 7890 128"]))
+>>> [(row, start, end, found.names[kind]) for row, start, end, kind in found.rows()]
+[(0, 5, 16, 'mobile'), (2, 2, 25, 'bank_card')]
+>>> found.counts()
+Counter({'mobile': 1, 'bank_card': 1})
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from functools import cache
+from types import ModuleType
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from leaktrace import identifiers
+from leaktrace.exceptions import ValidationError
+from leaktrace.identifiers import MAX_PIECES, MIN_DIGITS, MIN_TOKEN, Span, _vector
+
+_NUL = "\x00"
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# A word that is only a numeric candidate: pieces, separators, a final X (most words are).
+_PLAIN_NUMBER = r"^[0-9]+(?:[ -][0-9]+)*[Xx]?$"
+
+
+@dataclass(frozen=True)
+class ColumnSpans:
+    """Values of the pattern and numeric types in a column: one entry per value, in row order.
+
+    ``type`` indexes ``names`` (the registry's order); ``start`` and ``end`` are character
+    offsets in the cell, ``masked`` marks masked forms such as ``138****5678``.
+    """
+
+    names: tuple[str, ...]
+    row: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    type: np.ndarray
+    masked: np.ndarray
+
+    def counts(self) -> Counter[str]:
+        """Values per type."""
+        tally = np.bincount(self.type, minlength=len(self.names))
+        return Counter({name: int(n) for name, n in zip(self.names, tally, strict=True) if n})
+
+    def rows(self) -> Iterator[tuple[int, int, int, int]]:
+        """(row, start, end, type index) of every value, as Python ints."""
+        columns = (self.row, self.start, self.end, self.type)
+        return zip(*(column.tolist() for column in columns), strict=True)
+
+
+# ---- Arrow and NumPy helpers ---------------------------------------------------------------
+
+
+def _lengths(strings: pa.Array) -> np.ndarray:
+    """Length of each string in characters."""
+    return np.asarray(pc.utf8_length(strings).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _take(values: pa.Array, rows: np.ndarray) -> pa.Array:
+    return values.take(pa.array(rows, pa.int64()))
+
+
+def _flag(values: pa.Array) -> np.ndarray:
+    return _vector.to_numpy_bool(values)
+
+
+def _starts_with(strings: pa.Array, alternative: str) -> np.ndarray:
+    """Which strings the grammar alternative matches from their first character."""
+    return _flag(pc.match_substring_regex(strings, f"^(?:{alternative})"))
+
+
+def _join(*parts: pa.Array) -> pa.Array:
+    """Element-wise concatenation of string arrays."""
+    return pc.binary_join_element_wise(*parts, pa.scalar("", parts[0].type))
+
+
+def _buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of a string array, as NumPy views."""
+    if pa.types.is_string(strings.type):
+        strings = strings.cast(pa.large_string())
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int64)
+    offsets = offsets[strings.offset : strings.offset + len(strings) + 1]
+    data = strings.buffers()[2]
+    return offsets, np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(
+        0, np.uint8
+    )
+
+
+def _byte_counts(strings: pa.Array, *classes: bytes | tuple[int, int]) -> list[np.ndarray]:
+    """Per string, how many of its bytes are in each class (a set of bytes, or a byte range)."""
+    offsets, data = _buffers(strings)
+    result = []
+    for members in classes:
+        if isinstance(members, tuple):
+            hit = (data >= members[0]) & (data <= members[1])
+        else:
+            hit = np.isin(data, np.frombuffer(members, dtype=np.uint8))
+        running = np.zeros(len(data) + 1, dtype=np.int32)  # batches hold under 2 GiB
+        np.cumsum(hit, out=running[1:], dtype=np.int32)
+        result.append(running[offsets[1:]] - running[offsets[:-1]])
+    return result
+
+
+def _digits(strings: pa.Array) -> np.ndarray:
+    """ASCII digits per string."""
+    return _byte_counts(strings, (0x30, 0x39))[0]
+
+
+def _slices(strings: pa.Array, owner: np.ndarray, start: np.ndarray, end: np.ndarray) -> pa.Array:
+    """``strings[owner[k]][start[k]:end[k]]`` for every k, over ASCII strings (bytes = chars)."""
+    offsets, data = _buffers(strings)
+    sizes = end - start
+    new_offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=new_offsets[1:])
+    gather = np.repeat(offsets[owner] + start - new_offsets[:-1], sizes) + np.arange(
+        new_offsets[-1]
+    )
+    return pa.LargeStringArray.from_buffers(
+        len(sizes), pa.py_buffer(new_offsets), pa.py_buffer(data[gather].tobytes())
+    )
+
+
+def _runs(strings: pa.Array, members: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maximal runs of the bytes ``members`` in ASCII strings: (owner, start, end) of each."""
+    offsets, data = _buffers(strings)
+    inside = np.isin(data, np.frombuffer(members, dtype=np.uint8))
+    edge = np.zeros(len(data) + 1, dtype=bool)
+    edge[offsets] = True  # a run never crosses from one string into the next
+    before = np.concatenate(([False], inside[:-1])) & ~edge[:-1]
+    after = np.concatenate((inside[1:], [False])) & ~edge[1:]
+    first = np.flatnonzero(inside & ~before)
+    last = np.flatnonzero(inside & ~after) + 1
+    owner = np.searchsorted(offsets, first, side="right") - 1
+    return owner, first - offsets[owner], last - offsets[owner]
+
+
+def _tokens(strings: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Every match of ``pattern`` in every string: (matches, row, character offset).
+
+    One RE2 pass puts a NUL before and after every match (the strings hold none); the marks'
+    byte positions then give each match, its row and, less the UTF-8 continuation bytes and
+    the marks before it, its offset in characters.
+    """
+    marked = pc.replace_substring_regex(strings, pattern, f"{_NUL}\\0{_NUL}")
+    offsets, data = _buffers(marked)
+    marks = np.flatnonzero(data == 0)
+    opening, closing = marks[0::2], marks[1::2]
+    row = np.searchsorted(offsets, opening, side="right") - 1
+    continuation = np.zeros(len(data) + 1, dtype=np.int32)  # batches hold under 2 GiB
+    np.cumsum((data & 0xC0) == 0x80, out=continuation[1:], dtype=np.int32)
+    row_start = offsets[row]
+    marks_before = np.arange(0, len(marks), 2) - np.searchsorted(marks, row_start)
+    start = (opening - continuation[opening]) - (row_start - continuation[row_start]) - marks_before
+    sizes = closing - opening - 1
+    token_offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=token_offsets[1:])
+    gather = np.repeat(opening + 1 - token_offsets[:-1], sizes) + np.arange(token_offsets[-1])
+    tokens = pa.LargeStringArray.from_buffers(
+        len(sizes), pa.py_buffer(token_offsets), pa.py_buffer(data[gather].tobytes())
+    )
+    return tokens, row, start
+
+
+@cache
+def _type_codes() -> dict[str, int]:
+    return {name: code for code, name in enumerate(identifiers.registry())}
+
+
+# ---- the column ----------------------------------------------------------------------------
+
+
+def fold(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Cells as ``find_all`` reads them: nulls empty, full-width forms folded (``halfwidth``).
+
+    Folding works on the UTF-8 bytes: U+FF01..U+FF5E (``EF BC 81`` … ``EF BD 9E``) and the
+    ideographic space (``E3 80 80``) become one ASCII byte each, so every character keeps its
+    offset. A NUL, which marks tokens, becomes U+0001, which no token holds either.
+    """
+    strings = pc.fill_null(_vector.as_strings(values), "").cast(pa.large_string())
+    offsets, data = _buffers(strings)
+    data = data[offsets[0] : offsets[-1]]
+    offsets = offsets - offsets[0]
+    lead = np.flatnonzero((data[:-2] == 0xEF) | (data[:-2] == 0xE3))
+    second, third = data[lead + 1].astype(np.int64), data[lead + 2].astype(np.int64)
+    point = ((data[lead].astype(np.int64) & 0x0F) << 12) | ((second & 0x3F) << 6) | (third & 0x3F)
+    wide = ((point >= 0xFF01) & (point <= 0xFF5E)) | (point == 0x3000)
+    lead, point = lead[wide], point[wide]
+    nul = not data.all()
+    if not lead.size and not nul:
+        return strings
+    data = data.copy()
+    data[data == 0] = 1
+    data[lead] = np.where(point == 0x3000, 0x20, point - 0xFEE0)
+    keep = np.ones(len(data), dtype=bool)
+    keep[lead + 1] = keep[lead + 2] = False
+    offsets = offsets - 2 * np.searchsorted(lead, offsets)
+    return pa.LargeStringArray.from_buffers(
+        len(strings),
+        pa.py_buffer(offsets),
+        pa.py_buffer(data[keep].tobytes()),
+    )
+
+
+@dataclass
+class _Found:
+    """Values collected while reading tokens: token id, offsets in the token, type, masked."""
+
+    parts: list[tuple[np.ndarray, ...]] = field(default_factory=list)
+
+    def add(self, token, start, end, code: int | np.ndarray, masked: bool = False) -> None:
+        token = np.asarray(token, dtype=np.int64)
+        codes = np.broadcast_to(np.asarray(code, dtype=np.int64), token.shape)
+        flags = np.full(token.shape, masked)
+        self.parts.append((token, np.asarray(start), np.asarray(end), codes, flags))
+
+    def columns(self) -> tuple[np.ndarray, ...]:
+        if not self.parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty, empty, np.zeros(0, dtype=bool)
+        return tuple(np.concatenate(column) for column in zip(*self.parts, strict=True))
+
+
+def find_spans(values: pa.Array | pa.ChunkedArray) -> ColumnSpans:
+    """The values of every pattern and numeric type in a string column (nulls hold none)."""
+    return find_folded(fold(values))
+
+
+def find_folded(strings: pa.Array) -> ColumnSpans:
+    """:func:`find_spans` over cells already passed through :func:`fold`."""
+    rules = identifiers.grammar()
+    tokens, rows, starts = _tokens(strings, rules.source)
+    found = _Found()
+    _read(tokens, np.arange(len(tokens)), np.zeros(len(tokens), np.int64), found, rules)
+    token, start, end, code, masked = found.columns()
+    row = rows[token]
+    start = starts[token] + start
+    order = np.lexsort((start, row))
+    return ColumnSpans(
+        names=tuple(identifiers.registry()),
+        row=row[order],
+        start=start[order],
+        end=(starts[token] + end)[order],
+        type=code[order],
+        masked=masked[order],
+    )
+
+
+def _read(
+    tokens: pa.Array, ids: np.ndarray, base: np.ndarray, found: _Found, rules: identifiers.Grammar
+) -> None:
+    """The values of ``tokens``: token ``k`` is token ``ids[k]``, or its part from ``base[k]``.
+
+    Kinds are told apart as the grammar chose them: a token is of the first alternative that
+    matches from its first character (on the token alone it cannot match anything longer).
+    Which alternatives can hold ``@`` (e-mail, plate tails) or ``*`` (masked, word tails) and
+    how each starts lets most tokens skip most tests.
+    """
+    size = _lengths(tokens)
+    digits, at, star = _byte_counts(tokens, (0x30, 0x39), b"@", b"*")
+    first_byte = _first_bytes(tokens)
+    unread = np.flatnonzero(size >= MIN_TOKEN)
+    alternatives = rules.alternatives
+
+    email = unread[at[unread] > 0]
+    email = email[_starts_with(_take(tokens, email), alternatives["email"])]
+    unread = np.setdiff1d(unread, email, assume_unique=True)
+    masked = unread[star[unread] > 0]
+    masked = masked[_starts_with(_take(tokens, masked), alternatives["masked"])]
+    unread = np.setdiff1d(unread, masked, assume_unique=True)
+    led = unread[first_byte[unread] >= 0x80]  # the only kind left that starts outside ASCII
+    words = unread[(first_byte[unread] < 0x80) & (first_byte[unread] != ord("*"))]
+    words = words[digits[words] >= MIN_DIGITS]
+
+    if email.size:  # the address is the token, or the token after one non-ASCII character
+        lead = (first_byte[email] >= 0x80).astype(np.int64)
+        _pattern_values(tokens, email, lead, ids, base, found, rules)
+    if masked.size:
+        _masked_values(tokens, masked, ids, base, found, rules)
+    if led.size:
+        _pattern_values(tokens, led, np.zeros(led.size, np.int64), ids, base, found, rules)
+    if words.size:
+        _word_values(tokens, words, size, ids, base, found, rules)
+
+
+def _first_bytes(strings: pa.Array) -> np.ndarray:
+    offsets, data = _buffers(strings)
+    nonempty = offsets[1:] > offsets[:-1]
+    first = np.zeros(len(strings), dtype=np.int64)
+    first[nonempty] = data[offsets[:-1][nonempty]]
+    return first
+
+
+def _masked_values(tokens, rows, ids, base, found, rules) -> None:
+    """Letters, then a masked value: the first masked type whose core covers the value."""
+    values = pc.utf8_ltrim(_take(tokens, rows), _LETTERS)
+    width = _lengths(values)
+    end = _lengths(_take(tokens, rows))
+    free = np.ones(len(rows), dtype=bool)
+    for module, core in zip(rules.masked_modules, rules.masked_cores, strict=True):
+        candidates = np.flatnonzero(free)
+        hit = candidates[_vector.full_match(_take(values, candidates), core)]
+        free[hit] = False
+        token = rows[hit]
+        found.add(
+            ids[token],
+            base[token] + end[hit] - width[hit],
+            base[token] + end[hit],
+            _type_codes()[module.NAME],
+            masked=True,
+        )
+
+
+def _pattern_values(tokens, rows, lead, ids, base, found, rules) -> None:
+    """The first pattern type (by priority) whose core covers a token (after ``lead``
+    characters) and that validates it."""
+    bodies = _take(tokens, rows)
+    if lead.any():
+        bodies = pc.if_else(pa.array(lead > 0), pc.utf8_slice_codeunits(bodies, 1), bodies)
+    width = _lengths(bodies)
+    free = np.ones(len(rows), dtype=bool)
+    for module, core in zip(rules.pattern_modules, rules.cores, strict=True):
+        candidates = np.flatnonzero(free)
+        if not candidates.size:
+            break
+        shaped = candidates[_vector.full_match(_take(bodies, candidates), core)]
+        if not shaped.size:
+            continue
+        hit = shaped[module.valid_column(_take(bodies, shaped))]
+        free[hit] = False
+        token = rows[hit]
+        start = base[token] + lead[hit]
+        found.add(ids[token], start, start + width[hit], _type_codes()[module.NAME])
+
+
+def _word_values(tokens, words, size, ids, base, found, rules) -> None:
+    """Words: a numeric candidate after the letters, glued numbers split at the last separator,
+    and the pattern types for words that hold no number."""
+    texts = _take(tokens, words)
+    rest = pc.utf8_ltrim(texts, _LETTERS)
+    letters = size[words] - _lengths(rest)
+    plain = _flag(pc.match_substring_regex(rest, _PLAIN_NUMBER))
+    count = len(words)
+    prefix = np.zeros(count, dtype=bool)
+    tail = np.zeros(count, dtype=bool)
+    separators = np.zeros(count, dtype=np.int64)
+    bodies: list[tuple[np.ndarray, pa.Array]] = []
+    split_parts = None
+
+    simple = np.flatnonzero(plain)
+    simple_rest = _take(rest, simple)
+    separators[simple] = sum(_byte_counts(simple_rest, b" -"))
+    bodies.append((simple, simple_rest))
+
+    other = np.flatnonzero(~plain)
+    if other.size:
+        parts = pc.extract_regex(_take(texts, other), f"^(?:{rules.alternatives['word']})")
+        prefix[other] = _lengths(parts.field("wp")) > 0
+        tail[other] = _lengths(parts.field("wt")) > 0
+        wd = parts.field("wd")
+        separators[other] = sum(_byte_counts(wd, b" -"))
+        no_tail = ~tail[other]
+        joined = _join(parts.field("wp"), wd, parts.field("wx"))
+        bodies.append((other[no_tail], joined.filter(pa.array(no_tail))))
+        split = ~no_tail & (separators[other] > 0)
+        if split.any():
+            split_parts = (other[split], parts.filter(pa.array(split)))
+
+    holds_number = np.zeros(count, dtype=bool)
+    for which, body in bodies:
+        owner, start, end, code = _digit_values(body, rules)
+        token = words[which[owner]]
+        offset = base[token] + letters[which[owner]]
+        found.add(ids[token], offset + start, offset + end, code)
+        holds_number[which[owner]] = True
+
+    if split_parts is not None:
+        # The pieces before the last separator are a candidate; the last piece and the tail
+        # are read again as a token of their own (a masked value, a USCC …).
+        which, parts = split_parts
+        wd = parts.field("wd")
+        heads = _join(parts.field("wp"), pc.replace_substring_regex(wd, "[ -][0-9]+$", ""))
+        owner, start, end, code = _digit_values(heads, rules)
+        token = words[which[owner]]
+        offset = base[token] + letters[which[owner]]
+        found.add(ids[token], offset + start, offset + end, code)
+        last = pc.extract_regex(wd, "(?P<last>[0-9]+)$").field("last")
+        rests = _join(last, parts.field("wx"), parts.field("wt"))
+        token = words[which]
+        _read(rests, ids[token], base[token] + size[token] - _lengths(rests), found, rules)
+
+    # A word of digits and a final X alone is left to the numeric types (18 digits are no USCC).
+    patterned = ~prefix & (separators == 0) & ((letters > 0) | tail) & ~holds_number
+    rows = words[patterned]
+    _pattern_values(tokens, rows, np.zeros(rows.size, np.int64), ids, base, found, rules)
+
+
+# ---- numeric candidates --------------------------------------------------------------------
+
+
+def _digit_types(candidates: pa.Array, rules: identifiers.Grammar) -> np.ndarray:
+    """The type code of the first numeric type that validates each candidate, or -1."""
+    result = np.full(len(candidates), -1, dtype=np.int64)
+    unclaimed = np.arange(len(candidates))
+    if not unclaimed.size:
+        return result
+    for module in rules.digit_modules:
+        if not unclaimed.size:
+            break
+        subset = _take(candidates, unclaimed)
+        valid = module.valid_column(subset)
+        recheck = _scalar_recheck(module)
+        if recheck is not None:
+            suspects = np.flatnonzero(~valid & _vector.full_match(subset, recheck))
+            for k, value in zip(suspects, _take(subset, suspects).to_pylist(), strict=True):
+                valid[k] = module.is_valid(value)
+        result[unclaimed[valid]] = _type_codes()[module.NAME]
+        unclaimed = unclaimed[~valid]
+    return result
+
+
+@cache
+def _scalar_recheck(module: ModuleType) -> str | None:
+    """A shape that ``module.valid_column`` rejects although ``module.validate`` accepts it.
+
+    ``mobile.valid_column`` does not strip a bare 86 country code, which ``mobile.compact``
+    strips when eleven digits starting with 1 follow (8613812345678): such candidates, rare, are
+    checked one by one until it does (the check disables itself then).
+    """
+    sample = "8613812345678"
+    if module.NAME != "mobile" or module.valid_column(pa.array([sample]))[0]:
+        return None
+    return r"86[ -]?1(?:[ -]?[0-9]){10}" if module.is_valid(sample) else None
+
+
+def _digit_values(
+    bodies: pa.Array, rules: identifiers.Grammar
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Numeric values in candidates: (candidate index, start, end, type code) of each.
+
+    As in ``find_all``: a candidate of at most ``MAX_PIECES`` pieces is tried whole; if no type
+    takes it, runs of at most ``MAX_PIECES`` pieces are tried from the left, longest first.
+    """
+    worth = np.flatnonzero(_digits(bodies) >= MIN_DIGITS)
+    bodies = _take(bodies, worth)
+    owner, piece_start, piece_end = _runs(bodies, b"0123456789Xx")
+    count = np.bincount(owner, minlength=len(worth))
+    first = np.concatenate(([0], np.cumsum(count)[:-1])).astype(np.int64)
+
+    tried = np.flatnonzero(count <= MAX_PIECES)
+    types = np.full(len(worth), -1, dtype=np.int64)
+    types[tried] = _digit_types(_take(bodies, tried), rules)
+    whole = np.flatnonzero(types >= 0)
+    result = [(whole, np.zeros(whole.size, np.int64), _lengths(_take(bodies, whole)), types[whole])]
+    glued = np.flatnonzero((types < 0) & (count >= 2))
+    if glued.size:
+        result.append(_split(bodies, glued, count, first, piece_start, piece_end, rules))
+    owner, start, end, code = (np.concatenate(column) for column in zip(*result, strict=True))
+    return worth[owner], start, end, code
+
+
+def _split(bodies, glued, count, first, piece_start, piece_end, rules):
+    """Glued numbers: ``find_all``'s walk from the left, longest valid run of pieces first."""
+    owners, lows, highs = [], [], []
+    for run in range(1, MAX_PIECES + 1):
+        starts = np.maximum(count[glued] - run + 1, 0)
+        owner = np.repeat(glued, starts)
+        low = np.arange(owner.size) - np.repeat(np.cumsum(starts) - starts, starts)
+        keep = ~((low == 0) & (low + run == count[owner]))  # the whole candidate, tried before
+        owners.append(owner[keep])
+        lows.append(low[keep])
+        highs.append(low[keep] + run)
+    owner, low, high = np.concatenate(owners), np.concatenate(lows), np.concatenate(highs)
+    slot = first[owner] + low  # the run's first piece, numbered over all candidates
+    windows = _slices(bodies, owner, piece_start[slot], piece_end[first[owner] + high - 1])
+    types = np.full(len(windows), -1, dtype=np.int64)
+    worth = np.flatnonzero(_digits(windows) >= MIN_DIGITS)
+    types[worth] = _digit_types(_take(windows, worth), rules)
+    valid = types >= 0
+    # For each first piece: the end of its longest valid run, and that run's type.
+    reach = np.full(len(piece_start), -1, dtype=np.int64)
+    np.maximum.at(reach, slot[valid], high[valid])
+    width = MAX_PIECES + 1
+    type_of = np.full(len(piece_start) * width, -1, dtype=np.int64)
+    type_of[slot[valid] * width + (high - low)[valid]] = types[valid]
+
+    taken: list[tuple[np.ndarray, ...]] = []
+    position = np.zeros(len(count), dtype=np.int64)
+    active = glued
+    while active.size:
+        at = first[active] + position[active]
+        end = reach[at]
+        hit = end >= 0
+        owner = active[hit]
+        taken.append(
+            (
+                owner,
+                piece_start[at[hit]],
+                piece_end[first[owner] + end[hit] - 1],
+                type_of[at[hit] * width + end[hit] - position[owner]],
+            )
+        )
+        position[active] = np.where(hit, end, position[active] + 1)
+        active = active[position[active] < count[active]]
+    return tuple(np.concatenate(column) for column in zip(*taken, strict=True))
+
+
+# ---- with the finders ----------------------------------------------------------------------
+
+
+def find_in_texts(
+    values: pa.Array | pa.ChunkedArray, keep: int
+) -> tuple[Counter[str], list[tuple[int, Span]]]:
+    """Every identifier in a text column: counts per type, and the first ``keep`` values (by row
+    and offset) with their rows, canonical values and offsets, as ``find_all`` gives them.
+
+    Pattern and numeric types come from :func:`find_spans`; person names and addresses from
+    their finders over the joined column, dropped where they overlap a pattern value (or an
+    earlier finder's value), as ``find_all`` drops them.
+    """
+    strings = fold(values)
+    spans = find_folded(strings)
+    counts = spans.counts()
+    rules = identifiers.grammar()
+    texts = strings.to_pylist()
+    joined = "\n".join(texts)  # folded already
+    row_start = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(_lengths(strings) + 1, out=row_start[1:])
+    accepted: list[tuple[int, Span]] = []
+    if rules.finder_modules and joined:
+        claimed = _claimed(
+            len(joined), row_start[spans.row] + spans.start, row_start[spans.row] + spans.end
+        )
+        for module in rules.finder_modules:
+            for span in module.find(joined):
+                if claimed.find(1, span.start, span.end) == -1:
+                    claimed[span.start : span.end] = b"\x01" * (span.end - span.start)
+                    accepted.append((int(span.start), span))
+        counts.update(span.type for _, span in accepted)
+    return counts, _first(spans, accepted, joined, row_start, keep)
+
+
+def _claimed(length: int, starts: np.ndarray, ends: np.ndarray) -> bytearray:
+    """1 for every character inside a span, 0 elsewhere."""
+    sizes = ends - starts
+    before = np.cumsum(sizes) - sizes
+    inside = np.repeat(starts - before, sizes) + np.arange(sizes.sum())
+    mask = np.zeros(length, dtype=np.uint8)
+    mask[inside] = 1
+    return bytearray(mask.tobytes())
+
+
+def _first(spans: ColumnSpans, accepted, joined: str, row_start: np.ndarray, keep: int):
+    """The first ``keep`` values by (row, start), with canonical values and cell offsets."""
+    if keep <= 0:
+        return []
+    chosen: list[tuple[int, Span]] = []
+    for k in range(min(keep, len(spans.row))):
+        row, start, end = int(spans.row[k]), int(spans.start[k]), int(spans.end[k])
+        name = spans.names[spans.type[k]]
+        raw = joined[row_start[row] + start : row_start[row] + end]
+        masked = bool(spans.masked[k])
+        try:
+            value = raw if masked else identifiers.get(name).validate(raw)
+        except ValidationError:  # pragma: no cover - the column checks agree with validate
+            continue
+        chosen.append((row, Span(name, start, end, value, masked)))
+    accepted.sort(key=lambda item: item[0])
+    for position, span in accepted[:keep]:
+        row = int(np.searchsorted(row_start, position, side="right") - 1)
+        offset = int(row_start[row])
+        chosen.append((row, replace(span, start=span.start - offset, end=span.end - offset)))
+    chosen.sort(key=lambda item: (item[0], item[1].start))
+    return chosen[:keep]

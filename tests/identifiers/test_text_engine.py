@@ -1,0 +1,281 @@
+"""The text engine: one token grammar, read one text at a time (find_all) or a whole column.
+
+The column path (``_column_text``) must find exactly what the scalar path finds, cell by cell:
+the same types at the same offsets. Both are checked against each other on adversarial texts
+(hypothesis, from fragments that sit on the grammar's edges) and on synthetic remarks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leaktrace import identifiers, synth
+from leaktrace.identifiers import _column_text, find_all, halfwidth, pattern_spans
+
+SHAPED = tuple(name for name in identifiers.registry() if name not in ("person_name", "address"))
+PEOPLE = synth.customers(40, seed=11)
+IDS = PEOPLE.column("id_number").to_pylist()
+MOBILES = PEOPLE.column("mobile").to_pylist()
+CARDS = PEOPLE.column("card_number").to_pylist()
+EMAILS = [e for e in PEOPLE.column("email").to_pylist() if e]
+PLATES = [p for p in PEOPLE.column("plate").to_pylist() if p]
+ID_X = "11010519491231002X"  # GB 11643's own example, check character X
+USCC = "91110000600037341L"  # python-stdnum's cn.uscc example
+
+
+def scalar(texts: list[str | None]) -> list[tuple[int, int, int, str, bool]]:
+    """(row, start, end, type, masked) of every pattern value, one find_all pass per cell."""
+    return [
+        (row, span.start, span.end, span.type, span.masked)
+        for row, text in enumerate(texts)
+        for span in pattern_spans(halfwidth(text or ""))
+    ]
+
+
+def column(values: pa.Array | pa.ChunkedArray) -> list[tuple[int, int, int, str, bool]]:
+    found = _column_text.find_spans(values)
+    return [
+        (row, start, end, found.names[kind], bool(masked))
+        for (row, start, end, kind), masked in zip(found.rows(), found.masked, strict=True)
+    ]
+
+
+# ---- the grammar's boundaries, in one text ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A key glued before a number does not hide it (the old look-behind did).
+        ("客户Tel13912345678，同意", [("mobile", 5, 16)]),
+        ("sjh13912345678", [("mobile", 3, 14)]),
+        (f"sfz{ID_X}", [("resident_id", 3, 21)]),
+        ("Tel+86 139 1234 5678", [("mobile", 3, 20)]),
+        # … but a number glued to letters after it is no number.
+        ("13912345678abc", []),
+        # A mailbox named after a mobile number is one address.
+        ("13912345678@qq.com", [("email", 0, 18)]),
+        ("京A12345@qq.com", [("email", 1, 14)]),
+        # A masked value is read before the digits around it.
+        ("尾号138****5678", [("mobile", 2, 13)]),
+        ("Tel138****5678", [("mobile", 3, 14)]),
+        ("*13912345678", []),
+        # A masked card that starts like a masked resident ID: the type whose form covers it.
+        ("卡号621799*********5794挂失", [("bank_card", 2, 21)]),
+        # Letters, then digits: a passport only when the whole word is one.
+        ("E12345678", [("passport", 0, 9)]),
+        ("ABCE12345678", []),
+        ("E13912345678", [("mobile", 1, 12)]),
+        # Glued numbers split; a tail after the last separator is a token of its own.
+        (f"{ID_X} 13912345678", [("resident_id", 0, 18), ("mobile", 19, 30)]),
+        (f"12 {USCC}", [("uscc", 3, 21)]),
+        ("12 138****5678", [("mobile", 3, 14)]),
+        # Eighteen digits are a resident ID or nothing, never a USCC.
+        ("110105194912310020", []),
+        # Nine numbers in one run of pieces: windows of at most eight pieces, from the left.
+        (" ".join(["13912345678"] * 9), [("mobile", 12 * i, 12 * i + 11) for i in range(9)]),
+        # The bare 86 country code (mobile.compact strips it).
+        ("8613912345678", [("mobile", 0, 13)]),
+        # Full-width forms fold without moving offsets.
+        ("电话（０１０）１２３４５６７８", [("fixed_line", 2, 15)]),
+        ("ｓｆｚ" + ID_X, [("resident_id", 3, 21)]),
+    ],
+)
+def test_boundaries(text, expected):
+    spans = find_all(text, SHAPED)
+    assert [(s.type, s.start, s.end) for s in spans] == expected
+    assert [(t, s, e) for _, s, e, t, _ in column(pa.array([text]))] == expected
+
+
+def test_strip_lookarounds_keeps_classes_and_escapes():
+    pattern = r"(?<![0-9A-Za-z(])(?:a\)|[)(]b)(?!\((?:x|y)\))c"
+    assert identifiers.strip_lookarounds(pattern) == r"(?:a\)|[)(]b)c"
+
+
+def test_grammar_runs_in_re2():
+    """The column path hands the same source to RE2; a pattern it cannot compile fails here."""
+    source = identifiers.grammar().source
+    assert "(?<" not in source.replace("(?P<", "") and "(?=" not in source and "(?!" not in source
+    assert pc.match_substring_regex(pa.array(["x"]), source).to_pylist() == [False]
+
+
+# ---- column path against scalar path -------------------------------------------------------
+
+FRAGMENTS = [
+    *IDS[:8],
+    ID_X,
+    ID_X[:6] + " " + ID_X[6:14] + " " + ID_X[14:],
+    "110105491231002",
+    *MOBILES[:8],
+    "139-1234-5678",
+    "+86 139 1234 5678",
+    "0086",
+    "86",
+    *CARDS[:6],
+    "6222 0212 3456 7890 128",
+    *EMAILS[:6],
+    *PLATES[:6],
+    "京A·12345",
+    "粤Z1234港",
+    "使014·578",
+    USCC,
+    "E12345678",
+    "EA1234567",
+    "G12345678",
+    "SE1234567",
+    "010-12345678",
+    "(0755)8888 1234",
+    "138****5678",
+    "110105********002X",
+    "1****************2",
+    "6222 **** **** 0128",
+    "010-****5678",
+    "621799*********5794",
+    "Tel",
+    "sjh",
+    "sfz",
+    "E",
+    "X",
+    "x",
+    "A",
+    "ab",
+    " ",
+    "-",
+    "*",
+    "**",
+    "@",
+    ".",
+    "(",
+    ")",
+    "+",
+    "_",
+    "%",
+    "·",
+    "\n",
+    "\x00",
+    "1",
+    "22",
+    "2023",
+    "20230219",
+    "客户",
+    "京",
+    "使",
+    "港",
+    "号",
+    "，",
+    "。",
+    "１３８",
+    "＠",
+    "（",
+    "）",
+    "Ｘ",
+    "\u3000",
+    "－",
+    "qq.com",
+    "@qq.com",
+]
+TEXTS = st.one_of(
+    st.lists(st.sampled_from(FRAGMENTS), max_size=10).map("".join),
+    st.text(st.sampled_from("0123456789 -*@.()+Xx京A使港号１＠\x00"), max_size=30),
+    st.none(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TEXTS, max_size=12))
+def test_column_path_agrees_with_find_all(texts):
+    assert column(pa.array(texts, pa.string())) == scalar(texts)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(TEXTS, min_size=1, max_size=12), st.integers(0, 3))
+def test_column_path_reads_slices_and_chunks(texts, cut):
+    values = pa.array(["前缀", *texts], pa.string()).slice(1)
+    assert column(values) == scalar(texts)
+    cut = min(cut, len(texts))
+    chunked = pa.chunked_array([texts[:cut], texts[cut:]], pa.string())
+    assert column(chunked) == scalar(texts)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_column_path_agrees_on_synthetic_remarks(seed):
+    remarks = synth.customers(2000, seed, remarks=True).column("remark")
+    expected = scalar(remarks.to_pylist())
+    assert column(remarks) == expected
+    per_row = Counter((row, kind) for row, _, _, kind, _ in expected)
+    found = _column_text.find_spans(remarks)
+    assert Counter(zip(found.row.tolist(), (found.names[t] for t in found.type), strict=True)) == (
+        per_row
+    )
+
+
+def test_empty_and_null_columns():
+    assert column(pa.array([], pa.string())) == []
+    assert column(pa.array([None, None], pa.string())) == []
+    assert column(pa.array(["", "无"], pa.string())) == []
+    assert _column_text.find_spans(pa.array([None], pa.string())).counts() == Counter()
+
+
+def test_no_python_call_per_candidate(monkeypatch):
+    """The column path checks candidates with valid_column only, never a module's validate."""
+    remarks = synth.customers(500, 5, remarks=True).column("remark")
+    expected = column(remarks)
+    assert expected
+
+    def refuse(value):
+        raise AssertionError("validate called per candidate")
+
+    for name in SHAPED:
+        monkeypatch.setattr(identifiers.get(name), "validate", refuse)
+    assert column(remarks) == expected
+
+
+def test_fold_keeps_offsets_like_halfwidth():
+    texts = ["１３８－１２３４", "Ｔｅｌ＠ｑｑ．ｃｏｍ\u3000ｘ", "a\x00b", "无", None, "（０１０）"]
+    folded = _column_text.fold(pa.array(texts)).to_pylist()
+    assert folded == [halfwidth(t or "").replace("\x00", "\x01") for t in texts]
+
+
+# ---- with the finders ----------------------------------------------------------------------
+
+
+def test_find_in_texts_equals_find_all_over_the_joined_column():
+    """Counts and first findings as the old scan computed them: find_all over joined cells."""
+    remarks = synth.customers(1500, 4, remarks=True).column("remark")
+    texts = [t or "" for t in remarks.to_pylist()]
+    counts, firsts = _column_text.find_in_texts(remarks, 7)
+    spans = find_all("\n".join(texts))
+    assert counts == Counter(span.type for span in spans)
+    row_start = np.cumsum([0] + [len(t) + 1 for t in texts])
+    expected = []
+    for span in spans[:7]:
+        row = int(np.searchsorted(row_start, span.start, side="right") - 1)
+        offset = int(row_start[row])
+        expected.append((row, span.type, span.start - offset, span.end - offset, span.value))
+    assert [(r, s.type, s.start, s.end, s.value) for r, s in firsts] == expected
+
+
+def test_finders_lose_characters_a_pattern_value_holds():
+    text = "联系人王芳13912345678，住址北京市朝阳区建国路88号"
+    counts, firsts = _column_text.find_in_texts(pa.array([text, None, text]), 10)
+    once = Counter(span.type for span in find_all(text))
+    assert counts == once + once
+    assert [(row, span.type) for row, span in firsts] == [
+        (row, span.type) for row in (0, 2) for span in find_all(text)
+    ]
+
+
+@given(st.text(st.sampled_from("0123456789 -+()Xx"), max_size=16))
+def test_min_digits_is_below_every_numeric_type(value):
+    """No numeric type takes a value with fewer than MIN_DIGITS digits, which both paths skip."""
+    if len(re.findall("[0-9]", value)) < identifiers.MIN_DIGITS:
+        for module in identifiers.grammar().digit_modules:
+            assert not module.is_valid(value), module.NAME
