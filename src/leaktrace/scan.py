@@ -6,8 +6,10 @@ from its values and header, and looks for identifiers inside free-text columns (
 commands understand a leaked list whose columns are unnamed, renamed or merged.
 
 Column work is vectorized: every identifier type validates a whole column in one Arrow/NumPy pass
-(PEERS.md: one pass over a column beats a call per cell by 3–10×). Free text is joined per batch
-and searched by one compiled alternation (:func:`leaktrace.identifiers.find_all`).
+(PEERS.md: one pass over a column beats a call per cell by 3–10×). Free text is read column-wise
+too (:mod:`leaktrace.identifiers._column_text`: one RE2 pass, candidates checked in bulk), except
+person names and addresses, whose finders run over each batch joined into one string. Full scans
+spread batches over worker processes.
 
 >>> import pyarrow as pa
 >>> remarks = ["客户王芳来电，回拨13912345678", "无"]

@@ -67,13 +67,24 @@ def column(values: pa.Array | pa.ChunkedArray) -> list[tuple[int, int, int, str,
         # A masked value is read before the digits around it.
         ("尾号138****5678", [("mobile", 2, 13)]),
         ("Tel138****5678", [("mobile", 3, 14)]),
-        ("*13912345678", []),
+        ("*13912345678", [("mobile", 1, 12)]),  # a footnote mark, not a mask
+        ("1391234****", []),
         # A masked card that starts like a masked resident ID: the type whose form covers it.
         ("卡号621799*********5794挂失", [("bank_card", 2, 21)]),
         # Letters, then digits: a passport only when the whole word is one.
         ("E12345678", [("passport", 0, 9)]),
         ("ABCE12345678", []),
         ("E13912345678", [("mobile", 1, 12)]),
+        # A passport before a separator, then another number (the old look-ahead did this).
+        ("E12345678 13912345678", [("passport", 0, 9), ("mobile", 10, 21)]),
+        ("E12345678 138****5678", [("passport", 0, 9), ("mobile", 10, 21)]),
+        # A plate-like start with a tail is plain text: reading starts again after its first
+        # character (新, 云, 京 … are ordinary words too).
+        ("新E12345678", [("passport", 1, 10)]),
+        ("使13213242528号", [("mobile", 1, 12)]),
+        ("粤Z1234港G12345678", [("passport", 7, 16)]),
+        ("京A12345678", []),
+        ("车牌京A12345，", [("plate", 2, 9)]),
         # Glued numbers split; a tail after the last separator is a token of its own.
         (f"{ID_X} 13912345678", [("resident_id", 0, 18), ("mobile", 19, 30)]),
         (f"12 {USCC}", [("uscc", 3, 21)]),
@@ -167,6 +178,8 @@ FRAGMENTS = [
     "20230219",
     "客户",
     "京",
+    "新",
+    "新E",
     "使",
     "港",
     "号",

@@ -32,11 +32,11 @@ them.
 
 Free text is read by one token grammar (:func:`grammar`) that Python's ``re`` runs over one
 text (:func:`find_all`) and RE2 over a whole column (``_column_text``), with the same result.
-A token is an e-mail-shaped run, a masked number, a plate, a *word* (ASCII letters, then digits
-with single spaces or dashes, then anything alphanumeric glued on) or a run of asterisks. A
-word's leading letters are a key glued to a number (``Tel13912345678``, ``sfz110105…``) and
-are dropped; a word with letters or digits glued after its number holds no number, but may be
-a passport (``E12345678``) or USCC as a whole.
+A token is an e-mail-shaped run, a masked number, a plate, or a *word* (ASCII letters, then
+digits with single spaces or dashes, then anything alphanumeric glued on). A word's leading
+letters are a key glued to a number (``Tel13912345678``, ``sfz110105…``) and are dropped; a
+word with letters, digits or asterisks glued after its number holds no number, but may be a
+passport (``E12345678``) or USCC as a whole.
 
 >>> [(s.type, s.value) for s in find_all("客户手机:138-1234-5678,旧号 139****0000")]
 [('mobile', '13812345678'), ('mobile', '139****0000')]
@@ -199,9 +199,8 @@ class Grammar:
     ``source`` is one alternation, in this order: an e-mail-shaped token (group ``email``);
     ASCII letters and a masked numeric value (``masked``); a token of a type led by a Chinese
     character (``led``, its tail in ``lt``); a word (``word``, parts ``wl`` ``wp`` ``wd`` ``wx``
-    ``wt``); a run starting with an asterisk (``junk``). Every alternative but the e-mail one
-    ends in a tail that swallows what is glued on. The same source runs in Python's ``re`` and in
-    RE2.
+    ``wt``). Every alternative but the e-mail one ends in a tail that swallows what is glued on.
+    The same source runs in Python's ``re`` and in RE2.
 
     Which alternative matched says what kind a token is, not which type: within a kind, the
     first type by priority whose core covers the token (less leading letters, for masked values)
@@ -257,7 +256,6 @@ def grammar() -> Grammar:
         "masked": f"(?P<masked>[A-Za-z]*(?:{'|'.join(masked_cores)}){_TAIL})",
         "led": f"(?P<led>(?:{led}){_LED_TAIL})",
         "word": f"(?P<word>{_WORD})",
-        "junk": rf"(?P<junk>\*{_TAIL})",
     }
     source = "|".join(alternatives.values())
     return Grammar(
@@ -360,7 +358,9 @@ def _token_spans(match: re.Match[str], rules: Grammar) -> Iterator[Span]:
 def _word_spans(match: re.Match[str], rules: Grammar) -> Iterator[Span]:
     """A word: a numeric candidate (the letters before it dropped), or a pattern type's value.
 
-    A word with a tail and several pieces (``12 91110000MA01234567``) is split at its last
+    A word with letters and several pieces whose letters and first piece are a pattern value
+    (``E12345678 13912345678``) is that value, and the rest after the separator a token of its
+    own. A word with a tail and several pieces (``12 91110000MA01234567``) is split at its last
     separator: the pieces before it are a numeric candidate, the last piece and the tail a token
     of its own.
     """
@@ -370,6 +370,15 @@ def _word_spans(match: re.Match[str], rules: Grammar) -> Iterator[Span]:
     digits = match.group("wd")
     body_start = match.start("wl") + len(match.group("wl"))
     separators = digits.count(" ") + digits.count("-")
+    if match.group("wl") and separators and match.group("wp") is None:
+        cut = match.start("wd") + len(re.match("[0-9]+", digits).group())
+        first = list(_pattern_spans(text[match.start() : cut], match.start(), rules))
+        if first:
+            yield from first
+            rest = rules.regex.match(text, cut + 1, match.end())
+            if rest is not None:  # always: the rest is one masked value or one word
+                yield from _token_spans(rest, rules)
+            return
     spans: list[Span] = []
     if not match.group("wt"):
         body = text[body_start : match.end()]

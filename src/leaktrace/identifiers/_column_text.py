@@ -5,15 +5,18 @@ per candidate. This module gives the same values for a whole string column witho
 per cell or per candidate (PEERS.md: call granularity matters as much as the engine):
 
 1. the token grammar (:func:`leaktrace.identifiers.grammar`) runs once over the column in RE2:
-   ``replace_substring_regex`` puts a NUL mark around every token and ``split_pattern`` cuts the
-   cells at the marks, so the lengths of the pieces give every token's offset in its cell;
+   ``replace_substring_regex`` puts a NUL before and after every token, and the marks' byte
+   positions give every token, its row and its offset in the cell (NumPy over the buffer); a
+   plate-like token with a tail sends the rest of its cell, from its second character, through
+   the grammar again, as ``find_all`` starts reading again there;
 2. the tokens, one flat array with their rows, are sorted into the grammar's kinds by its
    alternatives, anchored, in order (RE2 matches without captures, so its fast DFA runs);
-3. each kind is checked column-wise: masked forms by which masked group matched, e-mail and
-   plate tokens and words without a number by the pattern types' cores and ``valid_column``;
-   numeric candidates go to the first numeric type by priority (resident ID, mobile, bank card,
-   fixed line) through NumPy masks, and glued numbers are split as ``find_all`` splits them,
-   longest run of pieces first, the greedy walk done for all candidates at once.
+3. each kind is checked column-wise: masked values by the first masked form that covers them,
+   e-mail and plate tokens and words without a number by the pattern types' cores and
+   ``valid_column``; numeric candidates go to the first numeric type by priority (resident ID,
+   mobile, bank card, fixed line) through NumPy masks, and glued numbers are split as
+   ``find_all`` splits them, longest run of pieces first, the greedy walk done for all
+   candidates at once.
 
 RE2 and Python's ``re`` both take the first alternative that matches at the leftmost position,
 each quantifier greedy, and the grammar has no look-arounds, so both cut the same tokens; the
@@ -107,15 +110,15 @@ def _join(*parts: pa.Array) -> pa.Array:
 
 
 def _buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, bytes) of a string array, as NumPy views."""
+    """(offsets, bytes) of a string array as NumPy views, the bytes cut at the last offset."""
     if pa.types.is_string(strings.type):
         strings = strings.cast(pa.large_string())
     offsets = np.frombuffer(strings.buffers()[1], dtype=np.int64)
     offsets = offsets[strings.offset : strings.offset + len(strings) + 1]
     data = strings.buffers()[2]
-    return offsets, np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(
-        0, np.uint8
-    )
+    if data is None or not len(offsets):
+        return offsets, np.zeros(0, dtype=np.uint8)
+    return offsets, np.frombuffer(data, dtype=np.uint8)[: offsets[-1]]
 
 
 def _byte_counts(strings: pa.Array, *classes: bytes | tuple[int, int]) -> list[np.ndarray]:
@@ -126,11 +129,37 @@ def _byte_counts(strings: pa.Array, *classes: bytes | tuple[int, int]) -> list[n
         if isinstance(members, tuple):
             hit = (data >= members[0]) & (data <= members[1])
         else:
-            hit = np.isin(data, np.frombuffer(members, dtype=np.uint8))
+            hit = _byte_table(members)[data]
         running = np.zeros(len(data) + 1, dtype=np.int32)  # batches hold under 2 GiB
         np.cumsum(hit, out=running[1:], dtype=np.int32)
-        result.append(running[offsets[1:]] - running[offsets[:-1]])
+        result.append((running[offsets[1:]] - running[offsets[:-1]]).astype(np.int64))
     return result
+
+
+@cache
+def _byte_table(members: bytes) -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    table[list(members)] = True
+    return table
+
+
+# NumPy 2's unique, union1d and setdiff1d are slow on large integer arrays: sorted arrays are
+# deduplicated and subtracted by comparison instead.
+def _distinct(ordered: np.ndarray) -> np.ndarray:
+    """A sorted array without repeats."""
+    return ordered[_firsts(ordered)]
+
+
+def _firsts(ordered: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of a sorted array starts (a boolean mask)."""
+    return np.concatenate(([True], ordered[1:] != ordered[:-1])) if len(ordered) else ordered > 0
+
+
+def _without(ordered: np.ndarray, remove: np.ndarray) -> np.ndarray:
+    """The values of a sorted array of indices that are not in ``remove``."""
+    gone = np.zeros(ordered.max() + 1 if len(ordered) else 0, dtype=bool)
+    gone[remove] = True
+    return ordered[~gone[ordered]]
 
 
 def _digits(strings: pa.Array) -> np.ndarray:
@@ -139,7 +168,7 @@ def _digits(strings: pa.Array) -> np.ndarray:
 
 
 def _slices(strings: pa.Array, owner: np.ndarray, start: np.ndarray, end: np.ndarray) -> pa.Array:
-    """``strings[owner[k]][start[k]:end[k]]`` for every k, over ASCII strings (bytes = chars)."""
+    """The bytes ``start[k]:end[k]`` of string ``owner[k]``, for every k (character bounds)."""
     offsets, data = _buffers(strings)
     sizes = end - start
     new_offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
@@ -155,7 +184,7 @@ def _slices(strings: pa.Array, owner: np.ndarray, start: np.ndarray, end: np.nda
 def _runs(strings: pa.Array, members: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Maximal runs of the bytes ``members`` in ASCII strings: (owner, start, end) of each."""
     offsets, data = _buffers(strings)
-    inside = np.isin(data, np.frombuffer(members, dtype=np.uint8))
+    inside = _byte_table(members)[data]
     edge = np.zeros(len(data) + 1, dtype=bool)
     edge[offsets] = True  # a run never crosses from one string into the next
     before = np.concatenate(([False], inside[:-1])) & ~edge[:-1]
@@ -166,8 +195,8 @@ def _runs(strings: pa.Array, members: bytes) -> tuple[np.ndarray, np.ndarray, np
     return owner, first - offsets[owner], last - offsets[owner]
 
 
-def _tokens(strings: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """Every match of ``pattern`` in every string: (matches, row, character offset).
+def _tokens(strings: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """Every match of ``pattern`` in every string: (matches, row, character and byte offset).
 
     One RE2 pass puts a NUL before and after every match (the strings hold none); the marks'
     byte positions then give each match, its row and, less the UTF-8 continuation bytes and
@@ -175,14 +204,16 @@ def _tokens(strings: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray, np.n
     """
     marked = pc.replace_substring_regex(strings, pattern, f"{_NUL}\\0{_NUL}")
     offsets, data = _buffers(marked)
+    data, offsets = data[offsets[0] :], offsets - offsets[0]  # only the marks are NUL
     marks = np.flatnonzero(data == 0)
     opening, closing = marks[0::2], marks[1::2]
-    row = np.searchsorted(offsets, opening, side="right") - 1
-    continuation = np.zeros(len(data) + 1, dtype=np.int32)  # batches hold under 2 GiB
-    np.cumsum((data & 0xC0) == 0x80, out=continuation[1:], dtype=np.int32)
+    first_mark = np.searchsorted(marks, offsets)  # per row, and one past the last
+    row = np.repeat(np.arange(len(offsets) - 1), np.diff(first_mark) // 2)
     row_start = offsets[row]
-    marks_before = np.arange(0, len(marks), 2) - np.searchsorted(marks, row_start)
-    start = (opening - continuation[opening]) - (row_start - continuation[row_start]) - marks_before
+    marks_before = np.arange(0, len(marks), 2) - first_mark[row]
+    chars = _chars_before(data, np.concatenate((opening, row_start)))
+    start = chars[: len(opening)] - chars[len(opening) :] - marks_before
+    byte_start = opening - row_start - marks_before
     sizes = closing - opening - 1
     token_offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
     np.cumsum(sizes, out=token_offsets[1:])
@@ -190,7 +221,23 @@ def _tokens(strings: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray, np.n
     tokens = pa.LargeStringArray.from_buffers(
         len(sizes), pa.py_buffer(token_offsets), pa.py_buffer(data[gather].tobytes())
     )
-    return tokens, row, start
+    return tokens, row, start, byte_start
+
+
+def _chars_before(data: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """How many UTF-8 characters ``data[:p]`` holds, for every ``p`` in ``positions``.
+
+    Continuation bytes (``10xxxxxx``) are counted per stretch between the positions, one
+    ``reduceat`` instead of a running sum over every byte.
+    """
+    continuation = ((data & 0xC0) == 0x80).view(np.uint8)
+    points = _distinct(np.sort(np.concatenate(([0], positions[positions < len(data)]))))
+    if not len(data):
+        return positions.copy()
+    counts = np.add.reduceat(continuation, points, dtype=np.int64)
+    before = np.concatenate(([0], np.cumsum(counts)))  # before points[k]; the last: the total
+    at = np.searchsorted(points, positions)  # positions == len(data) fall on the total
+    return positions - before[at]
 
 
 @cache
@@ -212,7 +259,10 @@ def fold(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     offsets, data = _buffers(strings)
     data = data[offsets[0] : offsets[-1]]
     offsets = offsets - offsets[0]
-    lead = np.flatnonzero((data[:-2] == 0xEF) | (data[:-2] == 0xE3))
+    lead = np.flatnonzero(data[:-2] == 0xEF)
+    space = np.flatnonzero(data[:-2] == 0xE3)
+    space = space[(data[space + 1] == 0x80) & (data[space + 2] == 0x80)]
+    lead = np.sort(np.concatenate((lead, space)))
     second, third = data[lead + 1].astype(np.int64), data[lead + 2].astype(np.int64)
     point = ((data[lead].astype(np.int64) & 0x0F) << 12) | ((second & 0x3F) << 6) | (third & 0x3F)
     wide = ((point >= 0xFF01) & (point <= 0xFF5E)) | (point == 0x3000)
@@ -260,7 +310,7 @@ def find_spans(values: pa.Array | pa.ChunkedArray) -> ColumnSpans:
 def find_folded(strings: pa.Array) -> ColumnSpans:
     """:func:`find_spans` over cells already passed through :func:`fold`."""
     rules = identifiers.grammar()
-    tokens, rows, starts = _tokens(strings, rules.source)
+    tokens, rows, starts = _all_tokens(strings, rules)
     found = _Found()
     _read(tokens, np.arange(len(tokens)), np.zeros(len(tokens), np.int64), found, rules)
     token, start, end, code, masked = found.columns()
@@ -277,6 +327,47 @@ def find_folded(strings: pa.Array) -> ColumnSpans:
     )
 
 
+def _all_tokens(
+    strings: pa.Array, rules: identifiers.Grammar
+) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """The grammar's tokens of every cell: (tokens, row, character offset), in reading order.
+
+    A plate-like token with a tail means its first character is plain text: as ``find_all``
+    does, reading starts again right after that character, here for the rest of the cell (the
+    tokens found there replace those that followed).
+    """
+    tokens, rows, starts, bytes_in = _tokens(strings, rules.source)
+    offsets, _ = _buffers(strings)
+    while True:
+        led = np.flatnonzero(_first_bytes(tokens) >= 0x80)
+        parts = pc.extract_regex(_take(tokens, led), f"^(?:{rules.alternatives['led']})")
+        rejected = led[_lengths(parts.field("lt")) > 0] if led.size else led
+        if not rejected.size:
+            return tokens, rows, starts
+        # The first rejection of each row (tokens are in reading order).
+        first = _firsts(rows[rejected])
+        cut, cut_rows = rejected[first], rows[rejected][first]
+        lead_byte = _first_bytes(_take(tokens, cut))
+        width = np.where(lead_byte >= 0xF0, 4, np.where(lead_byte >= 0xE0, 3, 2))
+        from_char, from_byte = starts[cut] + 1, bytes_in[cut] + width
+        limit = np.full(len(strings), np.iinfo(np.int64).max)
+        limit[cut_rows] = starts[cut]
+        keep = np.flatnonzero(starts < limit[rows])
+        rest = _slices(strings, cut_rows, from_byte, offsets[cut_rows + 1] - offsets[cut_rows])
+        more, more_rows, more_starts, more_bytes = _tokens(rest, rules.source)
+        rows = np.concatenate((rows[keep], cut_rows[more_rows]))
+        starts = np.concatenate((starts[keep], from_char[more_rows] + more_starts))
+        bytes_in = np.concatenate((bytes_in[keep], from_byte[more_rows] + more_bytes))
+        tokens = pa.concat_arrays([_take(tokens, keep), more])
+        order = np.lexsort((starts, rows))
+        tokens, rows, starts, bytes_in = (
+            _take(tokens, order),
+            rows[order],
+            starts[order],
+            bytes_in[order],
+        )
+
+
 def _read(
     tokens: pa.Array, ids: np.ndarray, base: np.ndarray, found: _Found, rules: identifiers.Grammar
 ) -> None:
@@ -285,7 +376,7 @@ def _read(
     Kinds are told apart as the grammar chose them: a token is of the first alternative that
     matches from its first character (on the token alone it cannot match anything longer).
     Which alternatives can hold ``@`` (e-mail, plate tails) or ``*`` (masked, word tails) and
-    how each starts lets most tokens skip most tests.
+    how each starts (only plates outside ASCII) lets most tokens skip most tests.
     """
     size = _lengths(tokens)
     digits, at, star = _byte_counts(tokens, (0x30, 0x39), b"@", b"*")
@@ -295,21 +386,20 @@ def _read(
 
     email = unread[at[unread] > 0]
     email = email[_starts_with(_take(tokens, email), alternatives["email"])]
-    unread = np.setdiff1d(unread, email, assume_unique=True)
+    unread = _without(unread, email)
     masked = unread[star[unread] > 0]
     masked = masked[_starts_with(_take(tokens, masked), alternatives["masked"])]
-    unread = np.setdiff1d(unread, masked, assume_unique=True)
+    unread = _without(unread, masked)
     led = unread[first_byte[unread] >= 0x80]  # the only kind left that starts outside ASCII
-    words = unread[(first_byte[unread] < 0x80) & (first_byte[unread] != ord("*"))]
+    words = unread[first_byte[unread] < 0x80]
     words = words[digits[words] >= MIN_DIGITS]
 
-    if email.size:  # the address is the token, or the token after one non-ASCII character
-        lead = (first_byte[email] >= 0x80).astype(np.int64)
-        _pattern_values(tokens, email, lead, ids, base, found, rules)
+    if email.size:
+        _pattern_values(_take(tokens, email), email, ids, base, found, rules)
     if masked.size:
         _masked_values(tokens, masked, ids, base, found, rules)
     if led.size:
-        _pattern_values(tokens, led, np.zeros(led.size, np.int64), ids, base, found, rules)
+        _pattern_values(_take(tokens, led), led, ids, base, found, rules)
     if words.size:
         _word_values(tokens, words, size, ids, base, found, rules)
 
@@ -342,14 +432,14 @@ def _masked_values(tokens, rows, ids, base, found, rules) -> None:
         )
 
 
-def _pattern_values(tokens, rows, lead, ids, base, found, rules) -> None:
-    """The first pattern type (by priority) whose core covers a token (after ``lead``
-    characters) and that validates it."""
-    bodies = _take(tokens, rows)
-    if lead.any():
-        bodies = pc.if_else(pa.array(lead > 0), pc.utf8_slice_codeunits(bodies, 1), bodies)
+def _pattern_values(bodies, rows, ids, base, found, rules) -> np.ndarray:
+    """The first pattern type (by priority) whose core covers a body and validates it.
+
+    Body ``k`` is of token ``ids[rows[k]]`` from ``base[rows[k]]``; returns which bodies are
+    values.
+    """
     width = _lengths(bodies)
-    free = np.ones(len(rows), dtype=bool)
+    free = np.ones(len(bodies), dtype=bool)
     for module, core in zip(rules.pattern_modules, rules.cores, strict=True):
         candidates = np.flatnonzero(free)
         if not candidates.size:
@@ -360,13 +450,14 @@ def _pattern_values(tokens, rows, lead, ids, base, found, rules) -> None:
         hit = shaped[module.valid_column(_take(bodies, shaped))]
         free[hit] = False
         token = rows[hit]
-        start = base[token] + lead[hit]
-        found.add(ids[token], start, start + width[hit], _type_codes()[module.NAME])
+        found.add(ids[token], base[token], base[token] + width[hit], _type_codes()[module.NAME])
+    return ~free
 
 
 def _word_values(tokens, words, size, ids, base, found, rules) -> None:
-    """Words: a numeric candidate after the letters, glued numbers split at the last separator,
-    and the pattern types for words that hold no number."""
+    """Words, as ``find_all`` reads them: a pattern value and the rest after its separator; a
+    numeric candidate after the letters; glued numbers split at the last separator; the pattern
+    types for words that hold no number."""
     texts = _take(tokens, words)
     rest = pc.utf8_ltrim(texts, _LETTERS)
     letters = size[words] - _lengths(rest)
@@ -375,29 +466,37 @@ def _word_values(tokens, words, size, ids, base, found, rules) -> None:
     prefix = np.zeros(count, dtype=bool)
     tail = np.zeros(count, dtype=bool)
     separators = np.zeros(count, dtype=np.int64)
-    bodies: list[tuple[np.ndarray, pa.Array]] = []
-    split_parts = None
-
     simple = np.flatnonzero(plain)
-    simple_rest = _take(rest, simple)
-    separators[simple] = sum(_byte_counts(simple_rest, b" -"))
-    bodies.append((simple, simple_rest))
-
+    separators[simple] = sum(_byte_counts(_take(rest, simple), b" -"))
     other = np.flatnonzero(~plain)
+    parts = pc.extract_regex(_take(texts, other), f"^(?:{rules.alternatives['word']})")
     if other.size:
-        parts = pc.extract_regex(_take(texts, other), f"^(?:{rules.alternatives['word']})")
         prefix[other] = _lengths(parts.field("wp")) > 0
         tail[other] = _lengths(parts.field("wt")) > 0
-        wd = parts.field("wd")
-        separators[other] = sum(_byte_counts(wd, b" -"))
-        no_tail = ~tail[other]
-        joined = _join(parts.field("wp"), wd, parts.field("wx"))
-        bodies.append((other[no_tail], joined.filter(pa.array(no_tail))))
-        split = ~no_tail & (separators[other] > 0)
-        if split.any():
-            split_parts = (other[split], parts.filter(pa.array(split)))
+        separators[other] = sum(_byte_counts(parts.field("wd"), b" -"))
 
-    holds_number = np.zeros(count, dtype=bool)
+    # Letters and a first piece that are a pattern value (E12345678 13912345678): that value,
+    # and the rest after the separator read as a token of its own.
+    done = np.zeros(count, dtype=bool)
+    led = np.flatnonzero((letters > 0) & (separators > 0) & ~prefix)
+    if led.size:
+        heads = pc.extract_regex(_take(texts, led), "^(?P<head>[A-Za-z]+[0-9]+)").field("head")
+        hit = _pattern_values(
+            heads, np.arange(led.size), ids[words[led]], base[words[led]], found, rules
+        )
+        led, width = led[hit], _lengths(heads)[hit]
+        done[led] = True
+        rests = _slices(texts, led, width + 1, size[words[led]])
+        token = words[led]
+        _read(rests, ids[token], base[token] + width + 1, found, rules)
+
+    # A word without a tail is a numeric candidate: prefix, pieces and X.
+    bodies = [(simple[~done[simple]], _take(rest, simple[~done[simple]]))]
+    if other.size:
+        no_tail = ~tail[other] & ~done[other]
+        joined = _join(parts.field("wp"), parts.field("wd"), parts.field("wx"))
+        bodies.append((other[no_tail], joined.filter(pa.array(no_tail))))
+    holds_number = done.copy()
     for which, body in bodies:
         owner, start, end, code = _digit_values(body, rules)
         token = words[which[owner]]
@@ -405,25 +504,26 @@ def _word_values(tokens, words, size, ids, base, found, rules) -> None:
         found.add(ids[token], offset + start, offset + end, code)
         holds_number[which[owner]] = True
 
-    if split_parts is not None:
-        # The pieces before the last separator are a candidate; the last piece and the tail
-        # are read again as a token of their own (a masked value, a USCC …).
-        which, parts = split_parts
-        wd = parts.field("wd")
-        heads = _join(parts.field("wp"), pc.replace_substring_regex(wd, "[ -][0-9]+$", ""))
+    # A word with a tail and separators: the pieces before the last separator are a candidate,
+    # the last piece and the tail are read again as a token of their own (masked, USCC …).
+    split = (tail[other] & (separators[other] > 0) & ~done[other]) if other.size else []
+    if np.any(split):
+        which, chosen = other[split], parts.filter(pa.array(split))
+        wd = chosen.field("wd")
+        heads = _join(chosen.field("wp"), pc.replace_substring_regex(wd, "[ -][0-9]+$", ""))
         owner, start, end, code = _digit_values(heads, rules)
         token = words[which[owner]]
         offset = base[token] + letters[which[owner]]
         found.add(ids[token], offset + start, offset + end, code)
         last = pc.extract_regex(wd, "(?P<last>[0-9]+)$").field("last")
-        rests = _join(last, parts.field("wx"), parts.field("wt"))
+        rests = _join(last, chosen.field("wx"), chosen.field("wt"))
         token = words[which]
         _read(rests, ids[token], base[token] + size[token] - _lengths(rests), found, rules)
 
     # A word of digits and a final X alone is left to the numeric types (18 digits are no USCC).
     patterned = ~prefix & (separators == 0) & ((letters > 0) | tail) & ~holds_number
     rows = words[patterned]
-    _pattern_values(tokens, rows, np.zeros(rows.size, np.int64), ids, base, found, rules)
+    _pattern_values(_take(tokens, rows), np.arange(rows.size), ids[rows], base[rows], found, rules)
 
 
 # ---- numeric candidates --------------------------------------------------------------------

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from phonenumbers import PhoneMetadata
 
 from leaktrace.exceptions import InvalidComponent, InvalidFormat, InvalidLength
@@ -103,6 +104,10 @@ def valid_column(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Vectorized :func:`is_valid` over a column."""
     folded = _vector.remove(_vector.fold(values), r"[\s\-().]")
     folded = _vector.remove(folded, r"^(?:\+86|0086)")
+    # A bare 86 is a country code only in front of a full 11-digit number (RE2 has no
+    # look-ahead, so the length decides, as _PREFIX does in compact).
+    bare = pc.and_(pc.equal(pc.utf8_length(folded), 13), pc.starts_with(folded, "861"))
+    folded = pc.if_else(bare, pc.utf8_slice_codeunits(folded, 2), folded)
     return _vector.full_match(folded, NATIONAL_PATTERN)
 
 
