@@ -45,7 +45,7 @@ def scan_command(
             help="Files (CSV/TSV/TXT, XLSX/XLS, JSON/JSONL, Parquet), folders (searched "
             "recursively) or SQL URLs such as postgresql://user@host/db?table=customers.",
             show_default=False,
-            metavar="SOURCE...",
+            metavar="SOURCE",
         ),
     ],
     full: Annotated[bool, typer.Option("--full", help="Read every row, not a sample.")] = False,
