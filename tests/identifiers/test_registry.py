@@ -68,3 +68,18 @@ def test_registry_order_is_by_priority():
     assert identifiers.get("mobile").NAME == "mobile"
     with pytest.raises(KeyError):
         identifiers.get("no_such_type")
+
+
+# Valid and near-valid forms of every type: the column path must agree with validate on each.
+FORMS = [
+    "13812345678", "8613812345678", "+86 138-1234-5678", "0086 13812345678", "86138123456",
+    "11010519491231002X", "11010519491231002x", "110105491231002", "11010519491231002",
+    "6222021234567890128", "6222 0212 3456 7890 128", "010-12345678", "(0755)88881234",
+    "ming_luo1676@qq.com", "京A·12345", "粤BD12345", "E12345678", "91350100M000100Y43",
+    "王芳", "欧阳娜娜", "北京市朝阳区建国路88号",
+]  # fmt: skip
+
+
+def test_column_path_agrees_with_validate(module):
+    expected = [module.is_valid(value) for value in FORMS]
+    assert module.valid_column(pa.array(FORMS)).tolist() == expected

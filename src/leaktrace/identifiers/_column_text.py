@@ -41,7 +41,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
-from types import ModuleType
 
 import numpy as np
 import pyarrow as pa
@@ -540,28 +539,9 @@ def _digit_types(candidates: pa.Array, rules: identifiers.Grammar) -> np.ndarray
             break
         subset = _take(candidates, unclaimed)
         valid = module.valid_column(subset)
-        recheck = _scalar_recheck(module)
-        if recheck is not None:
-            suspects = np.flatnonzero(~valid & _vector.full_match(subset, recheck))
-            for k, value in zip(suspects, _take(subset, suspects).to_pylist(), strict=True):
-                valid[k] = module.is_valid(value)
         result[unclaimed[valid]] = _type_codes()[module.NAME]
         unclaimed = unclaimed[~valid]
     return result
-
-
-@cache
-def _scalar_recheck(module: ModuleType) -> str | None:
-    """A shape that ``module.valid_column`` rejects although ``module.validate`` accepts it.
-
-    ``mobile.valid_column`` does not strip a bare 86 country code, which ``mobile.compact``
-    strips when eleven digits starting with 1 follow (8613812345678): such candidates, rare, are
-    checked one by one until it does (the check disables itself then).
-    """
-    sample = "8613812345678"
-    if module.NAME != "mobile" or module.valid_column(pa.array([sample]))[0]:
-        return None
-    return r"86[ -]?1(?:[ -]?[0-9]){10}" if module.is_valid(sample) else None
 
 
 def _digit_values(
