@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import collections
 import datetime
+import json
 import math
 import re
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 import phonenumbers
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -489,3 +491,357 @@ def test_remarks_table():
     for text, truth in zip(column(table, "remark"), column(table, "truth"), strict=True):
         for span in truth:
             assert text[span["start"] : span["end"]]
+
+
+# ---- the institution: branches, staff, portfolios, applications, access logs ----------------
+
+WORLD_CUSTOMERS = 20_000
+OFFICE_ROLES = ("customer_manager", "credit_officer", "back_office")
+
+
+@pytest.fixture(scope="module")
+def world() -> synth.Institution:
+    return synth.institution(WORLD_CUSTOMERS, staff=150, seed=7, days=45)
+
+
+@pytest.fixture(scope="module")
+def activity(world) -> dict[str, pa.Table]:
+    """The world's tables joined up as a DuckDB connection would see them."""
+    return {
+        "log": synth.access_log(world),
+        "apps": synth.applications(world),
+        "customers": synth.customers(
+            WORLD_CUSTOMERS, seed=7, columns=["customer_id", "branch_code", "branch_name"]
+        ),
+        "staff": world.staff,
+        "branches": world.branches,
+        "portfolios": pa.Table.from_batches(list(world.portfolio_batches())),
+    }
+
+
+@pytest.fixture(scope="module")
+def db(activity):
+    import duckdb
+
+    con = duckdb.connect()
+    for name, table in activity.items():
+        con.register(name, table)
+    return con
+
+
+def scalar(db, sql: str):
+    return db.execute(sql).fetchall()[0][0]
+
+
+def test_institution_is_reproducible(world, activity):
+    again = synth.institution(WORLD_CUSTOMERS, staff=150, seed=7, days=45)
+    assert again.staff.equals(world.staff) and again.branches.equals(world.branches)
+    assert synth.access_log(again).equals(activity["log"])
+    other = synth.institution(WORLD_CUSTOMERS, staff=150, seed=8, days=45)
+    assert column(other.staff, "name") != column(world.staff, "name")
+    assert synth.access_log(other, batch_rows=10_000).num_rows != activity["log"].num_rows
+
+
+@pytest.mark.parametrize("batch_rows", [1_000, 77_777])
+def test_access_log_rows_do_not_depend_on_the_batch_size(world, activity, batch_rows):
+    batches = list(synth.access_batches(world, batch_rows=batch_rows))
+    assert all(b.num_rows == batch_rows for b in batches[:-1])
+    assert pa.Table.from_batches(batches).equals(activity["log"])
+
+
+def test_written_files_do_not_depend_on_the_batch_size(tmp_path: Path):
+    options = {"staff": 30, "days": 12, "seed": 3, "file_format": "parquet", "remarks": False}
+    synth.write_institution(tmp_path / "a", 3000, batch_rows=500, **options)
+    synth.write_institution(tmp_path / "b", 3000, batch_rows=100_000, **options)
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
+    assert len(names) == 6 and not any(n.endswith(".partial") for n in names)
+    for name in names:
+        assert pq.read_table(tmp_path / "a" / name).equals(pq.read_table(tmp_path / "b" / name))
+
+
+@pytest.mark.parametrize("kind", ["bank", "insurer"])
+def test_branch_table_holds_the_customers_branches(kind):
+    world = synth.institution(5000, seed=4, kind=kind, days=1)
+    branches = dict(zip(column(world.branches, "branch_code"),
+                        column(world.branches, "branch_name"), strict=True))  # fmt: skip
+    assert len(branches) == world.branches.num_rows  # codes are unique
+    table = synth.customers(5000, seed=4, kind=kind, columns=["branch_code", "branch_name"])
+    pairs = set(zip(column(table, "branch_code"), column(table, "branch_name"), strict=True))
+    assert all(branches[code] == name for code, name in pairs)
+    levels = collections.Counter(column(world.branches, "level"))
+    assert levels["head_office"] == levels["call_centre"] == 1 and levels["province"] == 31
+    opened = min(column(world.branches, "opened"))
+    assert opened < min(column(synth.customers(5000, seed=4, kind=kind), "open_date"))
+
+
+@pytest.mark.parametrize("kind", synth.KINDS)
+def test_every_kind_has_an_institution(kind):
+    world = synth.institution(3000, staff=60, seed=1, kind=kind, days=5)
+    assert len(set(column(world.branches, "branch_code"))) == world.branches.num_rows
+    roles = collections.Counter(column(world.staff, "role"))
+    assert set(roles) <= set(synth.ROLES) and roles["call_centre"] > 0
+    log = synth.access_log(world)
+    assert log.num_rows > 0
+    codes = set(column(world.branches, "branch_code"))
+    assert set(column(log, "branch_code")) <= codes
+
+
+def test_staff_directory(world, db):
+    staff = world.staff
+    assert len(set(column(staff, "staff_id"))) == staff.num_rows == 150
+    assert len(set(column(staff, "ip"))) == staff.num_rows
+    assert set(column(staff, "role")) == set(synth.ROLES)
+    # Staff sit where their role works.
+    placed = dict(db.execute(
+        "select role, list_distinct(list(level)) from staff join branches using (branch_code) "
+        "group by role"
+    ).fetchall())  # fmt: skip
+    assert placed["call_centre"] == ["call_centre"] and placed["it"] == ["head_office"]
+    assert placed["back_office"] == ["province"]
+    assert all(placed[role] == ["outlet"] for role in ("teller", "customer_manager"))
+    joined, left = column(staff, "join_date"), column(staff, "leave_date")
+    assert all(leave is None or join <= leave for join, leave in zip(joined, left, strict=True))
+    start, end = world.start, world.start + datetime.timedelta(days=world.days - 1)
+    assert any(leave is not None and leave < start for leave in left)  # former staff
+    assert any(leave is not None and start <= leave <= end for leave in left)  # leavers
+    assert any(start <= join <= end for join in joined)  # joiners
+
+
+def test_staff_are_sized_by_customers():
+    assert synth.default_staff(10_000_000) == 20_000
+    assert synth.institution(50_000, seed=1, days=1).staff.num_rows == synth.default_staff(50_000)
+
+
+def test_every_access_refers_to_existing_customers_and_staff(db):
+    assert scalar(db, "select count(*) from log anti join customers using (customer_id)") == 0
+    assert scalar(db, "select count(*) from log anti join staff using (staff_id)") == 0
+    assert scalar(db, "select count(*) from apps anti join customers using (customer_id)") == 0
+    # The log's branch, terminal and IP are the staff member's.
+    assert scalar(db, """
+        select count(*) from log l join staff s using (staff_id)
+        where l.branch_code <> s.branch_code or l.terminal <> s.terminal or l.ip <> s.ip
+    """) == 0  # fmt: skip
+    assert scalar(db, "select count(distinct event_id) = count(*) from log")
+
+
+def test_no_access_outside_employment(db):
+    outside = """
+        select count(*) from {table} t join staff s using (staff_id)
+        where t.{column}::date < s.join_date or t.{column}::date > s.leave_date
+    """
+    assert scalar(db, outside.format(table="log", column="time")) == 0
+    assert scalar(db, outside.format(table="apps", column="submitted")) == 0
+    assert scalar(db, "select count(*) from log") > 200_000
+
+
+def test_every_credit_query_has_its_application(db):
+    queries, matched = db.execute("""
+        select count(*), count(a.application_id) filter (
+            where a.customer_id = l.customer_id and a.staff_id = l.staff_id
+              and a.submitted <= l.time and a.submitted::date = l.time::date)
+        from log l left join apps a on a.application_id = l.business_ref
+        where l.action = 'credit_report'
+    """).fetchall()[0]  # fmt: skip
+    assert queries > 500 and matched == queries
+    assert scalar(db, "select count(*) from log where system = 'credit_query'") == queries
+    roles = {r for (r,) in db.execute(
+        "select distinct role from log join staff using (staff_id) where action = 'credit_report'"
+    ).fetchall()}  # fmt: skip
+    assert roles == {"credit_officer", "customer_manager"}
+    assert scalar(db, "select count(*) = count(distinct application_id) from apps")
+
+
+def test_business_hours_and_days(db):
+    shares = dict(db.execute("""
+        select role, avg((hour(time) between 8 and 17 and isodow(time) <= 5)::int)
+        from log join staff using (staff_id) group by role
+    """).fetchall())  # fmt: skip
+    for role in (*OFFICE_ROLES, "teller"):
+        assert 0.85 <= shares[role] < 1, role  # some overtime and weekend work
+    assert shares["call_centre"] < 0.8  # evenings and weekends in shifts
+    weekend = dict(db.execute("""
+        select role, avg((isodow(time) >= 6)::int) from log join staff using (staff_id)
+        group by role
+    """).fetchall())  # fmt: skip
+    assert 0.01 < weekend["teller"] < 0.15 and weekend["call_centre"] > weekend["teller"]
+    night = scalar(db, "select count(*) from log where hour(time) < 6")
+    assert 0 < night < 0.01 * scalar(db, "select count(*) from log")
+
+
+def test_staff_serve_their_own_branch_and_portfolio(db):
+    own = dict(db.execute("""
+        select role, avg((c.branch_code = l.branch_code)::int)
+        from log l join staff using (staff_id) join customers c using (customer_id)
+        where role in ('teller', 'customer_manager', 'credit_officer') group by role
+    """).fetchall())  # fmt: skip
+    assert all(0.75 <= share < 1 for share in own.values()), own
+    portfolio = scalar(db, """
+        select avg((p.staff_id is not distinct from l.staff_id)::int)
+        from log l join staff s using (staff_id) left join portfolios p using (customer_id)
+        where s.role = 'customer_manager'
+    """)  # fmt: skip
+    assert 0.7 <= portfolio < 1
+
+
+def test_portfolios(db, world):
+    portfolios = db.sql("select * from portfolios").to_arrow_table()
+    assert portfolios.num_rows > 0
+    assert len(set(column(portfolios, "customer_id"))) == portfolios.num_rows  # one manager each
+    assert scalar(db, """
+        select count(*) from portfolios p join staff s using (staff_id)
+        join customers c using (customer_id)
+        where s.role <> 'customer_manager' or c.branch_code <> s.branch_code
+    """) == 0  # fmt: skip
+    manager = int(np.flatnonzero(world.portfolio_hi > world.portfolio_lo)[0])
+    rows = world.portfolio(manager)
+    owned = db.execute(
+        f"select customer_id from portfolios where staff_id = 'EMP{manager + 1:07d}'"
+    ).fetchall()
+    assert sorted(column(pa.table({"c": synth.customer_ids(rows)}), "c")) == sorted(
+        c for (c,) in owned
+    )
+
+
+def test_month_end_and_campaign_peaks(world, db):
+    per_day = dict(db.execute("select time::date, count(*) from log group by 1").fetchall())
+    contexts = [ctx for ctx, _ in synth.access_days(world, scale=1e-9)]
+    plain = [per_day[c.date] for c in contexts
+             if not (c.weekend or c.month_end or c.campaign)]  # fmt: skip
+    month_end = [per_day[c.date] for c in contexts if c.month_end and not c.weekend]
+    assert month_end and min(month_end) > 1.15 * np.median(plain)
+    managers = dict(db.execute("""
+        select time::date, count(*) from log join staff using (staff_id)
+        where role = 'customer_manager' group by 1
+    """).fetchall())  # fmt: skip
+    campaign = [managers[c.date] for c in contexts if c.campaign and not c.month_end]
+    normal = [managers[c.date] for c in contexts
+              if not (c.campaign or c.weekend or c.month_end)]  # fmt: skip
+    assert campaign and np.mean(campaign) > 1.5 * np.mean(normal)
+
+
+def test_expected_events_and_the_events_option(world, activity, tmp_path: Path):
+    assert abs(synth.expected_events(world) / activity["log"].num_rows - 1) < 0.05
+    summary = synth.write_institution(
+        tmp_path, 2000, staff=40, days=10, events=50_000, remarks=False, file_format="parquet"
+    )
+    rows = summary["files"]["access_log"]["rows"]
+    assert abs(rows / 50_000 - 1) < 0.1
+    assert pq.read_metadata(tmp_path / "access_log.parquet").num_rows == rows
+
+
+CREDIT_HARVEST = 7
+
+
+def test_scenario_hook_plants_labelled_events(world):
+    """A scenario adds events to the day's work; only planted events carry its label."""
+    from leaktrace.synth import access
+
+    def harvest(ctx: synth.DayContext, work: synth.DayWork) -> synth.DayWork:
+        if ctx.index != 5:  # a Monday
+            return work
+        officer = int(np.flatnonzero((world.staff_role == 2) & ctx.working)[0])
+        rng = ctx.rng("harvest")
+        planted = synth.make_events(
+            staff=np.full(40, officer),
+            customer=rng.integers(0, world.customers, 40),
+            seconds=np.sort(rng.integers(19 * 3600, 21 * 3600, 40)),
+            system=access.CREDIT_QUERY,
+            action=access.CREDIT_REPORT,
+            label=CREDIT_HARVEST,
+        )
+        return synth.DayWork(synth.Events.concat([work.events, planted]), work.applications)
+
+    log = synth.access_log(world, scenarios=[harvest], labels=True)
+    planted = log.filter(pa.compute.equal(log["label"], CREDIT_HARVEST))
+    assert planted.num_rows == 40
+    assert set(column(planted, "action")) == {"credit_report"}
+    assert column(planted, "business_ref") == [None] * 40
+    normal = log.filter(pa.compute.equal(log["label"], 0)).drop_columns(["label", "event_id"])
+    plain = synth.access_log(world).drop_columns(["event_id"])
+    assert normal.equals(plain)
+
+    def broken(ctx: synth.DayContext, work: synth.DayWork) -> synth.DayWork:
+        bad = synth.make_events([0], [world.customers], [0], 0, 0)
+        return synth.DayWork(synth.Events.concat([work.events, bad]), work.applications)
+
+    with pytest.raises(ConfigError, match="customer"):
+        synth.access_log(world, scenarios=[broken])
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: synth.institution(10, staff=3), "staff"),
+        (lambda: synth.institution(10, kind="casino"), "kind"),
+        (lambda: synth.institution(0), "customer"),
+        (lambda: synth.access_log(synth.institution(100, days=1), scale=0), "scale"),
+        (lambda: synth.write_institution("x", 10, file_format="xlsx"), "format"),
+    ],
+)
+def test_bad_institution_arguments(call, message):
+    with pytest.raises(ConfigError, match=message):
+        call()
+
+
+def test_cli_writes_the_institution(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from leaktrace.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["synth", str(tmp_path), "-n", "800", "--staff", "25", "--days", "7", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["rows"] == 800 and summary["customers"].endswith("customers.csv")
+    files = summary["files"]
+    assert set(files) == {"customers", "branches", "staff", "portfolios", "applications",
+                          "access_log"}  # fmt: skip
+    log = pa_csv.read_csv(files["access_log"]["path"])
+    apps = pa_csv.read_csv(files["applications"]["path"])
+    assert log.num_rows == files["access_log"]["rows"] > 1000
+    credit = log.filter(pa.compute.equal(log["action"], "credit_report"))
+    assert set(column(credit, "business_ref")) <= set(column(apps, "application_id"))
+    staff = pa_csv.read_csv(files["staff"]["path"])
+    assert staff.num_rows == 25 and set(column(log, "staff_id")) <= set(column(staff, "staff_id"))
+    customers = pa_csv.read_csv(files["customers"]["path"])
+    assert set(column(log, "customer_id")) <= set(column(customers, "客户号"))
+
+    plain = runner.invoke(app, ["synth", str(tmp_path / "b"), "-n", "300", "--days", "2", "-q"])
+    assert plain.exit_code == 0 and "300 customers" in plain.stdout
+    for options, message in (
+        (["--start", "2025-13-01"], "--start"),
+        (["--kind", "casino"], "kind"),
+        (["--format", "xlsx"], "format"),
+    ):
+        bad = runner.invoke(app, ["synth", str(tmp_path / "c"), "-n", "10", *options])
+        assert bad.exit_code == 2 and message in bad.stderr and "Traceback" not in bad.output
+
+
+_RSS_SCRIPT = """
+import resource, sys
+from leaktrace import synth
+synth.write_institution(sys.argv[1], 100_000, staff=2_000, days=int(sys.argv[2]),
+                        remarks=False, file_format="parquet", batch_rows=100_000)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_streaming_writer_memory_does_not_grow_with_the_log(tmp_path: Path):
+    """Peak RSS of writing 5 days and 40 days of logs (~0.45M and ~3.6M events) by the same
+    staff: memory is bounded by a day's events and a batch, not by the log."""
+    import subprocess
+    import sys
+
+    peaks = {}
+    for days in (5, 40):
+        out = subprocess.run(
+            [sys.executable, "-c", _RSS_SCRIPT, str(tmp_path / str(days)), str(days)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        peaks[days] = int(out.stdout.split()[-1])
+    rows = pq.read_metadata(tmp_path / "40" / "access_log.parquet").num_rows
+    assert rows > 3_000_000
+    assert peaks[40] < peaks[5] + 60, peaks  # MiB

@@ -1,4 +1,4 @@
-"""Synthetic institution (合成机构数据): customers of a bank, insurer, lender or education agency.
+"""Synthetic customers (合成客户数据) of a bank, insurer, lender or education agency.
 
 Every test, benchmark and demo of leaktrace runs on data made here; no real person's record is
 ever needed. Values have the shapes and pass the checks that real ones do: resident ID numbers
@@ -22,7 +22,8 @@ larger one, and ``columns=`` gives the same values as the full table.
 truth: which identifier sits where. Positions come from how each text was assembled, never from
 leaktrace's own finders, so the scanner can be evaluated against them honestly.
 
-Staff and access logs (``staff``, ``access_log``) are to follow in this module.
+Branches, staff, loan applications and access logs live in :mod:`leaktrace.synth.institution`
+and :mod:`leaktrace.synth.access`.
 
 https://openstd.samr.gov.cn/bzgk/gb/ (GB 11643-1999, GB/T 2260, GA 36-2018)
 
@@ -47,7 +48,7 @@ import re
 import string
 import zlib
 from bisect import bisect
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
 from importlib import resources
@@ -1610,11 +1611,13 @@ def write_customers(
     institution: str | None = None,
     remarks: bool = False,
     header: str = "en",
+    progress: Callable[[int], object] | None = None,
 ) -> Path:
     """Stream ``n`` synthetic customers to a CSV (UTF-8) or Parquet (zstd) file.
 
     ``format`` is ``"csv"`` or ``"parquet"``, by default taken from the file's suffix; ``header``
     ``"zh"`` writes Chinese column names (``COLUMN_LABELS``) as exported registers often have.
+    ``progress`` is called with the number of rows of each batch written.
     """
     import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
@@ -1656,6 +1659,8 @@ def write_customers(
         with writer:
             for batch in batches:
                 writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
+                if progress is not None:
+                    progress(batch.num_rows)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
