@@ -10,6 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from leaktrace import exceptions
 from leaktrace.cli import app
 
 README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
@@ -49,9 +50,15 @@ def test_version():
     assert result.exit_code == 0 and result.output.startswith("leaktrace ")
 
 
+def _error_classes(cls: type) -> list[type]:
+    return [cls, *(c for sub in cls.__subclasses__() for c in _error_classes(sub))]
+
+
 def test_readme_documents_exit_codes():
-    for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |"):
-        assert code in README
+    codes = {0, 2, 130} | {c.exit_code for c in _error_classes(exceptions.LeaktraceError)}
+    assert codes >= {0, 1, 2, 3, 4}
+    for code in codes:
+        assert f"| {code} |" in README
 
 
 def test_scan_json_on_a_file(tmp_path):

@@ -190,6 +190,14 @@ def test_one_column_of_numbers(write, people):
     assert [r["column_1"] for r in rows] == [p.mobile for p in people]
 
 
+def test_one_quoted_column_with_spaces_is_not_split(write, people):
+    phones = [f"+86 {p.mobile[:3]}-{p.mobile[3:7]} {p.mobile[7:]}" for p in people]
+    text = '"联系电话"\n' + "".join(f'"{phone}"\n' for phone in phones)
+    table, rows = read(write("phones.csv", text))
+    assert (table.has_header, table.columns) == (True, ["联系电话"])
+    assert [r["联系电话"] for r in rows] == phones
+
+
 @pytest.mark.parametrize(
     ("text", "has_header"),
     [

@@ -33,6 +33,12 @@ class ConfigError(LeaktraceError):
     exit_code = 2
 
 
+class WorkspaceError(LeaktraceError):
+    """The workspace cannot be used: missing, in use, made by a newer leaktrace, or a wrong key."""
+
+    exit_code = 4
+
+
 class ValidationError(ValueError):
     """A value is not a valid identifier of the asked type."""
 

@@ -919,6 +919,11 @@ def _sniff_delimiter(text: str) -> str:
             best = (share, width, delimiter)
     if best[2] != _NO_DELIMITER:
         return best[2]
+    # One quoted value per line ("+86 138-1234-5678"): its spaces are inside the value.
+    lines = [line.strip() for line in text.splitlines()[:_SNIFF_ROWS] if line.strip()]
+    quoted = sum(len(line) > 1 and line[0] == line[-1] == '"' for line in lines)
+    if quoted >= 0.8 * len(lines):
+        return _NO_DELIMITER
     # Whitespace lists: the last column (an address) may hold spaces itself, so look for the
     # widest k such that nearly every line has at least k fields.
     counts = [len(r) for r in _parse_lines(text, " ", False)[0][:_SNIFF_ROWS] if r]
@@ -967,7 +972,7 @@ def _open_text(opts: _Options, head: bytes, size: int) -> Table:
             )
     else:
         delimiter = _sniff_delimiter(text)
-    quoting = delimiter not in (" ", _NO_DELIMITER) and bool(
+    quoting = delimiter != " " and bool(
         re.search(rf'(?:^|{re.escape(delimiter)})[ ]*"', text, re.M)
     )
     width = 0

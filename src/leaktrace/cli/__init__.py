@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from leaktrace import __version__
-from leaktrace.cli import scan, synth
+from leaktrace.cli import customers, scan, synth, workspace
 
 app = typer.Typer(
     name="leaktrace",
@@ -20,7 +20,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+app.command(name="init")(workspace.init_command)
 app.command(name="scan")(scan.scan_command)
+app.add_typer(customers.app, name="customers")
 app.command(name="synth")(synth.synth_command)
 
 

@@ -25,6 +25,16 @@ from leaktrace.exceptions import LeaktraceError
 JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")]
 CsvOption = Annotated[bool, typer.Option("--csv", help="Print results as CSV on stdout.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+WorkspaceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="LEAKTRACE_WORKSPACE",
+        help="The workspace folder (made by `leaktrace init`) [default: the current folder].",
+        show_default=False,
+    ),
+]
 
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)

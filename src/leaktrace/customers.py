@@ -1,0 +1,521 @@
+"""The customer register: keyed tokens of every customer's identifiers, and matching lists to it.
+
+Loading reads any source :mod:`leaktrace.tables` opens, finds the identifier columns (or takes
+them from a mapping), normalizes each value (:mod:`leaktrace.identifiers`), and keeps only
+tokens (:mod:`leaktrace.keys`):
+
+* one token per identifier — several per customer when a table holds two phones, or an old and
+  a new ID number;
+* composite tokens of the name with the parts of an identifier that masked lists still show
+  (``138****5678 张伟`` → name + 138 + 5678) or with the birth date, so that a masked record
+  can still be matched;
+* the token of the institution's own customer number, which says which rows are one customer.
+
+Non-identifying segment attributes (branch, products, open date) are kept as they are, for
+drawing samples and decoys later. Matching computes the same tokens for the rows of any list
+and joins them to the register in DuckDB.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from leaktrace import keys, scan, store, tables
+from leaktrace._pool import default_jobs, ordered_map
+from leaktrace.exceptions import ConfigError, SourceError
+from leaktrace.identifiers import _vector
+from leaktrace.identifiers._normalize import masked_parts, normalize_column
+
+# Identifier types a register keeps a token of; the number is the ``kind`` stored with it.
+EXACT_KINDS = {
+    "resident_id": 1,
+    "mobile": 2,
+    "bank_card": 3,
+    "passport": 4,
+    "email": 5,
+    "plate": 6,
+    "fixed_line": 7,
+    "uscc": 8,
+}
+NAME = "person_name"
+BIRTH_DATE = "birth_date"
+CUSTOMER_REF = "customer"
+ROLES = (*EXACT_KINDS, NAME, BIRTH_DATE, "id", "segment", "ignore")
+
+
+@dataclass(frozen=True, slots=True)
+class Composite:
+    """A composite token: the name with the first ``head`` and last ``tail`` characters of an
+    identifier — what masked forms such as ``138****5678`` or ``110105********002X`` still show.
+    """
+
+    kind: str
+    code: int
+    identifier: str
+    head: int
+    tail: int
+
+
+COMPOSITES = (
+    Composite("name+mobile3.4", 21, "mobile", 3, 4),
+    Composite("name+mobile.4", 22, "mobile", 0, 4),
+    Composite("name+id6.4", 23, "resident_id", 6, 4),
+    Composite("name+id.4", 24, "resident_id", 0, 4),
+    Composite("name+card.4", 25, "bank_card", 0, 4),
+)
+NAME_BIRTH = ("name+birth", 20)
+KIND_NAMES = {
+    **{code: kind for kind, code in EXACT_KINDS.items()},
+    **{c.code: c.kind for c in COMPOSITES},
+    NAME_BIRTH[1]: NAME_BIRTH[0],
+}
+
+_ID_HEADERS = {
+    "customerid", "custid", "customerno", "custno", "customernumber", "clientid", "clientno",
+    "cif", "cifno", "客户号", "客户编号", "客户id", "客户代码", "客户号码", "客户编码", "客户标识",
+}  # fmt: skip
+_DATE = re.compile(r"^\s*(\d{4})\s*[-/.年]?\s*(\d{1,2})\s*[-/.月]?\s*(\d{1,2})\s*日?(?:[ T].*)?$")
+SAMPLE_ROWS = 2000
+BATCH_ROWS = 100_000
+
+
+@dataclass
+class ColumnMap:
+    """Which column of a source holds what: the customer number, identifiers, the birth date,
+    and segment attributes. Columns not named here are not read."""
+
+    id_column: str | None = None
+    identifiers: dict[str, str] = field(default_factory=dict)  # column → identifier type
+    birth_date: str | None = None
+    segments: list[str] = field(default_factory=list)
+
+    def columns(self) -> list[str]:
+        """Every column the map reads, in a stable order."""
+        named = [self.id_column, *self.identifiers, self.birth_date, *self.segments]
+        return list(dict.fromkeys(c for c in named if c is not None))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The map as JSON-ready data."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What ``customers load`` did."""
+
+    source: str
+    rows: int
+    rows_without_id: int
+    mapping: ColumnMap
+    counts: store.LoadCounts
+    seconds: float
+
+
+@dataclass
+class MatchResult:
+    """How the rows of a list match the register.
+
+    ``rows_table`` has one row per list row that hit the register: ``row_no``, ``status``
+    (``matched`` or ``ambiguous``), ``customer_id``, ``kinds`` (token kinds that hit the
+    customer) and ``candidates``.
+    """
+
+    source: str
+    rows: int
+    usable: int  # rows with at least one identifier or composite
+    matched: int
+    ambiguous: int
+    customers: int  # distinct matched customers
+    by_kind: dict[str, int]  # matched rows by the strongest kind that matched them
+    mapping: ColumnMap
+    rows_table: pa.Table
+
+    @property
+    def unmatched(self) -> int:
+        """Rows with identifiers that hit nobody in the register."""
+        return self.usable - self.matched - self.ambiguous
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready counts (no customer ids)."""
+        return {
+            "source": self.source,
+            "rows": self.rows,
+            "rows_with_identifiers": self.usable,
+            "matched": self.matched,
+            "ambiguous": self.ambiguous,
+            "unmatched": self.unmatched,
+            "customers": self.customers,
+            "matched_by": self.by_kind,
+            "mapping": self.mapping.as_dict(),
+        }
+
+
+# -- column maps -----------------------------------------------------------------------------
+
+
+def parse_map(specs: Sequence[str], id_column: str | None = None) -> ColumnMap:
+    """A :class:`ColumnMap` from ``column=role`` options (``手机=mobile``, ``网点=segment``).
+
+    Roles are identifier types, ``birth_date``, ``id`` (the customer number), ``segment`` and
+    ``ignore``.
+    """
+    mapping = ColumnMap(id_column=id_column)
+    for spec in specs:
+        column, sep, role = spec.rpartition("=")
+        column, role = column.strip(), role.strip()
+        if not sep or not column:
+            raise ConfigError(f"--map {spec!r}: write COLUMN=TYPE, e.g. --map 手机号=mobile.")
+        if role not in ROLES:
+            raise ConfigError(
+                f"--map {spec!r}: unknown type {role!r}; use one of {', '.join(ROLES)}."
+            )
+        _assign(mapping, column, role)
+    return mapping
+
+
+def _assign(mapping: ColumnMap, column: str, role: str) -> None:
+    if role == "id":
+        mapping.id_column = column
+    elif role == BIRTH_DATE:
+        mapping.birth_date = column
+    elif role == "segment":
+        mapping.segments.append(column)
+    elif role != "ignore":
+        mapping.identifiers[column] = role
+
+
+def propose_mapping(table: tables.Table, id_column: str | None = None) -> ColumnMap:
+    """The scanner's reading of a source: identifier columns, birth date, customer number and
+    low-cardinality segment columns, from a sample of its rows."""
+    sample = table.sample(SAMPLE_ROWS)
+    mapping = ColumnMap(id_column=id_column)
+    for name in sample.column_names:
+        if name == id_column:
+            continue
+        if id_column is None and mapping.id_column is None and _is_id_header(name):
+            mapping.id_column = name
+            continue
+        result = scan.classify_column(name, sample.column(name))
+        if result.kind == "identifier" and result.detected in (*EXACT_KINDS, NAME):
+            mapping.identifiers[name] = result.detected
+        elif result.detected == BIRTH_DATE and mapping.birth_date is None:
+            mapping.birth_date = name
+        elif result.kind == "none" and _segment_like(sample.column(name)):
+            mapping.segments.append(name)
+    return mapping
+
+
+def _is_id_header(name: str) -> bool:
+    folded = re.sub(r"[\s_\-.]", "", unicodedata.normalize("NFKC", name)).lower()
+    return folded in _ID_HEADERS
+
+
+def _segment_like(values: pa.ChunkedArray) -> bool:
+    """Few distinct values (a branch, a product), or dates: safe to keep as they are."""
+    present = pc.drop_null(_vector.as_strings(values))
+    present = present.filter(pc.not_equal(pc.utf8_trim_whitespace(present), ""))
+    if len(present) == 0:
+        return False
+    distinct = len(pc.unique(present))
+    if distinct <= max(20, len(present) // 5) and distinct <= 1000:
+        return True
+    return bool(pc.all(pc.match_substring_regex(present, _DATE.pattern)).as_py())
+
+
+def check_mapping(mapping: ColumnMap, columns: Sequence[str], source: str, *, load: bool) -> None:
+    """Refuse a map that names missing columns or holds nothing to match on."""
+    missing = [c for c in mapping.columns() if c not in columns]
+    if missing:
+        raise ConfigError(
+            f"{source}: no column {', '.join(map(repr, missing))}; its columns are "
+            f"{', '.join(columns)}."
+        )
+    if not mapping.identifiers:
+        raise ConfigError(
+            f"{source}: no identifier column found; name them with --map COLUMN=TYPE "
+            f"(types: {', '.join((*EXACT_KINDS, NAME))})."
+        )
+    if load and mapping.id_column is None:
+        raise ConfigError(
+            f"{source}: cannot tell which column is the customer number; pass --id-column COLUMN."
+        )
+
+
+# -- tokens of rows --------------------------------------------------------------------------
+
+
+def row_tokens(key: bytes, batch: pa.RecordBatch | pa.Table, mapping: ColumnMap) -> pa.Table:
+    """Every token of every row: a table of ``row`` (index in the batch), ``kind`` (code),
+    ``exact`` and ``token``.
+
+    Exact tokens come from valid identifiers; composite tokens from the row's (first) name with
+    the head and tail of a full or masked identifier, and with the birth date (from the ID
+    number, else the birth-date column).
+    """
+    pieces: list[tuple[np.ndarray, int, bool, pa.Array]] = []
+
+    def add(code: int, exact: bool, kind: str, values: pa.Array) -> None:
+        rows = np.flatnonzero(_vector.to_numpy_bool(pc.is_valid(values)))
+        if rows.size:
+            kept = values.take(pa.array(rows))
+            pieces.append((rows, code, exact, keys.tokens(key, kind, kept)))
+
+    name_columns = [c for c, t in mapping.identifiers.items() if t == NAME]
+    names = normalize_column(NAME, batch.column(name_columns[0])) if name_columns else None
+    births: list[pa.Array] = []
+    for column, kind in mapping.identifiers.items():
+        if kind == NAME:
+            continue
+        full = normalize_column(kind, batch.column(column))
+        add(EXACT_KINDS[kind], True, kind, full)
+        if names is None:
+            continue
+        if kind == "resident_id":
+            births.append(pc.utf8_slice_codeunits(full, 6, 14))
+        masked = masked_parts(kind, batch.column(column))
+        heads = pc.struct_field(masked, "head")
+        tails = pc.struct_field(masked, "tail")
+        for composite in COMPOSITES:
+            if composite.identifier != kind:
+                continue
+            for part in (_part_of_full(full, composite), _part_of_masked(heads, tails, composite)):
+                add(composite.code, False, composite.kind, _with_name(names, part))
+    if names is not None:
+        if mapping.birth_date is not None:
+            stated = birth_dates(batch.column(mapping.birth_date))
+            # The column adds a token only where it says something the ID number does not.
+            for known in births:
+                stated = pc.if_else(pc.equal(stated, known), pa.scalar(None, pa.string()), stated)
+            births.append(stated)
+        for birth in births:
+            add(NAME_BIRTH[1], False, NAME_BIRTH[0], _with_name(names, birth))
+    if not pieces:
+        return pa.table(
+            {
+                "row": pa.array([], pa.int64()),
+                "kind": pa.array([], pa.uint8()),
+                "exact": pa.array([], pa.bool_()),
+                "token": pa.array([], pa.binary(keys.TOKEN_BYTES)),
+            }
+        )
+    return pa.table(
+        {
+            "row": pa.array(np.concatenate([rows for rows, *_ in pieces])),
+            "kind": pa.array(
+                np.concatenate([np.full(r.size, code, np.uint8) for r, code, _, _ in pieces])
+            ),
+            "exact": pa.array(np.concatenate([np.full(r.size, e) for r, _, e, _ in pieces])),
+            "token": pa.concat_arrays([t for *_, t in pieces]),
+        }
+    )
+
+
+def _part_of_full(full: pa.Array, composite: Composite) -> pa.Array:
+    tail = pc.utf8_slice_codeunits(full, -composite.tail)
+    head = pc.utf8_slice_codeunits(full, 0, composite.head)
+    return pc.binary_join_element_wise(head, tail, "|")
+
+
+def _part_of_masked(heads: pa.Array, tails: pa.Array, composite: Composite) -> pa.Array:
+    """The composite part of masked values that show enough of their head and tail."""
+    enough = pc.and_(
+        pc.greater_equal(pc.utf8_length(heads), composite.head),
+        pc.greater_equal(pc.utf8_length(tails), composite.tail),
+    )
+    part = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(heads, 0, composite.head),
+        pc.utf8_slice_codeunits(tails, -composite.tail),
+        "|",
+    )
+    return pc.if_else(enough, part, pa.nulls(len(heads), pa.string()))
+
+
+def _with_name(names: pa.Array, part: pa.Array) -> pa.Array:
+    """``name ‖ 0x1f ‖ part`` (null when either is null)."""
+    return pc.binary_join_element_wise(names, part, "\x1f")
+
+
+def birth_dates(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Dates as ``YYYYMMDD`` (``1990-1-5``, ``1990/01/05``, ``1990年1月5日``, ``19900105``)."""
+    strings = _vector.fold(values)
+    parts = pc.extract_regex(strings, r"^(?P<y>\d{4})[-/.年]?(?P<m>\d{1,2})[-/.月]?(?P<d>\d{1,2})")
+    year = pc.struct_field(parts, "y")
+    month = pc.utf8_lpad(pc.struct_field(parts, "m"), 2, "0")
+    day = pc.utf8_lpad(pc.struct_field(parts, "d"), 2, "0")
+    return pc.binary_join_element_wise(year, month, day, "")
+
+
+def customer_refs(key: bytes, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Tokens of the institution's customer numbers (NFKC, trimmed; empty → null)."""
+    folded = _vector.fold(values)
+    folded = pc.if_else(pc.equal(folded, ""), pa.nulls(len(folded), pa.string()), folded)
+    return keys.tokens(key, CUSTOMER_REF, folded)
+
+
+def register_ids(
+    workspace: store.Workspace, numbers: pa.Array | Sequence[str | None]
+) -> list[int | None]:
+    """The register ids of the institution's customer numbers (None where not registered)."""
+    refs = customer_refs(workspace.keyring.key("match"), pa.array(numbers, pa.string()))
+    return store.ids_for_refs(workspace.db, refs)
+
+
+def _load_batch(key: bytes, batch: pa.RecordBatch, mapping: ColumnMap) -> tuple[pa.Table, pa.Table]:
+    """One batch of a load, as staged: (customer refs, row numbers in the batch and segment
+    values) and (ref, kind, token) of every token."""
+    refs = customer_refs(key, batch.column(mapping.id_column))
+    staged_customers = pa.table(
+        {
+            "ref": refs,
+            "row_no": pa.array(np.arange(len(refs), dtype=np.int64)),
+            **{
+                f"s{i}": _vector.as_strings(batch.column(name))
+                for i, name in enumerate(mapping.segments)
+            },
+        }
+    )
+    found = row_tokens(key, batch, mapping)
+    token_refs = refs.take(found.column("row"))
+    staged_tokens = pa.table(
+        {"ref": token_refs, "kind": found.column("kind"), "token": found.column("token")}
+    ).filter(pc.is_valid(token_refs))
+    return staged_customers, staged_tokens
+
+
+def _match_batch(key: bytes, batch: pa.RecordBatch, mapping: ColumnMap) -> tuple[pa.Table, int]:
+    return row_tokens(key, batch, mapping), batch.num_rows
+
+
+# -- load and match --------------------------------------------------------------------------
+
+
+def load(
+    workspace: store.Workspace,
+    source: str,
+    mapping: ColumnMap | None = None,
+    *,
+    on_start: Callable[[int | None], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+    batch_rows: int = BATCH_ROWS,
+    jobs: int | None = None,
+) -> LoadResult:
+    """Load (or re-load) customers from ``source`` into the register of ``workspace``.
+
+    All of it lands in one transaction, or none of it. Without ``mapping`` the scanner's
+    :func:`propose_mapping` is used. Tokens are computed in ``jobs`` worker processes
+    (default: one per CPU).
+    """
+    jobs = default_jobs() if jobs is None else jobs
+    started_clock = time.perf_counter()
+    started = datetime.datetime.now(datetime.UTC)
+    key = workspace.keyring.key("match")
+    with tables.open_table(source) as table:
+        mapping = mapping or propose_mapping(table)
+        check_mapping(mapping, table.columns, table.source, load=True)
+        if on_start is not None:
+            on_start(table.num_rows)
+        store.begin_load(workspace.db, len(mapping.segments))
+        rows = without_id = 0
+        batches = table.batches(batch_rows, columns=mapping.columns())
+        work = ((key, batch, mapping) for batch in batches)
+        for staged_customers, staged_tokens in ordered_map(_load_batch, work, jobs):
+            staged_customers = staged_customers.set_column(
+                1, "row_no", pc.add(staged_customers.column("row_no"), rows)
+            )
+            store.stage(
+                workspace.db,
+                staged_customers.filter(pc.is_valid(staged_customers.column("ref"))),
+                staged_tokens,
+            )
+            read = len(staged_customers)
+            without_id += staged_customers.column("ref").null_count
+            rows += read
+            if on_rows is not None:
+                on_rows(read)
+        if rows == 0:
+            raise SourceError(f"{table.source}: the table has no rows; nothing was loaded.")
+        if without_id == rows:
+            raise SourceError(
+                f"{table.source}: column {mapping.id_column!r} is empty in every row; name the "
+                "customer-number column with --id-column."
+            )
+        counts = store.finish_load(
+            workspace,
+            table.source,
+            started,
+            rows,
+            mapping.as_dict(),
+            mapping.segments,
+        )
+    return LoadResult(
+        source=table.source,
+        rows=rows,
+        rows_without_id=without_id,
+        mapping=mapping,
+        counts=counts,
+        seconds=time.perf_counter() - started_clock,
+    )
+
+
+def match(
+    workspace: store.Workspace,
+    source: str,
+    mapping: ColumnMap | None = None,
+    *,
+    batch_rows: int = BATCH_ROWS,
+    jobs: int | None = None,
+) -> MatchResult:
+    """Match the rows of any list to the register: by which identifier, and which are ambiguous.
+
+    Tokens are computed in ``jobs`` worker processes (default: one per CPU); the join runs in
+    DuckDB (:func:`store.match_tokens`).
+    """
+    jobs = default_jobs() if jobs is None else jobs
+    key = workspace.keyring.key("match")
+    with tables.open_table(source) as table:
+        mapping = mapping or propose_mapping(table)
+        mapping.id_column = None
+        mapping.segments = []
+        check_mapping(mapping, table.columns, table.source, load=False)
+        probes = []
+        rows = 0
+        batches = table.batches(batch_rows, columns=mapping.columns())
+        work = ((key, batch, mapping) for batch in batches)
+        for found, read in ordered_map(_match_batch, work, jobs):
+            probes.append(found.set_column(0, "row_no", pc.add(found.column("row"), rows)))
+            rows += read
+        if rows == 0:
+            raise SourceError(f"{table.source}: the list has no rows; nothing to match.")
+    probe = pa.concat_tables(probes)
+    usable = len(pc.unique(probe.column("row_no")))
+    result = store.match_tokens(workspace.db, probe)
+    status = result.column("status")
+    matched = result.filter(pc.equal(status, "matched"))
+    by_kind = Counter(_strongest(kinds) for kinds in matched.column("kinds").to_pylist())
+    return MatchResult(
+        source=table.source,
+        rows=rows,
+        usable=usable,
+        matched=len(matched),
+        ambiguous=len(result) - len(matched),
+        customers=len(pc.unique(matched.column("customer_id"))),
+        by_kind=dict(by_kind.most_common()),
+        mapping=mapping,
+        rows_table=result,
+    )
+
+
+def _strongest(kinds: list[int]) -> str:
+    """The kind that best explains a match: an exact identifier (lowest code), else a composite."""
+    return KIND_NAMES[min(kinds)]

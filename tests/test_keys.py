@@ -1,0 +1,89 @@
+"""Keys: HKDF derivation (checked against RFC 5869 written out), key files, tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import stat
+
+import pyarrow as pa
+import pytest
+
+from leaktrace import keys
+from leaktrace.exceptions import WorkspaceError
+
+
+def _rfc5869(master: bytes, salt: bytes, info: bytes, length: int = 32) -> bytes:
+    prk = hmac.new(salt, master, hashlib.sha256).digest()
+    out, block, counter = b"", b"", 1
+    while len(out) < length:
+        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
+        out += block
+        counter += 1
+    return out[:length]
+
+
+def test_purpose_keys_are_hkdf_of_the_master_key():
+    master = bytes(range(32))
+    ring = keys.Keyring(master, version=3)
+    for purpose in keys.PURPOSES:
+        expected = _rfc5869(master, b"leaktrace master key v1", f"{purpose} v3".encode())
+        assert ring.key(purpose) == expected
+
+
+def test_purposes_and_versions_give_different_keys():
+    master = keys.new_master_key()
+    derived = {keys.Keyring(master, v).key(p) for v in (1, 2) for p in keys.PURPOSES}
+    assert len(derived) == 2 * len(keys.PURPOSES)
+    with pytest.raises(ValueError):
+        keys.Keyring(master).key("backup")
+
+
+def test_check_value_identifies_the_key_and_hides_it():
+    a, b = keys.new_master_key(), keys.new_master_key()
+    assert keys.Keyring(a).check_value() == keys.Keyring(a).check_value()
+    assert keys.Keyring(a).check_value() != keys.Keyring(b).check_value()
+    assert a.hex() not in repr(keys.Keyring(a))
+
+
+def test_token_is_truncated_hmac_of_kind_and_value():
+    key = b"k" * 32
+    expected = hmac.new(key, b"mobile\x0013812345678", hashlib.sha256).digest()[:16]
+    assert keys.token(key, "mobile", "13812345678") == expected
+    column = keys.tokens(key, "mobile", pa.array(["13812345678", None]))
+    assert column.type == pa.binary(16)
+    assert column.to_pylist() == [expected, None]
+    # The kind separates values that are equal as text.
+    assert keys.token(key, "bank_card", "13812345678") != expected
+
+
+def test_key_file_is_private_and_never_overwritten(tmp_path):
+    path = tmp_path / "master.key"
+    key = keys.new_master_key()
+    keys.write_key_file(path, key)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert keys.read_key_file(path) == key
+    with pytest.raises(WorkspaceError, match="never overwrites"):
+        keys.write_key_file(path, keys.new_master_key())
+    os.chmod(path, 0o644)
+    with pytest.raises(WorkspaceError, match="chmod 600"):
+        keys.read_key_file(path)
+
+
+@pytest.mark.parametrize("text", ["not base64 at all!", keys.encode_key(b"short"), ""])
+def test_bad_key_text_is_refused(text):
+    with pytest.raises(WorkspaceError):
+        keys.decode_key(text, "the key")
+
+
+def test_environment_key_wins_over_the_file(tmp_path, monkeypatch):
+    path = tmp_path / "master.key"
+    keys.write_key_file(path, keys.new_master_key())
+    other = keys.new_master_key()
+    monkeypatch.setenv(keys.ENV_VAR, keys.encode_key(other))
+    assert keys.master_key(path) == other
+    monkeypatch.delenv(keys.ENV_VAR)
+    assert keys.master_key(path) != other
+    with pytest.raises(WorkspaceError, match="missing"):
+        keys.master_key(tmp_path / "gone.key")

@@ -1,0 +1,91 @@
+"""The workspace: creation, keys, refusal of wrong keys, locks, schema versions."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from leaktrace import keys, store
+from leaktrace.exceptions import WorkspaceError
+
+
+def test_init_creates_store_config_and_private_key(tmp_path):
+    folder = tmp_path / "ws"
+    with store.init_workspace(folder) as ws:
+        assert ws.schema_version == store.SCHEMA_VERSION
+        assert ws.counts() == {"customers": 0, "tokens": 0, "loads": 0}
+    key_file = folder / store.KEY_FILE_NAME
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert (folder / store.DATABASE_NAME).is_file()
+    assert not list(folder.glob("*.init")) and not list(folder.glob("*.tmp"))
+    with pytest.raises(WorkspaceError, match="already a leaktrace workspace"):
+        store.init_workspace(folder)
+
+
+def test_key_from_environment_writes_no_key_file(tmp_path, monkeypatch):
+    monkeypatch.setenv(keys.ENV_VAR, keys.encode_key(keys.new_master_key()))
+    with store.init_workspace(tmp_path / "ws") as ws:
+        assert ws.config["workspace"]["key_file"] == ""
+    assert not (tmp_path / "ws" / store.KEY_FILE_NAME).exists()
+    store.open_workspace(tmp_path / "ws").close()
+    monkeypatch.delenv(keys.ENV_VAR)
+    with pytest.raises(WorkspaceError, match="No master key"):
+        store.open_workspace(tmp_path / "ws")
+
+
+def test_wrong_master_key_is_refused(tmp_path, monkeypatch):
+    store.init_workspace(tmp_path / "ws").close()
+    monkeypatch.setenv(keys.ENV_VAR, keys.encode_key(keys.new_master_key()))
+    with pytest.raises(WorkspaceError, match="does not match this workspace"):
+        store.open_workspace(tmp_path / "ws")
+
+
+def test_workspace_from_environment_and_missing_workspace(tmp_path, monkeypatch):
+    store.init_workspace(tmp_path / "ws").close()
+    monkeypatch.setenv(store.ENV_WORKSPACE, str(tmp_path / "ws"))
+    store.open_workspace().close()
+    with pytest.raises(WorkspaceError, match="not a leaktrace workspace"):
+        store.open_workspace(tmp_path / "elsewhere")
+
+
+def test_newer_schema_is_refused(tmp_path):
+    with store.init_workspace(tmp_path / "ws") as ws:
+        ws.db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(WorkspaceError, match="newer than this leaktrace"):
+        store.open_workspace(tmp_path / "ws")
+
+
+def test_corrupt_store_and_config_are_one_line_errors(tmp_path):
+    store.init_workspace(tmp_path / "ws").close()
+    database = tmp_path / "ws" / store.DATABASE_NAME
+    database.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(WorkspaceError, match="not a readable leaktrace store"):
+        store.open_workspace(tmp_path / "ws")
+    (tmp_path / "ws" / store.CONFIG_NAME).write_text("[workspace\n", encoding="utf-8")
+    with pytest.raises(WorkspaceError, match="Cannot read"):
+        store.open_workspace(tmp_path / "ws")
+
+
+def test_a_workspace_in_use_by_another_process_is_refused(tmp_path):
+    store.init_workspace(tmp_path / "ws").close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from leaktrace import store; "
+            f"ws = store.open_workspace({str(tmp_path / 'ws')!r}); print('open', flush=True); "
+            "time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(WorkspaceError, match="in use by another process"):
+            store.open_workspace(tmp_path / "ws")
+    finally:
+        holder.kill()
+        holder.wait()
