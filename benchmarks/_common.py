@@ -61,3 +61,44 @@ def ensure_peers(*packages: str) -> Path:
     if missing.returncode:
         subprocess.run([str(PEERS_PYTHON), "-m", "pip", "install", "-q", *packages], check=True)
     return PEERS_PYTHON
+
+
+def _tree_memory_kib(pid: int) -> int:
+    """Memory of a process and all its descendants, in KiB (0 once it is gone).
+
+    Proportional set size (Pss, /proc/PID/smaps_rollup): forked workers share their parent's
+    pages, and adding up their RSS would count those pages once per worker.
+    """
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
+            total += next(
+                int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")
+            )
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total
+
+
+def run_measured(command: list[str], **kwargs: Any) -> tuple[float, float, str]:
+    """Run ``command``: (wall seconds, peak memory of its whole process tree in MiB, stdout).
+
+    The tree (a command and its worker processes) is sampled every 0.5 s (reading smaps costs
+    CPU), so a peak shorter than that may be missed; ``ru_maxrss`` alone would miss the
+    workers' share.
+    """
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, **kwargs)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, _tree_memory_kib(process.pid))
+        time.sleep(0.5)
+    seconds = time.perf_counter() - started
+    output = process.stdout.read() if process.stdout else ""
+    if process.returncode:
+        raise SystemExit(f"{' '.join(command)} failed with exit code {process.returncode}")
+    return seconds, peak / 1024, output

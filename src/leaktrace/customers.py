@@ -23,7 +23,7 @@ import re
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -195,10 +195,12 @@ def _assign(mapping: ColumnMap, column: str, role: str) -> None:
         mapping.identifiers[column] = role
 
 
-def propose_mapping(table: tables.Table, id_column: str | None = None) -> ColumnMap:
+def propose_mapping(table: tables.Table | pa.Table, id_column: str | None = None) -> ColumnMap:
     """The scanner's reading of a source: identifier columns, birth date, customer number and
     low-cardinality segment columns, from a sample of its rows."""
-    sample = table.sample(SAMPLE_ROWS)
+    sample = (
+        table.slice(0, SAMPLE_ROWS) if isinstance(table, pa.Table) else table.sample(SAMPLE_ROWS)
+    )
     mapping = ColumnMap(id_column=id_column)
     for name in sample.column_names:
         if name == id_column:
@@ -393,7 +395,9 @@ def _load_batch(key: bytes, batch: pa.RecordBatch, mapping: ColumnMap) -> tuple[
     return staged_customers, staged_tokens
 
 
-def _match_batch(key: bytes, batch: pa.RecordBatch, mapping: ColumnMap) -> tuple[pa.Table, int]:
+def _match_batch(
+    key: bytes, batch: pa.RecordBatch | pa.Table, mapping: ColumnMap
+) -> tuple[pa.Table, int]:
     return row_tokens(key, batch, mapping), batch.num_rows
 
 
@@ -425,39 +429,33 @@ def load(
         check_mapping(mapping, table.columns, table.source, load=True)
         if on_start is not None:
             on_start(table.num_rows)
-        store.begin_load(workspace.db, len(mapping.segments))
-        rows = without_id = 0
-        batches = table.batches(batch_rows, columns=mapping.columns())
-        work = ((key, batch, mapping) for batch in batches)
-        for staged_customers, staged_tokens in ordered_map(_load_batch, work, jobs):
-            staged_customers = staged_customers.set_column(
-                1, "row_no", pc.add(staged_customers.column("row_no"), rows)
-            )
-            store.stage(
-                workspace.db,
-                staged_customers.filter(pc.is_valid(staged_customers.column("ref"))),
-                staged_tokens,
-            )
-            read = len(staged_customers)
-            without_id += staged_customers.column("ref").null_count
-            rows += read
-            if on_rows is not None:
-                on_rows(read)
-        if rows == 0:
-            raise SourceError(f"{table.source}: the table has no rows; nothing was loaded.")
-        if without_id == rows:
-            raise SourceError(
-                f"{table.source}: column {mapping.id_column!r} is empty in every row; name the "
-                "customer-number column with --id-column."
-            )
-        counts = store.finish_load(
-            workspace,
-            table.source,
-            started,
-            rows,
-            mapping.as_dict(),
-            mapping.segments,
-        )
+        loader = store.RegisterLoad(workspace, mapping.segments)
+        try:
+            rows = without_id = 0
+            batches = table.batches(batch_rows, columns=mapping.columns())
+            work = ((key, batch, mapping) for batch in batches)
+            for staged_customers, staged_tokens in ordered_map(_load_batch, work, jobs):
+                staged_customers = staged_customers.set_column(
+                    1, "row_no", pc.add(staged_customers.column("row_no"), rows)
+                )
+                has_ref = pc.is_valid(staged_customers.column("ref"))
+                loader.add(staged_customers.filter(has_ref), staged_tokens)
+                read = len(staged_customers)
+                without_id += staged_customers.column("ref").null_count
+                rows += read
+                if on_rows is not None:
+                    on_rows(read)
+            if rows == 0:
+                raise SourceError(f"{table.source}: the table has no rows; nothing was loaded.")
+            if without_id == rows:
+                raise SourceError(
+                    f"{table.source}: column {mapping.id_column!r} is empty in every row; name "
+                    "the customer-number column with --id-column."
+                )
+            counts = loader.finish(table.source, started, rows, mapping.as_dict())
+        except BaseException:
+            loader.rollback()
+            raise
     return LoadResult(
         source=table.source,
         rows=rows,
@@ -481,22 +479,34 @@ def match(
     Tokens are computed in ``jobs`` worker processes (default: one per CPU); the join runs in
     DuckDB (:func:`store.match_tokens`).
     """
-    jobs = default_jobs() if jobs is None else jobs
-    key = workspace.keyring.key("match")
     with tables.open_table(source) as table:
         mapping = mapping or propose_mapping(table)
         mapping.id_column = None
         mapping.segments = []
         check_mapping(mapping, table.columns, table.source, load=False)
-        probes = []
-        rows = 0
         batches = table.batches(batch_rows, columns=mapping.columns())
-        work = ((key, batch, mapping) for batch in batches)
-        for found, read in ordered_map(_match_batch, work, jobs):
-            probes.append(found.set_column(0, "row_no", pc.add(found.column("row"), rows)))
-            rows += read
-        if rows == 0:
-            raise SourceError(f"{table.source}: the list has no rows; nothing to match.")
+        return match_batches(workspace, batches, mapping, table.source, jobs=jobs)
+
+
+def match_batches(
+    workspace: store.Workspace,
+    batches: Iterable[pa.RecordBatch | pa.Table],
+    mapping: ColumnMap,
+    source: str = "<table>",
+    *,
+    jobs: int | None = None,
+) -> MatchResult:
+    """:func:`match` over batches already read (rows numbered across them from 0)."""
+    jobs = default_jobs() if jobs is None else jobs
+    key = workspace.keyring.key("match")
+    probes = []
+    rows = 0
+    work = ((key, batch, mapping) for batch in batches)
+    for found, read in ordered_map(_match_batch, work, jobs):
+        probes.append(found.set_column(0, "row_no", pc.add(found.column("row"), rows)))
+        rows += read
+    if rows == 0:
+        raise SourceError(f"{source}: the list has no rows; nothing to match.")
     probe = pa.concat_tables(probes)
     usable = len(pc.unique(probe.column("row_no")))
     result = store.match_tokens(workspace.db, probe)
@@ -504,7 +514,7 @@ def match(
     matched = result.filter(pc.equal(status, "matched"))
     by_kind = Counter(_strongest(kinds) for kinds in matched.column("kinds").to_pylist())
     return MatchResult(
-        source=table.source,
+        source=source,
         rows=rows,
         usable=usable,
         matched=len(matched),
@@ -514,6 +524,20 @@ def match(
         mapping=mapping,
         rows_table=result,
     )
+
+
+def row_owners(workspace: store.Workspace, table: pa.Table, mapping: ColumnMap) -> pa.Array:
+    """The register id of each row's customer: null for rows that match nobody, or several."""
+    owners = np.full(table.num_rows, -1, dtype=np.int64)
+    identifiers = ColumnMap(identifiers=mapping.identifiers, birth_date=mapping.birth_date)
+    if identifiers.identifiers and table.num_rows:
+        batch = table.select(identifiers.columns())
+        matched = match_batches(
+            workspace, [batch], identifiers, jobs=1 if len(batch) < 50_000 else None
+        )
+        rows = matched.rows_table.filter(pc.equal(matched.rows_table.column("status"), "matched"))
+        owners[rows.column("row_no").to_numpy()] = rows.column("customer_id").to_numpy()
+    return pa.array(owners, mask=owners < 0)
 
 
 def _strongest(kinds: list[int]) -> str:

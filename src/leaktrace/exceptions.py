@@ -39,6 +39,12 @@ class WorkspaceError(LeaktraceError):
     exit_code = 4
 
 
+class LedgerError(LeaktraceError):
+    """The ledger fails verification: an entry was edited, deleted, reordered or forged."""
+
+    exit_code = 5
+
+
 class ValidationError(ValueError):
     """A value is not a valid identifier of the asked type."""
 

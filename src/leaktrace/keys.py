@@ -4,8 +4,8 @@ One random master key per workspace lives apart from the data: in a key file tha
 owner may read (mode 0600), or in the ``LEAKTRACE_MASTER_KEY`` environment variable. Every key
 leaktrace uses is derived from it with HKDF-SHA256 (RFC 5869) for one purpose — ``match``
 (tokens of identifiers), ``mark`` (keyed marks), ``decoy`` (decoy customers), ``ledger`` (the
-ledger's HMAC chain) — and one key version, so a compromised purpose key can be rotated without
-touching the others.
+ledger's HMAC chain), ``subset`` (which customers a sampled release holds) — and one key
+version, so a compromised purpose key can be rotated without touching the others.
 
 A token is ``HMAC-SHA256(k_match, type ‖ 0x00 ‖ normalized value)`` truncated to 128 bits: the
 same customer gives the same token in every table, and nobody without the key can go back from
@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from leaktrace.exceptions import WorkspaceError
 
-PURPOSES = ("match", "mark", "decoy", "ledger")
+PURPOSES = ("match", "mark", "decoy", "ledger", "subset")
 ENV_VAR = "LEAKTRACE_MASTER_KEY"
 KEY_BYTES = 32
 TOKEN_BYTES = 16

@@ -13,23 +13,25 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from leaktrace import __version__, keys
 from leaktrace.exceptions import WorkspaceError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 CONFIG_NAME = "leaktrace.toml"
 DATABASE_NAME = "leaktrace.duckdb"
 KEY_FILE_NAME = "master.key"
@@ -67,10 +69,61 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             first_load INTEGER NOT NULL,
             last_load INTEGER NOT NULL)""",
     ),
+    (
+        # The ledger (leaktrace.ledger): append-only entries, each chained to the one before by
+        # its hash and MAC-ed with the ledger key. ``time`` and ``body`` are kept as the exact
+        # text that was hashed (canonical UTC time, canonical JSON), so verifying never depends
+        # on how DuckDB would re-render a timestamp or a JSON value.
+        """CREATE TABLE ledger (
+            seq BIGINT PRIMARY KEY,
+            kind VARCHAR NOT NULL,
+            time VARCHAR NOT NULL,
+            body VARCHAR NOT NULL,
+            prev_hash BLOB NOT NULL,
+            entry_hash BLOB NOT NULL,
+            mac BLOB NOT NULL,
+            key_version UTINYINT NOT NULL)""",
+        # One row: the last entry's seq and hash, MAC-ed, so that deleting the newest entries
+        # is detected as well.
+        """CREATE TABLE ledger_head (
+            one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+            seq BIGINT NOT NULL,
+            entry_hash BLOB NOT NULL,
+            mac BLOB NOT NULL,
+            key_version UTINYINT NOT NULL)""",
+    ),
+    (
+        # Releases (leaktrace.release): one row per export, written ``pending`` before the file
+        # and ``complete`` with its ledger entry, so an interrupted export is found and undone.
+        """CREATE TABLE releases (
+            release_id VARCHAR PRIMARY KEY,
+            status VARCHAR NOT NULL,
+            recipient VARCHAR NOT NULL,
+            role VARCHAR NOT NULL,
+            purpose VARCHAR NOT NULL,
+            approver VARCHAR,
+            created VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            output VARCHAR NOT NULL,
+            partial VARCHAR NOT NULL,
+            rows BIGINT,
+            decoys BIGINT,
+            customers BIGINT,
+            output_sha256 VARCHAR,
+            ledger_seq BIGINT)""",
+        # Which register customers each release holds (the release-set channel).
+        "CREATE TABLE release_customers (release_id VARCHAR NOT NULL, customer_id BIGINT NOT NULL)",
+        # Tokens of every decoy's identifiers: any appearance in a leak names the release.
+        """CREATE TABLE decoy_tokens (
+            release_id VARCHAR NOT NULL,
+            decoy INTEGER NOT NULL,
+            kind UTINYINT NOT NULL,
+            token BLOB NOT NULL)""",
+    ),
 )
 
 _CONFIG_TEMPLATE = """\
-# leaktrace workspace (https://github.com/ — see README.md). Created {created}.
+# leaktrace workspace (see README.md). Created {created}.
 [workspace]
 # The DuckDB store: tokens and ledger only, never a raw customer identifier.
 database = "{database}"
@@ -78,7 +131,7 @@ database = "{database}"
 key_file = "{key_file}"
 key_version = 1
 # DuckDB's memory limit; larger work spills to {database}.tmp/ (tokens only).
-memory_limit = "3GB"
+memory_limit = "2GB"
 """
 
 
@@ -268,8 +321,10 @@ def _read_config(folder: Path) -> dict[str, Any]:
 
 def _connect(database: Path, read_only: bool, section: dict[str, Any]) -> duckdb.DuckDBPyConnection:
     settings = {
-        "memory_limit": str(section.get("memory_limit", "3GB")),
+        "memory_limit": str(section.get("memory_limit", "2GB")),
         "temp_directory": str(database) + ".tmp",
+        # Order of rows in staging and merge results does not matter; keeping it costs memory.
+        "preserve_insertion_order": False,
     }
     try:
         return duckdb.connect(str(database), read_only=read_only, config=settings)
@@ -322,112 +377,207 @@ def _now() -> datetime.datetime:
 # -- the customer register -------------------------------------------------------------------
 
 
-def begin_load(db: duckdb.DuckDBPyConnection, segment_columns: int) -> None:
-    """Create the staging tables of one load (temporary: they vanish with the connection)."""
-    segments = "".join(f", s{i} VARCHAR" for i in range(segment_columns))
-    db.execute("DROP TABLE IF EXISTS stage_customers")
-    db.execute("DROP TABLE IF EXISTS stage_tokens")
-    db.execute(f"CREATE TEMP TABLE stage_customers (ref BLOB, row_no BIGINT{segments})")
-    db.execute("CREATE TEMP TABLE stage_tokens (ref BLOB, kind UTINYINT, token BLOB)")
+# Tokens of customers the register already knew are staged and merged at the end, split by
+# their first byte into this many tables so that each step of the merge (a join and a DISTINCT)
+# fits in memory however large a re-load is.
+TOKEN_PARTITIONS = 16
 
 
-def stage(db: duckdb.DuckDBPyConnection, customers: pa.Table, tokens: pa.Table) -> None:
-    """Add one batch to the staging tables (columns in the staging tables' order)."""
-    db.register("batch_customers", customers)
-    db.register("batch_tokens", tokens)
-    try:
-        db.execute("INSERT INTO stage_customers SELECT * FROM batch_customers")
-        db.execute("INSERT INTO stage_tokens SELECT * FROM batch_tokens")
-    finally:
-        db.unregister("batch_customers")
-        db.unregister("batch_tokens")
+class RegisterLoad:
+    """One load into the register, batch by batch, all in one transaction.
 
-
-def finish_load(
-    workspace: Workspace,
-    source: str,
-    started: datetime.datetime,
-    rows: int,
-    mapping: dict[str, Any],
-    segment_names: Sequence[str],
-) -> LoadCounts:
-    """Merge the staged batch into the register in one transaction.
-
-    New customer numbers get new register ids (in order of first appearance); known customers
-    get their segment updated; tokens not yet held for a customer are added and the others
-    marked as seen again, so a changed phone adds a token and keeps the old one.
+    Each batch's customers are upserted at once (new customer numbers get new register ids in
+    order of first appearance; known ones get their segment updated). Tokens of customers new in
+    the batch go straight into ``tokens``; tokens of customers known before are staged and
+    merged by :meth:`finish`, which adds the ones not yet held and marks the others as seen
+    again (a changed phone adds a token and keeps the old one). Nothing is visible to other
+    connections, or survives a crash, before :meth:`finish` commits.
     """
-    db = workspace.db
-    segment = (
-        "json_object("
-        + ", ".join(f"'{_sql_text(name)}', s{i}" for i, name in enumerate(segment_names))
-        + ")"
-        if segment_names
-        else "NULL"
+
+    def __init__(self, workspace: Workspace, segment_names: Sequence[str]) -> None:
+        self.workspace = workspace
+        self.db = workspace.db
+        self.segment_columns = len(segment_names)
+        self.segment = (
+            "json_object("
+            + ", ".join(f"'{_sql_text(name)}', s{i}" for i, name in enumerate(segment_names))
+            + ")"
+            if segment_names
+            else "NULL"
+        )
+        db = self.db
+        db.execute("BEGIN TRANSACTION")
+        self.load_id = db.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][
+            0
+        ]
+        self.next_id = db.execute(
+            "SELECT coalesce(max(customer_id), 0) + 1 FROM customers"
+        ).fetchall()[0][0]
+        for part in range(TOKEN_PARTITIONS):
+            db.execute(f"DROP TABLE IF EXISTS stage_known_{part}")
+            db.execute(
+                f"CREATE TEMP TABLE stage_known_{part} (token BLOB, kind UTINYINT, "
+                "customer_id BIGINT)"
+            )
+
+    def add(self, customers: pa.Table, tokens: pa.Table) -> None:
+        """One batch: ``customers`` (``ref``, ``row_no``, segment values ``s0``…) and
+        ``tokens`` (``ref``, ``kind``, ``token``)."""
+        db, load_id = self.db, self.load_id
+        with _memory_errors(self.rollback):
+            db.register("batch_customers", customers)
+            db.register("batch_tokens", tokens)
+            try:
+                db.execute(
+                    f"""CREATE OR REPLACE TEMP TABLE batch_refs AS
+                    SELECT b.ref, b.first_row, b.segment, c.customer_id
+                    FROM (SELECT ref, min(row_no) AS first_row,
+                                 arg_max({self.segment}, row_no) AS segment
+                          FROM batch_customers GROUP BY ref) b
+                    LEFT JOIN customers c ON c.ref_token = b.ref"""
+                )
+                db.execute(
+                    """UPDATE customers SET segment = b.segment, last_load = ?
+                    FROM batch_refs b WHERE customers.customer_id = b.customer_id""",
+                    [load_id],
+                )
+                db.execute(
+                    """CREATE OR REPLACE TEMP TABLE batch_new AS
+                    SELECT ? - 1 + row_number() OVER (ORDER BY first_row) AS customer_id,
+                           ref, segment
+                    FROM batch_refs WHERE customer_id IS NULL""",
+                    [self.next_id],
+                )
+                added = db.execute(
+                    "INSERT INTO customers SELECT customer_id, ref, segment, ?, ? FROM batch_new",
+                    [load_id, load_id],
+                ).fetchall()[0][0]
+                self.next_id += added
+                db.execute(
+                    """INSERT INTO tokens
+                    SELECT DISTINCT t.token, t.kind, n.customer_id, ?, ?, ?
+                    FROM batch_tokens t JOIN batch_new n ON n.ref = t.ref""",
+                    [self.workspace.keyring.version, load_id, load_id],
+                )
+                known = db.sql(
+                    """SELECT t.token, t.kind, b.customer_id
+                    FROM batch_tokens t JOIN batch_refs b ON b.ref = t.ref
+                    WHERE b.customer_id IS NOT NULL"""
+                ).to_arrow_table()
+            finally:
+                db.unregister("batch_customers")
+                db.unregister("batch_tokens")
+            if known.num_rows:
+                part_of = _first_bytes(known.column("token")) * TOKEN_PARTITIONS // 256
+                for part in range(TOKEN_PARTITIONS):
+                    db.register("known_batch", known.filter(pa.array(part_of == part)))
+                    try:
+                        db.execute(f"INSERT INTO stage_known_{part} SELECT * FROM known_batch")
+                    finally:
+                        db.unregister("known_batch")
+
+    def finish(
+        self, source: str, started: datetime.datetime, rows: int, mapping: dict[str, Any]
+    ) -> LoadCounts:
+        """Merge the staged tokens, record the load and commit."""
+        db, load_id = self.db, self.load_id
+        with _memory_errors(self.rollback):
+            for part in range(TOKEN_PARTITIONS):
+                _merge_known(db, part, load_id, self.workspace.keyring.version)
+            customers_new, customers_seen = db.execute(
+                """SELECT count(*) FILTER (WHERE first_load = ?),
+                          count(*) FILTER (WHERE first_load < ? AND last_load = ?)
+                FROM customers""",
+                [load_id, load_id, load_id],
+            ).fetchall()[0]
+            tokens_new = db.execute(
+                "SELECT count(*) FROM tokens WHERE first_load = ?", [load_id]
+            ).fetchall()[0][0]
+            db.execute(
+                "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    load_id,
+                    source,
+                    started,
+                    _now(),
+                    rows,
+                    customers_new,
+                    customers_seen,
+                    tokens_new,
+                    json.dumps(mapping, ensure_ascii=False),
+                ],
+            )
+            db.execute("COMMIT")
+        self._drop_staging()
+        totals = self.workspace.counts()
+        return LoadCounts(
+            load_id=load_id,
+            customers_new=customers_new,
+            customers_seen=customers_seen,
+            tokens_new=tokens_new,
+            customers_total=totals["customers"],
+            tokens_total=totals["tokens"],
+        )
+
+    def rollback(self) -> None:
+        """Undo everything this load did."""
+        with contextlib.suppress(duckdb.Error):
+            self.db.execute("ROLLBACK")
+        self._drop_staging()
+
+    def _drop_staging(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            for table in ("batch_refs", "batch_new"):
+                self.db.execute(f"DROP TABLE IF EXISTS {table}")
+            for part in range(TOKEN_PARTITIONS):
+                self.db.execute(f"DROP TABLE IF EXISTS stage_known_{part}")
+
+
+def _merge_known(db: duckdb.DuckDBPyConnection, part: int, load_id: int, key_version: int) -> None:
+    """Merge one partition of staged tokens of known customers into ``tokens``."""
+    db.execute(
+        f"""CREATE OR REPLACE TEMP TABLE stage_ids AS
+        SELECT DISTINCT token, kind, customer_id FROM stage_known_{part}"""
     )
-    with workspace.transaction():
-        load_id = db.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
-        db.execute(
-            f"""CREATE TEMP TABLE stage_refs AS
-            SELECT ref, min(row_no) AS first_row, arg_max({segment}, row_no) AS segment
-            FROM stage_customers GROUP BY ref"""
-        )
-        customers_seen = db.execute(
-            """UPDATE customers SET segment = s.segment, last_load = ?
-            FROM stage_refs s WHERE customers.ref_token = s.ref""",
-            [load_id],
-        ).fetchall()[0][0]
-        customers_new = db.execute(
-            """INSERT INTO customers
-            SELECT (SELECT coalesce(max(customer_id), 0) FROM customers)
-                       + row_number() OVER (ORDER BY s.first_row),
-                   s.ref, s.segment, ?, ?
-            FROM stage_refs s ANTI JOIN customers c ON c.ref_token = s.ref""",
-            [load_id, load_id],
-        ).fetchall()[0][0]
-        db.execute(
-            """CREATE TEMP TABLE stage_ids AS
-            SELECT DISTINCT t.token, t.kind, c.customer_id
-            FROM stage_tokens t JOIN customers c ON c.ref_token = t.ref"""
-        )
-        db.execute(
-            """UPDATE tokens SET last_load = ?
-            FROM stage_ids s
-            WHERE tokens.token = s.token AND tokens.customer_id = s.customer_id""",
-            [load_id],
-        )
-        tokens_new = db.execute(
-            """INSERT INTO tokens
-            SELECT s.token, s.kind, s.customer_id, ?, ?, ?
-            FROM stage_ids s
-            ANTI JOIN tokens t ON t.token = s.token AND t.customer_id = s.customer_id""",
-            [workspace.keyring.version, load_id, load_id],
-        ).fetchall()[0][0]
-        db.execute(
-            "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                load_id,
-                source,
-                started,
-                _now(),
-                rows,
-                customers_new,
-                customers_seen,
-                tokens_new,
-                json.dumps(mapping, ensure_ascii=False),
-            ],
-        )
-        for table in ("stage_refs", "stage_ids", "stage_customers", "stage_tokens"):
-            db.execute(f"DROP TABLE {table}")
-    totals = workspace.counts()
-    return LoadCounts(
-        load_id=load_id,
-        customers_new=customers_new,
-        customers_seen=customers_seen,
-        tokens_new=tokens_new,
-        customers_total=totals["customers"],
-        tokens_total=totals["tokens"],
+    db.execute(f"DROP TABLE stage_known_{part}")
+    db.execute(
+        """UPDATE tokens SET last_load = ?
+        FROM stage_ids s
+        WHERE tokens.token = s.token AND tokens.customer_id = s.customer_id""",
+        [load_id],
     )
+    db.execute(
+        """INSERT INTO tokens
+        SELECT s.token, s.kind, s.customer_id, ?, ?, ?
+        FROM stage_ids s
+        ANTI JOIN tokens t ON t.token = s.token AND t.customer_id = s.customer_id""",
+        [key_version, load_id, load_id],
+    )
+    db.execute("DROP TABLE stage_ids")
+
+
+@contextmanager
+def _memory_errors(undo: Callable[[], None] | None = None) -> Iterator[None]:
+    """DuckDB running out of memory, as a one-line error (after ``undo``)."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException:
+        if undo is not None:
+            undo()
+        raise WorkspaceError(
+            "The store ran out of memory; raise memory_limit in leaktrace.toml and run the "
+            "command again (nothing was changed)."
+        ) from None
+
+
+def _first_bytes(tokens: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """The first byte of each 16-byte token, as integers."""
+    if isinstance(tokens, pa.ChunkedArray):
+        tokens = tokens.combine_chunks()
+    tokens = tokens.cast(pa.binary(keys.TOKEN_BYTES))
+    width = tokens.type.byte_width
+    data = np.frombuffer(tokens.buffers()[1], dtype=np.uint8)
+    return data[tokens.offset * width : (tokens.offset + len(tokens)) * width : width].astype(int)
 
 
 def ids_for_refs(db: duckdb.DuckDBPyConnection, refs: pa.Array) -> list[int | None]:
@@ -505,3 +655,206 @@ def match_tokens(db: duckdb.DuckDBPyConnection, probe: pa.Table) -> pa.Table:
 def _sql_text(text: str) -> str:
     """``text`` for use inside a single-quoted SQL string literal."""
     return text.replace("'", "''")
+
+
+# -- the ledger ------------------------------------------------------------------------------
+
+# Columns of a ledger row, in the order the functions below return them.
+LEDGER_COLUMNS = ("seq", "kind", "time", "body", "prev_hash", "entry_hash", "mac", "key_version")
+_LEDGER_SELECT = "SELECT " + ", ".join(LEDGER_COLUMNS) + " FROM ledger"
+
+
+def in_transaction(db: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ``db`` has an explicit transaction open (``BEGIN`` not yet committed).
+
+    DuckDB has no query for this, and a ``BEGIN`` inside an open transaction aborts that
+    transaction, so it cannot be probed by trying. In auto-commit mode every statement runs in a
+    transaction of its own with a new id; inside an explicit transaction they share one.
+    """
+    first = db.execute("SELECT txid_current()").fetchall()[0][0]
+    second = db.execute("SELECT txid_current()").fetchall()[0][0]
+    return bool(first == second)
+
+
+def ledger_rows(
+    db: duckdb.DuckDBPyConnection, kind: str | None = None, since_seq: int | None = None
+) -> list[tuple[Any, ...]]:
+    """Ledger rows in seq order (columns :data:`LEDGER_COLUMNS`), of one kind, after a seq."""
+    conditions, parameters = [], []
+    if kind is not None:
+        conditions.append("kind = ?")
+        parameters.append(kind)
+    if since_seq is not None:
+        conditions.append("seq > ?")
+        parameters.append(since_seq)
+    where = " WHERE " + " AND ".join(conditions) if conditions else ""
+    return db.execute(f"{_LEDGER_SELECT}{where} ORDER BY seq", parameters).fetchall()
+
+
+def ledger_last(db: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    """The ledger row with the highest seq, or None when the ledger is empty."""
+    rows = db.execute(f"{_LEDGER_SELECT} ORDER BY seq DESC LIMIT 1").fetchall()
+    return rows[0] if rows else None
+
+
+def ledger_row(db: duckdb.DuckDBPyConnection, seq: int) -> tuple[Any, ...] | None:
+    """The ledger row with ``seq``, or None."""
+    rows = db.execute(f"{_LEDGER_SELECT} WHERE seq = ?", [seq]).fetchall()
+    return rows[0] if rows else None
+
+
+def ledger_hashes(db: duckdb.DuckDBPyConnection, upto_seq: int | None = None) -> list[bytes]:
+    """The entry hashes in seq order, up to and including ``upto_seq`` (the Merkle leaves)."""
+    where, parameters = ("WHERE seq <= ?", [upto_seq]) if upto_seq is not None else ("", [])
+    rows = db.execute(f"SELECT entry_hash FROM ledger {where} ORDER BY seq", parameters).fetchall()
+    return [bytes(row[0]) for row in rows]
+
+
+def insert_ledger_row(db: duckdb.DuckDBPyConnection, row: Sequence[Any]) -> None:
+    """Add one ledger row (columns :data:`LEDGER_COLUMNS`); the caller holds the transaction."""
+    db.execute(
+        f"INSERT INTO ledger ({', '.join(LEDGER_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        list(row),
+    ).fetchall()
+
+
+def ledger_head(db: duckdb.DuckDBPyConnection) -> tuple[int, bytes, bytes, int] | None:
+    """The chain head (seq, entry hash, MAC, key version), or None when none was written."""
+    rows = db.execute("SELECT seq, entry_hash, mac, key_version FROM ledger_head").fetchall()
+    if not rows:
+        return None
+    seq, entry_hash, mac, key_version = rows[0]
+    return int(seq), bytes(entry_hash), bytes(mac), int(key_version)
+
+
+def set_ledger_head(
+    db: duckdb.DuckDBPyConnection, seq: int, entry_hash: bytes, mac: bytes, key_version: int
+) -> None:
+    """Replace the chain head; the caller holds the transaction that added the entry."""
+    db.execute(
+        "INSERT OR REPLACE INTO ledger_head VALUES (true, ?, ?, ?, ?)",
+        [seq, entry_hash, mac, key_version],
+    ).fetchall()
+
+
+# -- releases ---------------------------------------------------------------------------------
+
+RELEASE_COLUMNS = (
+    "release_id", "status", "recipient", "role", "purpose", "approver", "created", "source",
+    "output", "partial", "rows", "decoys", "customers", "output_sha256", "ledger_seq",
+)  # fmt: skip
+
+
+def next_release_id(db: duckdb.DuckDBPyConnection) -> str:
+    """``R000001``, ``R000002`` …: one more than the releases recorded so far."""
+    count = db.execute("SELECT count(*) FROM releases").fetchall()[0][0]
+    return f"R{count + 1:06d}"
+
+
+def insert_release(db: duckdb.DuckDBPyConnection, release: dict[str, Any]) -> None:
+    """Record a release (its :data:`RELEASE_COLUMNS`; missing ones are null)."""
+    db.execute(
+        f"INSERT INTO releases ({', '.join(RELEASE_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * len(RELEASE_COLUMNS))})",
+        [release.get(column) for column in RELEASE_COLUMNS],
+    )
+
+
+def update_release(db: duckdb.DuckDBPyConnection, release_id: str, **values: Any) -> None:
+    """Set columns of one release."""
+    unknown = set(values) - set(RELEASE_COLUMNS)
+    if unknown:
+        raise ValueError(f"no release column {sorted(unknown)[0]!r}")
+    assignments = ", ".join(f"{column} = ?" for column in values)
+    db.execute(
+        f"UPDATE releases SET {assignments} WHERE release_id = ?", [*values.values(), release_id]
+    )
+
+
+def releases(db: duckdb.DuckDBPyConnection, status: str | None = None) -> list[dict[str, Any]]:
+    """Releases in order, of one status or all."""
+    where = "WHERE status = ?" if status else ""
+    rows = db.execute(
+        f"SELECT {', '.join(RELEASE_COLUMNS)} FROM releases {where} ORDER BY release_id",
+        [status] if status else [],
+    ).fetchall()
+    return [dict(zip(RELEASE_COLUMNS, row, strict=True)) for row in rows]
+
+
+def add_release_members(
+    db: duckdb.DuckDBPyConnection, release_id: str, customer_ids: pa.Array, decoys: pa.Table
+) -> None:
+    """The customers of a release, and the tokens of its decoys (``decoy``, ``kind``, ``token``)."""
+    members = pa.table({"customer_id": customer_ids})
+    db.register("release_members", members)
+    db.register("release_decoys", decoys)
+    try:
+        db.execute(
+            "INSERT INTO release_customers SELECT DISTINCT ?, customer_id FROM release_members",
+            [release_id],
+        )
+        db.execute(
+            "INSERT INTO decoy_tokens SELECT ?, decoy, kind, token FROM release_decoys",
+            [release_id],
+        )
+    finally:
+        db.unregister("release_members")
+        db.unregister("release_decoys")
+
+
+def times_released(db: duckdb.DuckDBPyConnection, customer_ids: Sequence[int]) -> list[int]:
+    """How many complete releases held each customer, in order."""
+    probe = pa.table({"position": pa.array(range(len(customer_ids)), pa.int64()),
+                      "customer_id": pa.array(customer_ids, pa.int64())})  # fmt: skip
+    db.register("probe_released", probe)
+    try:
+        rows = db.execute(
+            """SELECT count(r.release_id) FROM probe_released p
+            LEFT JOIN release_customers m ON m.customer_id = p.customer_id
+            LEFT JOIN releases r ON r.release_id = m.release_id AND r.status = 'complete'
+            GROUP BY p.position ORDER BY p.position"""
+        ).fetchall()
+    finally:
+        db.unregister("probe_released")
+    return [row[0] for row in rows]
+
+
+def segment_members(db: duckdb.DuckDBPyConnection, conditions: dict[str, str]) -> set[int]:
+    """Register ids whose segment attributes equal all ``conditions`` (attribute → value)."""
+    where = " AND ".join("json_extract_string(segment, ?) = ?" for _ in conditions) or "true"
+    params = [p for name, value in conditions.items() for p in (f'$."{name}"', value)]
+    rows = db.execute(f"SELECT customer_id FROM customers WHERE {where}", params).fetchall()
+    return {row[0] for row in rows}
+
+
+def decoy_hits(db: duckdb.DuckDBPyConnection, tokens: pa.Array | pa.ChunkedArray) -> dict[str, int]:
+    """Per release, how many of its decoys any of ``tokens`` (exact identifier tokens) names."""
+    db.register("probe_decoys", pa.table({"token": tokens}))
+    try:
+        rows = db.execute(
+            """SELECT d.release_id, count(DISTINCT d.decoy) FROM probe_decoys p
+            JOIN decoy_tokens d ON d.token = p.token GROUP BY d.release_id"""
+        ).fetchall()
+    finally:
+        db.unregister("probe_decoys")
+    return dict(rows)
+
+
+def release_member_count(
+    db: duckdb.DuckDBPyConnection, release_id: str, customer_ids: pa.Array | pa.ChunkedArray
+) -> int:
+    """How many of ``customer_ids`` (distinct) release ``release_id`` holds."""
+    db.register("probe_members", pa.table({"customer_id": customer_ids}))
+    try:
+        return db.execute(
+            """SELECT count(DISTINCT p.customer_id) FROM probe_members p
+            JOIN release_customers m ON m.customer_id = p.customer_id AND m.release_id = ?""",
+            [release_id],
+        ).fetchall()[0][0]
+    finally:
+        db.unregister("probe_members")
+
+
+def token_exists(db: duckdb.DuckDBPyConnection, token: bytes) -> bool:
+    """Whether any customer holds ``token``."""
+    return bool(db.execute("SELECT count(*) FROM tokens WHERE token = ?", [token]).fetchall()[0][0])

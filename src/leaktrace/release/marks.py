@@ -1,0 +1,975 @@
+"""Keyed marks (键控标记): one of q equivalent forms per record and field, chosen by a PRF.
+
+A mark rule looks at a column and finds, in each value, *slots*: places where the value can be
+written in q ways that mean the same thing, the original among them. A PRF keyed by (mark key,
+release id, record token, field name) picks one form per slot. A leaked copy that keeps the
+field shows, slot by slot, which form it carries; for the release it came from every slot
+agrees with the PRF, for any other release each slot agrees with probability 1/q, independently
+(the PRF of another release is independent of the data). So with m agreements in n slots the
+p-value of "not this release" is the binomial tail ``P(X >= m)``, X ~ Binomial(n, 1/q)
+(:func:`binomial_pvalue`).
+
+Rules (a small registry, :data:`RULES`; one q per rule):
+
+``address`` (q = 2, up to three slots)
+    the province suffix kept or dropped (贵州省贵阳市… / 贵州贵阳市…, 北京市朝阳区 / 北京朝阳区,
+    广西壮族自治区 / 广西), the city's 市 kept or dropped (贵阳市云岩区 / 贵阳云岩区), and 室
+    after a room number (…2单元1502室 / …2单元1502). Only the leading divisions of GB/T 2260
+    that name one county together are varied (province, city and county must be consistent),
+    so every form names the same place; anything else in the value is left alone.
+``amount`` (q = 9, one slot)
+    the last digit of a non-round amount, 1-9: 15713.35 may become 15713.31 … 15713.39. Values
+    whose last digit is 0 (round values, 12000.00, 15713.30) are never changed, nor is the type
+    or the number of decimals; the change is at most 8 units of the last place. Decimal, integer
+    and floating columns, and text columns of plain ASCII numbers (``1,234.56``, ``-3074.53``).
+``list_order`` (q = 2, one slot per pair of items)
+    the order within consecutive pairs of a delimited list (借记卡、信用卡、手机银行 →
+    信用卡、借记卡、手机银行): the items and their number never change.
+
+A mark never touches a value a recipient needs: :func:`mark_table` refuses columns whose header
+or values are a phone, name, ID, card, e-mail, plate or other identifier, and no rule changes a
+column's type, so a marked CSV opens in pandas and Excel with the same columns and dtypes. Date
+formats are not varied (a mixed-format date column would stop being a date column).
+
+Everything is column-wise: the PRF is SipHash-2-4 (a PRF designed for short inputs, Aumasson and
+Bernstein 2012, https://www.aumasson.jp/siphash/siphash.pdf) over the 16-byte record token in
+NumPy, with a 128-bit key per (release, field) derived by HMAC-SHA256 from the mark key; the
+rules work on Arrow buffers.
+
+>>> import pyarrow as pa
+>>> from leaktrace.keys import token
+>>> key, tokens = bytes(32), pa.array([token(bytes(32), "mobile", "13800000000")] * 2)
+>>> table = pa.table({"balance": ["15713.35", "12000.00"]})
+>>> marked = mark_table(key, "R1", tokens, table, {"balance": "amount"})
+>>> marked["balance"][1].as_py()
+'12000.00'
+>>> counts = read_marks(key, "R1", tokens, marked, {"balance": "amount"})
+>>> (counts["balance"].agreements, counts["balance"].trials, counts["balance"].q)
+(1, 1, 9)
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from leaktrace.exceptions import ConfigError
+
+_DOMAIN = b"leaktrace mark v1\x00"
+CHUNK_ROWS = 1 << 16  # rules build a few (rows x 25) matrices; this bounds their memory
+# Identifier types a recipient needs unchanged: never marked.
+PROTECTED = frozenset({"mobile", "person_name", "resident_id", "bank_card", "email", "plate",
+                       "passport", "uscc", "fixed_line"})  # fmt: skip
+
+
+# ---- the PRF -----------------------------------------------------------------------------
+
+_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _rotl(x: np.ndarray, b: int) -> np.ndarray:
+    return (x << np.uint64(b)) | (x >> np.uint64(64 - b))
+
+
+def _round(v0, v1, v2, v3):  # one SipRound, on arrays
+    v0 = v0 + v1
+    v1 = _rotl(v1, 13) ^ v0
+    v0 = _rotl(v0, 32)
+    v2 = v2 + v3
+    v3 = _rotl(v3, 16) ^ v2
+    v0 = v0 + v3
+    v3 = _rotl(v3, 21) ^ v0
+    v2 = v2 + v1
+    v1 = _rotl(v1, 17) ^ v2
+    v2 = _rotl(v2, 32)
+    return v0, v1, v2, v3
+
+
+def siphash24_16(key: bytes, words: np.ndarray) -> np.ndarray:
+    """SipHash-2-4 of 16-byte messages given as an (n, 2) array of little-endian uint64.
+
+    >>> message = np.frombuffer(bytes(range(16)), dtype="<u8").reshape(1, 2)
+    >>> hex(int(siphash24_16(bytes(range(16)), message)[0]))
+    '0x3f2acc7f57c29bdb'
+    """
+    k0, k1 = (np.uint64(int.from_bytes(key[i : i + 8], "little")) for i in (0, 8))
+    n = words.shape[0]
+    with np.errstate(over="ignore"):
+        v0 = np.full(n, k0 ^ np.uint64(0x736F6D6570736575), dtype=np.uint64)
+        v1 = np.full(n, k1 ^ np.uint64(0x646F72616E646F6D), dtype=np.uint64)
+        v2 = np.full(n, k0 ^ np.uint64(0x6C7967656E657261), dtype=np.uint64)
+        v3 = np.full(n, k1 ^ np.uint64(0x7465646279746573), dtype=np.uint64)
+        last = np.uint64(16 << 56)  # the message length in the last block, no tail bytes
+        for m in (words[:, 0].astype(np.uint64), words[:, 1].astype(np.uint64), last):
+            v3 = v3 ^ m
+            v0, v1, v2, v3 = _round(v0, v1, v2, v3)
+            v0, v1, v2, v3 = _round(v0, v1, v2, v3)
+            v0 = v0 ^ m
+        v2 = v2 ^ np.uint64(0xFF)
+        for _ in range(4):
+            v0, v1, v2, v3 = _round(v0, v1, v2, v3)
+    return v0 ^ v1 ^ v2 ^ v3
+
+
+def field_key(key: bytes, release_id: str, field: str) -> bytes:
+    """The 128-bit SipHash key of one field of one release, derived from the mark key."""
+    message = _DOMAIN + release_id.encode() + b"\x00" + field.encode()
+    return hmac.digest(key, message, "sha256")[:16]
+
+
+def _token_words(record_tokens: pa.Array | pa.ChunkedArray | Sequence[bytes | None]):
+    """(n, 2) uint64 words of 16-byte tokens, and which rows have one."""
+    if isinstance(record_tokens, pa.ChunkedArray):
+        record_tokens = record_tokens.combine_chunks()
+    if not isinstance(record_tokens, pa.Array):
+        record_tokens = pa.array(list(record_tokens), pa.binary(16))
+    if record_tokens.type != pa.binary(16):
+        try:
+            record_tokens = record_tokens.cast(pa.binary(16))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise ConfigError("Record tokens must be 16-byte keyed tokens (keys.tokens).") from None
+    n = len(record_tokens)
+    present = ~np.asarray(record_tokens.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    buffer = record_tokens.buffers()[1]
+    raw = np.frombuffer(buffer, dtype=np.uint8)[
+        record_tokens.offset * 16 : (record_tokens.offset + n) * 16
+    ]
+    return raw.view("<u8").reshape(n, 2), present
+
+
+def prf_words(
+    key: bytes,
+    release_id: str,
+    field: str,
+    record_tokens: pa.Array | pa.ChunkedArray | Sequence[bytes | None],
+) -> tuple[np.ndarray, np.ndarray]:
+    """One 64-bit PRF word per record for (release, field), and which records have a token."""
+    words, present = _token_words(record_tokens)
+    return siphash24_16(field_key(key, release_id, field), words), present
+
+
+def choices(words: np.ndarray, q: int, slots: int) -> np.ndarray:
+    """The form index (0..q-1) the PRF picks for each record and slot: bit j of the word for
+    slot j when q = 2; the word modulo q (one slot) otherwise (bias below 2^-60)."""
+    if q == 2:
+        shifts = np.arange(slots, dtype=np.uint64)
+        return ((words[:, None] >> shifts) & np.uint64(1)).astype(np.int64)
+    if slots != 1:
+        raise ValueError("rules with q > 2 have one slot")
+    return (words % np.uint64(q)).astype(np.int64)[:, None]
+
+
+# ---- the binomial tail ---------------------------------------------------------------------
+
+
+def binomial_pvalue(k: int, n: int, p: float) -> float:
+    """``P(X >= k)`` for X ~ Binomial(n, p), exactly (a log-space sum of the tail terms).
+
+    >>> round(binomial_pvalue(3, 3, 0.5), 12)
+    0.125
+    >>> binomial_pvalue(0, 10, 0.3)
+    1.0
+    """
+    if not 0 <= p <= 1 or n < 0:
+        raise ValueError("need 0 <= p <= 1 and n >= 0")
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    if p in (0.0, 1.0):
+        return float(p == 1.0)
+    i = np.arange(k, n + 1, dtype=np.float64)
+    log_terms = (
+        math.lgamma(n + 1)
+        - np.array([math.lgamma(x + 1) for x in i])
+        - np.array([math.lgamma(n - x + 1) for x in i])
+        + i * math.log(p)
+        + (n - i) * math.log1p(-p)
+    )
+    top = log_terms.max()
+    return float(min(1.0, math.exp(top) * np.exp(log_terms - top).sum()))
+
+
+# ---- rules ---------------------------------------------------------------------------------
+
+
+class MarkRule(Protocol):
+    """A way to write values of a column in q equivalent forms.
+
+    ``observe`` tells, for each value and slot, whether the slot exists and which form
+    (0..q-1) the value shows; it must depend on the value alone, and changing the form of one
+    slot must not change which slots exist. ``render`` writes the values with the given forms
+    (where a slot exists); it keeps the column's type.
+    """
+
+    name: str
+    q: int
+    slots: int
+
+    def accepts(self, type_: pa.DataType) -> bool: ...
+
+    def observe(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def render(self, values: pa.Array, forms: np.ndarray) -> pa.Array: ...
+
+
+def _strings(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Offsets (int64), UTF-8 data and validity of a string array (no copy of the data)."""
+    offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
+    _, offset_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offset_buffer, dtype=offset_type)[
+        values.offset : values.offset + len(values) + 1
+    ].astype(np.int64)
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8)
+        if data_buffer is not None
+        else np.zeros(0, np.uint8)
+    )
+    valid = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    return offsets, data, valid
+
+
+def _byte_at(data: np.ndarray, position: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """``data[position]`` where ``ok``, else 0."""
+    safe = np.where(ok & (position >= 0) & (position < data.size), position, 0)
+    return np.where(ok, data[safe] if data.size else 0, 0).astype(np.int64)
+
+
+def _char_code(text: str) -> int:
+    raw = text.encode()
+    return int.from_bytes(raw, "big")
+
+
+def _splice(
+    values: pa.Array, pool: np.ndarray, sources: np.ndarray, lengths: np.ndarray
+) -> pa.Array:
+    """A string array whose row i is the concatenation of byte segments ``sources[i, j]``,
+    ``lengths[i, j]`` (j in order) taken from the values' data followed by ``pool``; nulls stay
+    null. One gather builds the whole data buffer."""
+    _, data, valid = _strings(values)
+    combo = np.concatenate([data, pool])
+    lengths = np.where(valid[:, None], lengths, 0).astype(np.int64)
+    flat_lengths = lengths.ravel()
+    total = int(flat_lengths.sum())
+    out_start = np.cumsum(flat_lengths) - flat_lengths
+    index = np.repeat(sources.ravel().astype(np.int64) - out_start, flat_lengths)
+    index += np.arange(total, dtype=np.int64)
+    out = combo[index] if total else np.zeros(0, np.uint8)
+    row_offsets = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(lengths.sum(axis=1), out=row_offsets[1:])
+    large = pa.types.is_large_string(values.type)
+    if not large and total >= 2**31:  # pragma: no cover - chunks keep far below this
+        raise ValueError("string data too large for 32-bit offsets")
+    buffer = pa.py_buffer(row_offsets.astype(np.int64 if large else np.int32))
+    return pa.Array.from_buffers(
+        values.type, len(values), [_bitmap(values), buffer, pa.py_buffer(out)]
+    )
+
+
+# -- amounts
+
+
+class AmountRule:
+    """The last digit (1-9) of non-round amounts; see the module docstring."""
+
+    name = "amount"
+    q = 9
+    slots = 1
+
+    def accepts(self, type_: pa.DataType) -> bool:
+        return (
+            pa.types.is_decimal(type_)
+            or pa.types.is_integer(type_)
+            or pa.types.is_floating(type_)
+            or pa.types.is_string(type_)
+            or pa.types.is_large_string(type_)
+        )
+
+    def _units(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """Integer values in units of the last place, and which values have that form."""
+        n = len(values)
+        valid = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        type_ = values.type
+        if pa.types.is_decimal(type_):
+            width = 16 if pa.types.is_decimal128(type_) else 32
+            raw = np.frombuffer(values.buffers()[1], dtype="<i8")
+            words = raw[values.offset * width // 8 : (values.offset + n) * width // 8]
+            words = words.reshape(n, width // 8)
+            low = words[:, 0]
+            fits = np.all(words[:, 1:] == (low >> 63)[:, None], axis=1)
+            return low, valid & fits
+        if pa.types.is_integer(type_):
+            units = values.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+            info = np.iinfo(type_.to_pandas_dtype())
+            base = units - np.sign(units) * (np.abs(units) % 10)
+            room = (base + 9 <= info.max) & (base - 9 >= info.min)
+            return units, valid & room
+        if pa.types.is_floating(type_):
+            floats = values.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64)
+            return np.zeros(n, np.int64), valid & np.isfinite(floats)
+        return np.zeros(n, np.int64), valid & _plain_numbers(values)
+
+    def observe(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        n = len(values)
+        type_ = values.type
+        if pa.types.is_floating(type_):
+            units, ok, _scale = self._float_units(values)
+        elif pa.types.is_string(type_) or pa.types.is_large_string(type_):
+            units, ok = self._units(values)
+            offsets, data, _ = _strings(values)
+            last = _byte_at(data, offsets[1:] - 1, ok & (offsets[1:] > offsets[:-1]))
+            units = np.where(ok, last - 48, 0)
+        else:
+            units, ok = self._units(values)
+        digit = np.abs(units) % 10
+        available = ok & (digit != 0)
+        return available.reshape(n, 1), np.where(available, digit - 1, 0).reshape(n, 1)
+
+    @staticmethod
+    def _float_units(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Floats as integers in units of their own last decimal place (0-6 decimals)."""
+        floats = values.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64)
+        valid = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        scale = np.full(floats.size, -1, dtype=np.int64)
+        units = np.zeros(floats.size, dtype=np.int64)
+        for decimals in range(6, -1, -1):  # the fewest decimals that hold the value wins
+            scaled = floats * 10.0**decimals
+            rounded = np.round(scaled)
+            exact = (np.abs(scaled - rounded) <= 1e-7 * np.maximum(1.0, np.abs(scaled))) & (
+                np.abs(rounded) < 2.0**53
+            )
+            scale = np.where(exact, decimals, scale)
+            units = np.where(exact, rounded, units).astype(np.int64)
+        return units, valid & (scale >= 0), scale
+
+    def render(self, values: pa.Array, forms: np.ndarray) -> pa.Array:
+        available, current = self.observe(values)
+        change = available[:, 0] & (forms[:, 0] != current[:, 0])
+        if not change.any():
+            return values
+        delta = forms[:, 0] - current[:, 0]  # new digit minus old digit
+        type_ = values.type
+        if pa.types.is_decimal(type_):
+            units, _ = self._units(values)
+            new = units + np.where(change, np.sign(units) * delta, 0)
+            width = 16 if pa.types.is_decimal128(type_) else 32
+            words = np.zeros((len(values), width // 8), dtype=np.int64)
+            words[:, 0] = new
+            words[:, 1:] = (new >> 63)[:, None]
+            return (
+                pa.Array.from_buffers(
+                    type_, len(values), [values.buffers()[0], pa.py_buffer(words)], offset=0
+                )
+                if values.offset == 0
+                else pa.Array.from_buffers(
+                    type_, len(values), [_bitmap(values), pa.py_buffer(words)]
+                )
+            )
+        if pa.types.is_integer(type_):
+            units, _ = self._units(values)
+            new = units + np.where(change, np.sign(units) * delta, 0)
+            return _like(values, pa.array(new).cast(type_))
+        if pa.types.is_floating(type_):
+            units, _, scale = self._float_units(values)
+            new_units = units + np.where(change, np.sign(units) * delta, 0)
+            new = new_units / 10.0 ** np.maximum(scale, 0)
+            floats = values.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64)
+            return _like(values, pa.array(np.where(change, new, floats)).cast(type_))
+        # Text: the last byte is an ASCII digit; write the new one in a copy of the data.
+        offsets, data, _ = _strings(values)
+        out = data[offsets[0] : offsets[-1]].copy()
+        rows = np.flatnonzero(change)
+        out[offsets[rows + 1] - 1 - offsets[0]] = (49 + forms[rows, 0]).astype(np.uint8)
+        large = pa.types.is_large_string(type_)
+        buffer = pa.py_buffer((offsets - offsets[0]).astype(np.int64 if large else np.int32))
+        return pa.Array.from_buffers(
+            type_, len(values), [_bitmap(values), buffer, pa.py_buffer(out)]
+        )
+
+
+def _bitmap(values: pa.Array) -> pa.Buffer | None:
+    if values.null_count == 0:
+        return None
+    valid = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    return pa.py_buffer(np.packbits(valid.astype(np.uint8), bitorder="little"))
+
+
+def _like(values: pa.Array, new: pa.Array) -> pa.Array:
+    """``new`` with the nulls of ``values``."""
+    if values.null_count == 0:
+        return new
+    return pc.if_else(values.is_null(), pa.scalar(None, values.type), new)
+
+
+_NUMBER_BYTES = np.zeros(256, dtype=np.int8)  # 1 digit, 2 ".", 3 ",", 4 sign
+_NUMBER_BYTES[48:58] = 1
+_NUMBER_BYTES[ord(".")] = 2
+_NUMBER_BYTES[ord(",")] = 3
+_NUMBER_BYTES[[ord("+"), ord("-")]] = 4
+
+
+def _plain_numbers(values: pa.Array) -> np.ndarray:
+    """Which strings are plain ASCII numbers: an optional sign, digits (thousands commas
+    allowed), at most one decimal point, a digit at the end, no leading zero before another
+    digit, at most 12 integer digits (longer runs are identifiers, not amounts)."""
+    offsets, data, valid = _strings(values)
+    n = len(values)
+    starts, ends = offsets[:-1], offsets[1:]
+    lengths = ends - starts
+    ok = valid & (lengths > 0) & (lengths <= 24)
+    if not ok.any():
+        return ok
+    body = data[offsets[0] : offsets[-1]]
+    kind = _NUMBER_BYTES[body]
+    row = np.repeat(np.arange(n), lengths)
+    at = np.arange(body.size) - (starts - offsets[0])[row]  # position inside the value
+    bad = np.bincount(row, weights=(kind == 0) | ((kind == 4) & (at > 0)), minlength=n)
+    dots = np.bincount(row, weights=kind == 2, minlength=n)
+    first_dot = np.full(n, 99, dtype=np.int64)
+    dot_rows = row[kind == 2]
+    first_dot[dot_rows[::-1]] = at[kind == 2][::-1]
+    integer_digits = np.bincount(row, weights=(kind == 1) & (at < first_dot[row]), minlength=n)
+    ok &= (bad == 0) & (dots <= 1) & (integer_digits >= 1) & (integer_digits <= 12)
+    first = _byte_at(data, starts, ok)
+    ok &= first != ord(",")
+    lead = starts + ((first == ord("+")) | (first == ord("-")))
+    ok &= _byte_at(data, ends - 1, ok) >= 48
+    leading_zero = (_byte_at(data, lead, ok) == 48) & (_byte_at(data, lead + 1, ok) >= 48)
+    leading_zero &= lead + 1 < ends
+    return ok & ~leading_zero
+
+
+# -- list order
+
+
+class ListOrderRule:
+    """The order within consecutive pairs of a delimited list; see the module docstring."""
+
+    name = "list_order"
+    q = 2
+    slots = 4
+
+    def __init__(self, separator: str = "、") -> None:
+        self.separator = separator
+        self._last: tuple[object, tuple] | None = None
+
+    def accepts(self, type_: pa.DataType) -> bool:
+        return pa.types.is_string(type_) or pa.types.is_large_string(type_)
+
+    def _parse(self, values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+        """Items, each value's first item and item count, and per (value, pair) the form:
+        -1 no pair (missing, empty or equal items), 0 in code-point order, 1 reversed."""
+        buffers = values.buffers()
+        identity = (buffers[2].address if buffers[2] is not None else 0, buffers[1].address,
+                    values.offset, len(values))  # fmt: skip
+        if self._last is not None and self._last[0] == identity:
+            return self._last[1]
+        lists = pc.split_pattern(values.fill_null(""), self.separator)
+        offsets = lists.offsets.to_numpy().astype(np.int64)
+        items = lists.flatten()
+        starts, counts = offsets[:-1], np.diff(offsets)
+        n = len(values)
+        slot = np.arange(self.slots)
+        exists = (2 * slot + 1)[None, :] < counts[:, None]
+        valid = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        exists &= valid[:, None]
+        rows, pairs = np.nonzero(exists)
+        first = starts[rows] + 2 * pairs
+        a, b = items.take(pa.array(first)), items.take(pa.array(first + 1))
+        less = np.asarray(pc.less(a, b).to_numpy(zero_copy_only=False), dtype=bool)
+        greater = np.asarray(pc.greater(a, b).to_numpy(zero_copy_only=False), dtype=bool)
+        empty = np.asarray(pc.equal(pc.binary_length(a), 0).to_numpy(zero_copy_only=False)) | (
+            np.asarray(pc.equal(pc.binary_length(b), 0).to_numpy(zero_copy_only=False))
+        )
+        form = np.full((n, self.slots), -1, dtype=np.int64)
+        form[rows, pairs] = np.where((less | greater) & ~empty, greater.astype(np.int64), -1)
+        result = (items, starts, counts, form)
+        self._last = (identity, result)
+        return result
+
+    def observe(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        form = self._parse(values)[3]
+        return form >= 0, np.maximum(form, 0)
+
+    def render(self, values: pa.Array, forms: np.ndarray) -> pa.Array:
+        items, starts, counts, form = self._parse(values)
+        swap = (form >= 0) & (forms != form)
+        changed = swap.any(axis=1)
+        if not changed.any():
+            return values
+        order = np.arange(len(items), dtype=np.int64)
+        r, s = np.nonzero(swap)
+        first = starts[r] + 2 * s
+        order[first], order[first + 1] = first + 1, first
+        swapped = pa.ListArray.from_arrays(
+            pa.array(np.concatenate([starts, [starts[-1] + counts[-1]]]).astype(np.int32)),
+            items.take(pa.array(order)),
+        )
+        joined = pc.binary_join(swapped, self.separator)
+        return pc.if_else(pa.array(changed), joined, values)
+
+
+# -- addresses
+
+
+_PROVINCE_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "省", "市")
+_ROOM = "室"
+
+
+@dataclass(frozen=True)
+class _Heads:
+    """Leading division chains (province? city? county) in every form, hashed for lookup."""
+
+    hashes: np.ndarray  # sorted hashes of head strings
+    head: np.ndarray  # index into ``texts`` for each sorted hash
+    texts: pa.Array  # head strings
+    chars: np.ndarray  # length in characters of each head
+    has_p: np.ndarray  # province slot exists (per head)
+    has_c: np.ndarray  # city slot exists
+    form_p: np.ndarray  # 0 full, 1 short
+    form_c: np.ndarray
+    variant: np.ndarray  # (heads, 2, 2): the head with province form i and city form j
+    last_chars: np.ndarray  # char codes that end a head
+    max_chars: int
+
+
+_BASE = np.uint64(0x100000001B3)
+_MAX_HEAD = 16  # characters; longer heads (a few autonomous prefectures) get no slots
+
+
+def _hash_text(text: str) -> int:
+    value = 0
+    for char in text:
+        value = (value * 0x100000001B3 + _char_code(char) + 1) & 0xFFFFFFFFFFFFFFFF
+    return value
+
+
+def _province_forms(name: str) -> tuple[str, ...]:
+    if name.endswith("特别行政区") or name.startswith("台湾"):
+        return (name,)
+    for suffix in _PROVINCE_SUFFIXES:
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+            return (name, name[: -len(suffix)])
+    return (name,)
+
+
+def _city_forms(name: str) -> tuple[str, ...]:
+    if name.endswith("市") and len(name) >= 3:
+        return (name, name[:-1])
+    return (name,)
+
+
+@cache
+def _heads() -> _Heads:
+    """Every head 省市区 / 省区 / 市区 in every suffix form; a head whose text is claimed by two
+    classes, or that is a proper prefix of another head, has no slots (so that changing one
+    form can never make the value read as another head)."""
+    from leaktrace.identifiers.address import divisions
+
+    by_code = {}
+    for division in divisions():
+        by_code.setdefault(division.code, division)
+    entries: dict[str, tuple[int, int, int, int, int]] = {}  # text -> (class, hp, hc, fp, fc)
+    clash: set[str] = set()
+    classes: list[dict[tuple[int, int], str]] = []
+
+    def add(text: str, key: tuple[int, int, int, int]) -> None:
+        if text in entries:  # the same text in two classes: neither may be varied
+            clash.add(text)
+        entries.setdefault(text, (len(classes) - 1, *key))
+
+    for division in divisions():
+        if division.level != 3:
+            continue
+        province = by_code.get(division.code[:2] + "0000")
+        city = by_code.get(division.code[:4] + "00")
+        if province is None:
+            continue
+        if city is not None and (city.level != 2 or city.name == province.name):
+            city = None
+        p_forms = _province_forms(province.name)
+        c_forms = _city_forms(city.name) if city else None
+        # A short form must not run into what follows as if it were its suffix: 济南 + 市中区
+        # reads as 济南市 + 中区, 吉林 + 市… as 吉林市.
+        following = (city.name if city else division.name)[:1]
+        if following in "省市自" or division.name[:1] in "省市自":
+            p_forms = p_forms[:1]
+        if c_forms and division.name[:1] in "省市自":
+            c_forms = c_forms[:1]
+        layouts = [(p_forms, c_forms)]
+        if city is not None:
+            layouts.append((None, c_forms))
+        for provinces, cities in layouts:
+            classes.append({})
+            for fp, p in enumerate(provinces or ("",)):
+                for fc, c in enumerate(cities or ("",)):
+                    text = p + c + division.name
+                    has_p = int(provinces is not None and len(provinces) == 2)
+                    has_c = int(cities is not None and len(cities) == 2)
+                    classes[-1][(fp, fc)] = text
+                    add(text, (has_p, has_c, fp, fc))
+    texts = sorted(entries)
+    index = {text: i for i, text in enumerate(texts)}
+    prefixes = {text[:k] for text in texts for k in range(1, len(text))}
+    count = len(texts)
+    has_p = np.zeros(count, dtype=bool)
+    has_c = np.zeros(count, dtype=bool)
+    form_p = np.zeros(count, dtype=np.int64)
+    form_c = np.zeros(count, dtype=np.int64)
+    variant = np.tile(np.arange(count)[:, None, None], (1, 2, 2))
+    for text, (klass, hp, hc, fp, fc) in entries.items():
+        i = index[text]
+        members = classes[klass]
+        unsafe = any(m in clash or m in prefixes or len(m) > _MAX_HEAD for m in members.values())
+        if unsafe:
+            continue
+        has_p[i], has_c[i], form_p[i], form_c[i] = hp, hc, fp, fc
+        for (a, b), member in members.items():
+            variant[i, a, b] = index[member]
+        if not hp:
+            variant[i, 1, :] = variant[i, 0, :]
+        if not hc:
+            variant[i, :, 1] = variant[i, :, 0]
+    hashes = np.array([_hash_text(t) for t in texts], dtype=np.uint64)
+    order = np.argsort(hashes)
+    if np.unique(hashes).size != hashes.size:  # pragma: no cover - 64-bit collision
+        raise RuntimeError("head hash collision")
+    last = np.array(sorted({_char_code(t[-1]) for t in texts}), dtype=np.int64)
+    return _Heads(
+        hashes=hashes[order],
+        head=order,
+        texts=pa.array(texts),
+        chars=np.array([len(t) for t in texts]),
+        has_p=has_p,
+        has_c=has_c,
+        form_p=form_p,
+        form_c=form_c,
+        variant=variant,
+        last_chars=last,
+        max_chars=min(_MAX_HEAD, max(len(t) for t in texts)),
+    )
+
+
+class AddressRule:
+    """Province and city suffixes kept or dropped, 室 after a room number; see the module
+    docstring."""
+
+    name = "address"
+    q = 2
+    slots = 3
+
+    def accepts(self, type_: pa.DataType) -> bool:
+        return pa.types.is_string(type_) or pa.types.is_large_string(type_)
+
+    def __init__(self) -> None:
+        self._last: tuple[object, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+
+    def _parse(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per value: head index (-1: none), room slot exists, room form (0 with 室, 1 without).
+        The last result is kept: marking observes, then renders, the same values."""
+        buffers = values.buffers()
+        identity = (buffers[2].address if buffers[2] is not None else 0, buffers[1].address,
+                    values.offset, len(values))  # fmt: skip
+        if self._last is not None and self._last[0] == identity:
+            return self._last[1]
+        result = self._parse_new(values)
+        self._last = (identity, result)
+        return result
+
+    def _parse_new(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        heads = _heads()
+        offsets, data, valid = _strings(values)
+        n = len(values)
+        starts, ends = offsets[:-1], offsets[1:]
+        width = heads.max_chars
+        # Leading three-byte (CJK) characters as 24-bit codes (one gather of the first bytes),
+        # and polynomial prefix hashes of them, column by column.
+        index_type = np.int32 if data.size < 2**31 - 3 * width else np.int64
+        position = (
+            starts.astype(index_type)[None, :] + np.arange(3 * width, dtype=index_type)[:, None]
+        )
+        inside = (position < ends.astype(index_type)[None, :]) & valid[None, :]
+        if data.size:
+            matrix = data[np.minimum(position, data.size - 1)]
+            matrix[~inside] = 0
+        else:
+            matrix = np.zeros(position.shape, np.uint8)
+        b0 = matrix[0::3].astype(np.uint32)
+        cjk = inside[2::3] & (b0 >= 0xE0) & (b0 < 0xF0)
+        run = np.logical_and.accumulate(cjk, axis=0)
+        codes = (b0 << 16) | (matrix[1::3].astype(np.uint32) << 8) | matrix[2::3]
+        ending = run & np.isin(codes, heads.last_chars)
+        head = np.full(n, -1, dtype=np.int64)
+        hashes = np.zeros(n, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for k in range(width):
+                rows = np.flatnonzero(ending[k])
+                hashes *= _BASE
+                hashes += codes[k]
+                hashes += np.uint64(1)
+                if not rows.size:
+                    continue
+                keys = hashes[rows]
+                found = np.minimum(np.searchsorted(heads.hashes, keys), heads.hashes.size - 1)
+                hit = heads.hashes[found] == keys
+                head[rows[hit]] = heads.head[found[hit]]  # longer heads come later and win
+        # The room: (单元|栋|号楼) + 3-4 digits + optional 室, at the end of the value.
+        room_mark = np.frombuffer(_ROOM.encode(), np.uint8)
+        length = ends - starts
+        has_room = (length >= 3) & valid
+        for i in range(3):
+            has_room &= _byte_at(data, ends - 3 + i, valid) == room_mark[i]
+        end = ends - np.where(has_room, 3, 0)
+        digits = np.zeros(n, dtype=np.int64)
+        counting = valid.copy()
+        for i in range(1, 6):
+            byte = _byte_at(data, end - i, counting & (end - i >= starts))
+            counting &= (byte >= 48) & (byte <= 57) & (end - i >= starts)
+            digits += counting
+        before = end - digits
+        tail6 = np.stack([_byte_at(data, before - 6 + i, valid & (before - 6 >= starts))
+                          for i in range(6)], axis=1)  # fmt: skip
+        unit = np.zeros(n, dtype=bool)
+        for word in ("单元", "号楼"):
+            unit |= np.all(tail6 == np.frombuffer(word.encode(), np.uint8)[None, :], axis=1)
+        unit |= np.all(tail6[:, 3:] == np.frombuffer("栋".encode(), np.uint8)[None, :], axis=1)
+        room = valid & (digits >= 3) & (digits <= 4) & unit
+        return head, room, np.where(room & ~has_room, 1, 0)
+
+    def observe(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        heads = _heads()
+        head, room, room_form = self._parse(values)
+        found = head >= 0
+        safe = np.where(found, head, 0)
+        available = np.stack([found & heads.has_p[safe], found & heads.has_c[safe], room], axis=1)
+        forms = np.stack(
+            [heads.form_p[safe] * found, heads.form_c[safe] * found, room_form], axis=1
+        )
+        return available, np.where(available, forms, 0)
+
+    def render(self, values: pa.Array, forms: np.ndarray) -> pa.Array:
+        heads = _heads()
+        head, room, room_form = self._parse(values)
+        available, current = self.observe(values)
+        target = np.where(available, forms, current)
+        found = head >= 0
+        safe = np.where(found, head, 0)
+        new_head = heads.variant[safe, target[:, 0], target[:, 1]]
+        head_change = found & (new_head != safe)
+        add_room = room & (target[:, 2] == 0) & (room_form == 1)
+        drop_room = room & (target[:, 2] == 1) & (room_form == 0)
+        if not (head_change.any() or add_room.any() or drop_room.any()):
+            return values
+        offsets, data, _ = _strings(values)
+        starts, ends = offsets[:-1], offsets[1:]
+        pool, head_offsets, head_bytes, room_at = _head_pool()
+        base = data.size
+        # Three segments per value: the new head (or nothing), the rest of the value (without
+        # the old head, without a dropped 室), an added 室 (or nothing).
+        body_start = starts + np.where(head_change, 3 * heads.chars[safe], 0)
+        body_end = ends - np.where(drop_room, 3, 0)
+        sources = np.stack(
+            [base + head_offsets[new_head], body_start, np.full(len(values), base + room_at)],
+            axis=1,
+        )
+        lengths = np.stack(
+            [
+                np.where(head_change, head_bytes[new_head], 0),
+                body_end - body_start,
+                np.where(add_room, 3, 0),
+            ],
+            axis=1,
+        )
+        return _splice(values, pool, sources, lengths)
+
+
+@cache
+def _head_pool() -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The UTF-8 bytes of every head then 室; each head's offset and length in bytes."""
+    texts = _heads().texts
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[: len(texts) + 1].astype(np.int64)
+    data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)[: offsets[-1]]
+    pool = np.concatenate([data, np.frombuffer(_ROOM.encode(), np.uint8)])
+    return pool, offsets[:-1], np.diff(offsets), int(offsets[-1])
+
+
+RULES: dict[str, type] = {
+    AddressRule.name: AddressRule,
+    AmountRule.name: AmountRule,
+    ListOrderRule.name: ListOrderRule,
+}
+
+
+def rule(spec: str | MarkRule) -> MarkRule:
+    """The rule named ``spec`` (or ``spec`` itself when it is a rule object)."""
+    if not isinstance(spec, str):
+        return spec
+    try:
+        return RULES[spec]()
+    except KeyError:
+        raise ConfigError(
+            f"Unknown mark rule {spec!r}; choose one of {', '.join(sorted(RULES))}."
+        ) from None
+
+
+# ---- tables --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MarkCount:
+    """What one field of an observed table says about one release: ``agreements`` of
+    ``trials`` slots show the form the release's PRF picked; each agrees by chance with
+    probability ``1/q`` under "not this release"."""
+
+    field: str
+    rule: str
+    agreements: int
+    trials: int
+    q: int
+
+    @property
+    def pvalue(self) -> float:
+        """``P(X >= agreements)``, X ~ Binomial(trials, 1/q)."""
+        return binomial_pvalue(self.agreements, self.trials, 1 / self.q)
+
+
+def _column(table: pa.Table, field: str) -> pa.Array:
+    if field not in table.column_names:
+        raise ConfigError(f"No column {field!r} to mark; the table has {table.column_names}.")
+    column = table.column(field)
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def check_fields(table: pa.Table, fields: Mapping[str, str | MarkRule], sample: int = 200) -> None:
+    """Refuse to mark a column a recipient needs unchanged (an identifier, by header or values)
+    or a column whose type the rule cannot keep."""
+    from leaktrace import scan
+
+    for field, spec in fields.items():
+        column = _column(table, field)
+        chosen = rule(spec)
+        if not chosen.accepts(column.type):
+            raise ConfigError(f"The {chosen.name} mark cannot keep the type of column {field!r}.")
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            detected = scan.classify_column(field, column.slice(0, sample)).detected
+            if detected in PROTECTED:
+                raise ConfigError(
+                    f"Column {field!r} holds {detected} values, which are never marked."
+                )
+
+
+def mark_table(
+    key: bytes,
+    release_id: str,
+    record_tokens: pa.Array | pa.ChunkedArray | Sequence[bytes | None],
+    table: pa.Table,
+    fields: Mapping[str, str | MarkRule],
+    *,
+    check: bool = True,
+) -> pa.Table:
+    """``table`` with keyed marks in ``fields`` (column → rule name or rule): same columns,
+    same types, one record token per row (rows without a token stay as they are).
+
+    ``key`` is the mark key (``Keyring.key("mark")``). ``check`` refuses identifier columns
+    (see :func:`check_fields`); pass ``False`` when the caller has checked the policy once and
+    marks batch after batch.
+    """
+    if len(record_tokens) != table.num_rows:
+        raise ConfigError("One record token per row is needed to mark a table.")
+    if check:
+        check_fields(table, fields)
+    for field, spec in fields.items():
+        chosen = rule(spec)
+        values = _column(table, field)
+        words, present = prf_words(key, release_id, field, record_tokens)
+        pieces = []
+        for start in range(0, max(len(values), 1), CHUNK_ROWS):
+            part = values.slice(start, CHUNK_ROWS)
+            stop = start + len(part)
+            available, current = chosen.observe(part)
+            picked = choices(words[start:stop], chosen.q, chosen.slots)
+            forms = np.where(available & present[start:stop, None], picked, current)
+            pieces.append(chosen.render(part, forms))
+        marked = pa.concat_arrays(pieces) if len(pieces) > 1 else pieces[0]
+        table = table.set_column(table.column_names.index(field), table.field(field), marked)
+    return table
+
+
+def read_marks(
+    key: bytes,
+    release_id: str,
+    record_tokens: pa.Array | pa.ChunkedArray | Sequence[bytes | None],
+    observed: pa.Table,
+    fields: Mapping[str, str | MarkRule],
+) -> dict[str, MarkCount]:
+    """Per field, how many slots of ``observed`` rows (matched to their record tokens; a null
+    token is a row that matched no customer) agree with the marks of ``release_id``.
+
+    Fields missing from ``observed`` are left out. Under "not this release" each field's
+    agreements follow Binomial(trials, 1/q) (:attr:`MarkCount.pvalue`); fields of different
+    rules are independent.
+    """
+    if len(record_tokens) != observed.num_rows:
+        raise ConfigError("One record token per observed row is needed to read marks.")
+    counts = {}
+    for field, spec in fields.items():
+        if field not in observed.column_names:
+            continue
+        chosen = rule(spec)
+        values = _column(observed, field)
+        if not chosen.accepts(values.type):
+            values = values.cast(pa.string())
+        words, present = prf_words(key, release_id, field, record_tokens)
+        agreements = trials = 0
+        for start in range(0, len(values), CHUNK_ROWS):
+            part = values.slice(start, CHUNK_ROWS)
+            stop = start + len(part)
+            available, current = chosen.observe(part)
+            available &= present[start:stop, None]
+            picked = choices(words[start:stop], chosen.q, chosen.slots)
+            agreements += int((available & (picked == current)).sum())
+            trials += int(available.sum())
+        counts[field] = MarkCount(field, chosen.name, agreements, trials, chosen.q)
+    return counts
+
+
+def suggest_fields(table: pa.Table, sample: int = 200) -> dict[str, str]:
+    """A default mark policy: addresses, amounts (decimal columns and amount-like sensitive
+    attributes) and 、-separated lists; identifiers are never suggested."""
+    from leaktrace import scan
+
+    amounts = {"credit_limit", "loan_balance", "income", "deposit", "premium", "loan_amount",
+               "balance", "salary", "amount", "assets"}  # fmt: skip
+    chosen: dict[str, str] = {}
+    for field in table.column_names:
+        column = _column(table, field)
+        if pa.types.is_decimal(column.type):
+            chosen[field] = "amount"
+            continue
+        if not pa.types.is_string(column.type):
+            continue
+        head = column.slice(0, sample)
+        detected = scan.classify_column(field, head).detected
+        if detected in PROTECTED:
+            continue
+        if detected in ("address", "hukou"):
+            chosen[field] = "address"
+        elif detected in amounts or (detected and "amount" in detected):
+            if _plain_numbers(head.drop_null()).mean() >= 0.8:
+                chosen[field] = "amount"
+        else:
+            present = head.drop_null()
+            if (
+                len(present)
+                and pc.mean(pc.cast(pc.match_substring(present, "、"), pa.int8())).as_py() >= 0.5
+            ):
+                chosen[field] = "list_order"
+    return chosen

@@ -1,0 +1,1 @@
+"""Tracing a leaked list: matching, evidence channels (:mod:`.channels`), scoring, verdict."""

@@ -1,0 +1,221 @@
+"""leaktrace export: unique copies per recipient, recorded in the ledger, recomputable from it
+(issue 5, acceptance 1, 2 and 4)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pytest
+from typer.testing import CliRunner
+
+from leaktrace import customers, ledger, store, synth
+from leaktrace.cli import app
+from leaktrace.exceptions import ConfigError
+from leaktrace.release import export as exporter
+from leaktrace.trace import channels
+
+NEEDED = ("customer_id", "name", "gender", "birth_date", "id_number", "mobile", "email",
+          "plate", "card_number", "branch_code", "branch_name", "open_date")  # fmt: skip
+
+
+@cache
+def _people() -> pa.Table:
+    return synth.customers(6000, seed=23)
+
+
+def _read(path) -> pa.Table:
+    return pacsv.read_csv(path)
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    """A register of 6,000 customers and two 5,000-customer releases of the same request."""
+    folder = tmp_path_factory.mktemp("export")
+    source = folder / "customers.csv"
+    pacsv.write_csv(_people(), source)
+    ws = store.init_workspace(folder / "ws")
+    customers.load(ws, str(source))
+    made = [
+        exporter.export(
+            ws,
+            str(source),
+            folder / f"{name}.csv",
+            recipient=name,
+            purpose="campaign",
+            sample=5000,
+        )
+        for name in ("telesales-1", "telesales-2")
+    ]
+    ws.close()
+    return folder, source, made
+
+
+def _real_rows(table: pa.Table) -> pa.Table:
+    ids = set(_people().column("customer_id").to_pylist())
+    return table.filter(pc.is_in(table.column("customer_id"), pa.array(sorted(ids))))
+
+
+def test_two_recipients_differ_in_subset_decoys_and_marks(released):
+    _folder, _source, (a, b) = released
+    table_a, table_b = _read(a.output), _read(b.output)
+    real_a, real_b = _real_rows(table_a), _real_rows(table_b)
+    ids_a = set(real_a.column("customer_id").to_pylist())
+    ids_b = set(real_b.column("customer_id").to_pylist())
+    assert len(ids_a) == len(ids_b) == 5000
+    assert len(ids_a & ids_b) == 2 * 5000 - 6000  # as small as two 5,000 of 6,000 allow
+    decoys_a = set(table_a.column("id_number").to_pylist()) - set(
+        real_a.column("id_number").to_pylist()
+    )
+    decoys_b = set(table_b.column("id_number").to_pylist()) - set(
+        real_b.column("id_number").to_pylist()
+    )
+    assert a.decoys == 150 and len(decoys_a) >= 140 and not decoys_a & decoys_b
+    both = sorted(ids_a & ids_b)
+    differing = 0
+    for field in a.marked_fields:
+        rows_a = real_a.filter(pc.is_in(real_a.column("customer_id"), pa.array(both))).sort_by(
+            "customer_id"
+        )
+        rows_b = real_b.filter(pc.is_in(real_b.column("customer_id"), pa.array(both))).sort_by(
+            "customer_id"
+        )
+        differing += sum(
+            x != y
+            for x, y in zip(
+                rows_a.column(field).to_pylist(), rows_b.column(field).to_pylist(), strict=True
+            )
+        )
+    assert differing > 1000
+
+
+def test_values_a_recipient_needs_are_unchanged_and_types_kept(released):
+    _folder, source, (a, _b) = released
+    original = _read(source)
+    copy = _read(a.output)
+    assert copy.column_names == original.column_names
+    assert copy.schema.types == original.schema.types
+    real = _real_rows(copy).sort_by("customer_id")
+    same = original.filter(pc.is_in(original.column("customer_id"), real.column("customer_id")))
+    same = same.sort_by("customer_id")
+    for column in NEEDED:
+        assert real.column(column).to_pylist() == same.column(column).to_pylist(), column
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_a_20_row_sample_names_its_release_from_the_ledger(released, which):
+    folder, _source, made = released
+    sample = _real_rows(_read(made[which].output)).slice(1000, 20)
+    with store.open_workspace(folder / "ws", read_only=True) as ws:
+        found = channels.candidates(ws, sample)
+    assert found[0].release_id == made[which].release_id
+    right, wrong = found
+    assert right.marks_pvalue < 1e-6 / len(found)  # Bonferroni over the candidates
+    assert wrong.marks_pvalue > 1e-3
+    assert sum(c.trials for c in right.marks.values()) >= 20
+
+
+def test_a_decoy_in_a_sample_is_proof(released):
+    _folder, _source, (a, _b) = released
+    table = _read(a.output)
+    decoys = table.filter(
+        pc.invert(pc.is_in(table.column("customer_id"), pa.array(_people().column("customer_id"))))
+    )
+    sample = pa.concat_tables([decoys.slice(0, 1), _real_rows(table).slice(0, 4)])
+    with store.open_workspace(_folder / "ws", read_only=True) as ws:
+        found = channels.candidates(ws, sample)
+    assert found[0].release_id == a.release_id and found[0].decoys == 1
+    assert found[0].pvalue == 0.0 and found[1].decoys == 0
+
+
+def test_the_ledger_records_both_releases(released):
+    folder, _source, (a, b) = released
+    with store.open_workspace(folder / "ws", read_only=True) as ws:
+        entries = ledger.entries(ws, kind="release")
+        assert ledger.verify(ws).ok
+    assert [e.body["release_id"] for e in entries] == [a.release_id, b.release_id]
+    body = entries[0].body
+    assert body["output_sha256"] == a.output_sha256 and body["customers"] == 5000
+    assert "13" not in json.dumps(body["policy"])  # no phone numbers copied into the ledger
+
+
+def test_an_export_killed_after_recording_gets_its_file(tmp_path, monkeypatch):
+    source = tmp_path / "c.csv"
+    pacsv.write_csv(synth.customers(300, seed=5), source)
+    ws = store.init_workspace(tmp_path / "ws")
+    customers.load(ws, str(source))
+
+    def crash(*_args):  # the process dies between the ledger commit and the rename
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(exporter.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        exporter.export(ws, str(source), tmp_path / "out.csv", recipient="r", purpose="p")
+    monkeypatch.undo()
+    assert not (tmp_path / "out.csv").exists()
+    (message,) = exporter.recover(ws)
+    assert "now in place" in message
+    (release,) = store.releases(ws.db)
+    assert release["status"] == "complete" and (tmp_path / "out.csv").exists()
+    ws.close()
+
+
+def test_an_export_killed_before_recording_is_aborted(tmp_path, monkeypatch):
+    source = tmp_path / "c.csv"
+    pacsv.write_csv(synth.customers(300, seed=6), source)
+    ws = store.init_workspace(tmp_path / "ws")
+    customers.load(ws, str(source))
+
+    def crash(*_args, **_kwargs):  # the process dies while the file is being written
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(exporter.ledger, "append", crash)
+    with pytest.raises(KeyboardInterrupt):
+        exporter.export(ws, str(source), tmp_path / "out.csv", recipient="r", purpose="p")
+    monkeypatch.undo()
+    assert list(tmp_path.glob(".out.csv.*.partial"))
+    runner = CliRunner()
+    ws.close()
+    shown = runner.invoke(app, ["ledger", "show", "-w", str(tmp_path / "ws")])
+    assert shown.exit_code == 0, shown.output
+    assert "interrupted before it was recorded" in shown.output
+    assert not list(tmp_path.glob(".out.csv.*.partial")) and not (tmp_path / "out.csv").exists()
+    with store.open_workspace(tmp_path / "ws") as ws:
+        assert store.releases(ws.db)[0]["status"] == "aborted"
+        assert [e.kind for e in ledger.entries(ws)] == ["release_aborted"]
+
+
+def test_export_refuses_what_it_cannot_do(tmp_path):
+    source = tmp_path / "c.csv"
+    pacsv.write_csv(synth.customers(50, seed=7), source)
+    ws = store.init_workspace(tmp_path / "ws")
+    customers.load(ws, str(source))
+    (tmp_path / "taken.csv").write_text("x\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="never overwrites"):
+        exporter.export(ws, str(source), tmp_path / "taken.csv", recipient="r", purpose="p")
+    with pytest.raises(ConfigError, match="cannot write"):
+        exporter.export(ws, str(source), tmp_path / "out.docx", recipient="r", purpose="p")
+    with pytest.raises(ConfigError, match="needs --sample"):
+        exporter.export(
+            ws, str(source), tmp_path / "o.csv", recipient="r", purpose="p", segment="city=x"
+        )
+    assert store.releases(ws.db) == []
+    ws.close()
+
+
+def test_cli_export_json(tmp_path):
+    source = tmp_path / "c.csv"
+    pacsv.write_csv(synth.customers(200, seed=8), source)
+    with store.init_workspace(tmp_path / "ws") as ws:
+        customers.load(ws, str(source))
+    result = CliRunner().invoke(
+        app,
+        ["export", str(source), "-o", str(tmp_path / "out.parquet"), "--to", "partner",
+         "--purpose", "audit", "--approver", "王经理", "-w", str(tmp_path / "ws"), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["approver"] == "王经理" and data["customers"] == 200 and data["decoys"] == 6
