@@ -2,8 +2,8 @@
 against Microsoft Presidio and a bare polars `str.extract_all` on the same rows' text.
 
 1. Full scan: a synthetic 10-column customer table (name, mobile, ID, bank card, email, plate,
-   address, loan balance, open date, free-text 备注) as CSV, `scan --full` in-process: rows/s and
-   peak memory.
+   address, loan balance, open date, free-text 备注) as CSV, `scan --full` in-process: rows/s,
+   peak memory, and CPU seconds of the parent and its workers (the machine is shared).
 2. Text: the first rows of the same table, each row's cells joined into one line (and the
    remarks alone). leaktrace's column path, Presidio's AnalyzerEngine (no-op NLP engine, pattern
    recognizers for the same Chinese types; run in its own virtualenv, benchmarks/.venv-peers),
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -69,16 +71,30 @@ def table_file(rows: int, seed: int) -> Path:
 
 
 def full_scan(path: Path, rows: int) -> dict:
+    """`scan --full` of the table: wall seconds, and CPU seconds of this process and its workers
+    (the machine is shared: CPU seconds say what the scan costs whatever else runs)."""
+    before = _cpu_seconds()
     started = time.perf_counter()
     (result,) = scan.scan([str(path)], full=True)
     seconds = time.perf_counter() - started
+    parent, workers = (after - start for after, start in zip(_cpu_seconds(), before, strict=True))
     assert result.error is None and result.rows_scanned == rows, result.error
     return {
         "seconds": seconds,
         "rows_per_s": rows / seconds,
+        "cpu_parent": parent,
+        "cpu_workers": workers,
+        "load": os.getloadavg()[0],
         "peak_rss_mib": peak_rss_mib(),
         "columns": {c.name: c.detected for c in result.columns},
     }
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its finished children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def text_lines(path: Path, rows: int) -> tuple[list[str], list[str], list[list[tuple]]]:
@@ -202,7 +218,8 @@ def main() -> None:
         full = full_scan(path, args.rows)
         print(
             f"scan --full: {full['seconds']:.1f} s, {full['rows_per_s']:,.0f} rows/s, "
-            f"peak RSS {full['peak_rss_mib']:,.0f} MiB"
+            f"peak RSS {full['peak_rss_mib']:,.0f} MiB; CPU s: parent {full['cpu_parent']:.1f}, "
+            f"workers {full['cpu_workers']:.1f}; load average {full['load']:.1f}"
         )
         print(f"  columns: {full['columns']}")
     lines, remarks, truths = text_lines(path, args.text_rows)

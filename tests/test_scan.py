@@ -95,6 +95,38 @@ def test_full_scan_counts_every_row(tmp_path, customers):
     assert {"resident_id", "bank_card", "loan_balance"} <= set(summary["sensitive"])
 
 
+def test_workers_count_what_one_process_counts(tmp_path, monkeypatch):
+    """Batches reach worker processes through shared memory; the counts do not change, no
+    batch file is left behind, and only the columns the full scan counts are read again."""
+    monkeypatch.setattr(scan, "_shared_folder", lambda jobs: str(tmp_path))
+    table = synth.customers(600, seed=5, columns=COLUMNS, remarks=True)
+    asked: list[list[str]] = []
+
+    def batches(columns: list[str]) -> list[pa.RecordBatch]:
+        asked.append(columns)
+        return table.select(columns).to_batches(max_chunksize=128)
+
+    one = scan.scan_arrow(table.slice(0, 200), full_batches=batches, jobs=1).to_dict()
+    two = scan.scan_arrow(table.slice(0, 200), full_batches=batches, jobs=2).to_dict()
+    assert one == two
+    assert one["rows_scanned"] == 600
+    assert one["columns"][-1]["findings"]  # the remarks hold identifiers
+    assert "loan_balance" not in asked[0] and "remark" in asked[0]
+    assert not list(tmp_path.iterdir())
+
+
+def test_full_scan_of_a_table_without_identifiers_counts_rows():
+    table = pa.table({"备注": ["无"] * 50, "金额": ["12.50"] * 50})
+    asked: list[list[str]] = []
+
+    def batches(columns: list[str]) -> list[pa.RecordBatch]:
+        asked.append(columns)
+        return table.select(columns).to_batches(max_chunksize=20)
+
+    result = scan.scan_arrow(table.slice(0, 10), full_batches=batches, jobs=2)
+    assert result.rows_scanned == 50 and asked == [["备注"]]
+
+
 def test_a_bad_source_does_not_stop_the_others(tmp_path):
     good = tmp_path / "good.csv"
     good.write_text("身份证\n11010519491231002X\n", encoding="utf-8")

@@ -95,6 +95,16 @@ def column(values: pa.Array | pa.ChunkedArray) -> list[tuple[int, int, int, str,
         (" ".join(["13912345678"] * 9), [("mobile", 12 * i, 12 * i + 11) for i in range(9)]),
         # The bare 86 country code (mobile.compact strips it).
         ("8613912345678", [("mobile", 0, 13)]),
+        # An all-digit mailbox one space after a number is an e-mail address, not a digit group
+        # of the number; the number before it is read on its own.
+        (
+            f"{CARDS[0]} 53109570@qq.com",
+            [("bank_card", 0, len(CARDS[0])), ("email", len(CARDS[0]) + 1, len(CARDS[0]) + 16)],
+        ),
+        ("卡号6222 0212 3456 7890 128 53109570@qq.com", [("bank_card", 2, 25), ("email", 26, 41)]),
+        ("+86 139 1234 5678 531@qq.com", [("mobile", 0, 17), ("email", 18, 28)]),
+        # … but a word that runs into an "@" with no address after its last space is a word.
+        ("6222 0212 3456 7890 128@", [("bank_card", 0, 23)]),
         # Full-width forms fold without moving offsets.
         ("电话（０１０）１２３４５６７８", [("fixed_line", 2, 15)]),
         ("ｓｆｚ" + ID_X, [("resident_id", 3, 21)]),
@@ -194,6 +204,9 @@ FRAGMENTS = [
     "－",
     "qq.com",
     "@qq.com",
+    "53109570@qq.com",
+    " 531@qq.com",
+    "@163.com",
 ]
 TEXTS = st.one_of(
     st.lists(st.sampled_from(FRAGMENTS), max_size=10).map("".join),

@@ -110,10 +110,13 @@ def get(name: str) -> ModuleType:
 # it the same way: both take, at the leftmost position where any alternative matches, the first
 # alternative that matches there, each quantifier as greedy as it can be. Boundaries come from
 # maximal munch instead of look-arounds: every alternative swallows the ASCII letters, digits and
-# asterisks glued to its end (its "tail"), and a token with a tail is not a value. One exception
-# keeps what look-aheads did for plates: a plate-like token with a tail means its first character
-# (京, 新, 云 … are ordinary words too) is plain text, and reading starts again right after it
-# (新E12345678 holds a passport, 京A12345@qq.com an e-mail address).
+# asterisks glued to its end (its "tail"), and a token with a tail is not a value. Two exceptions
+# read part of the text again. One keeps what look-aheads did for plates: a plate-like token with
+# a tail means its first character (京, 新, 云 … are ordinary words too) is plain text, and reading
+# starts again right after it (新E12345678 holds a passport, 京A12345@qq.com an e-mail address).
+# The other: a word that runs into an "@" ends at its last space when an e-mail-shaped token
+# starts after it, since digit groups must not swallow an all-digit local part
+# (6217… 53109570@qq.com is a card and an e-mail address).
 
 # The local part and domain of an e-mail-shaped token; the e-mail module's own pattern decides.
 _EMAIL = (
@@ -397,16 +400,42 @@ def _word_spans(match: re.Match[str], rules: Grammar) -> Iterator[Span]:
 
 def pattern_spans(folded: str) -> list[Span]:
     """Every value of a pattern or numeric type in half-width ``folded`` text, in order."""
-    rules = grammar()
+    return _segment_spans(folded, 0, len(folded), grammar())
+
+
+def _segment_spans(folded: str, position: int, end: int, rules: Grammar) -> list[Span]:
+    """The values in ``folded[position:end]``, read as if the text stopped at ``end``."""
     spans: list[Span] = []
-    position = 0
-    while (match := rules.regex.search(folded, position)) is not None:
+    while (match := rules.regex.search(folded, position, end)) is not None:
         if match.lastgroup == "led" and match.group("lt"):
             position = match.start() + 1  # its first character is plain text
+            continue
+        cut = _mailbox_cut(folded, match, end, rules)
+        if cut is not None:
+            spans.extend(_segment_spans(folded, match.start(), cut, rules))
+            position = cut + 1
             continue
         spans.extend(_token_spans(match, rules))
         position = match.end()
     return spans
+
+
+def _mailbox_cut(folded: str, match: re.Match[str], end: int, rules: Grammar) -> int | None:
+    """Where a word glued to an e-mail address must be cut: its last space, when the word runs
+    into an ``@`` and an e-mail-shaped token starts after that space.
+
+    A local part of digits one space after a number (``6217… 53109570@qq.com``) is otherwise
+    swallowed by the number's digit groups, and the address is lost. An e-mail-shaped token
+    cannot hold a space, so the address starts after the word's last one.
+    """
+    if match.lastgroup != "word" or match.end() >= end or folded[match.end()] != "@":
+        return None
+    space = match.group().rfind(" ")
+    if space < 0:
+        return None
+    cut = match.start() + space
+    after = rules.regex.match(folded, cut + 1, end)
+    return cut if after is not None and after.lastgroup == "email" else None
 
 
 def find_all(text: str, types: Iterable[str] | None = None) -> list[Span]:

@@ -8,7 +8,8 @@ per cell or per candidate (PEERS.md: call granularity matters as much as the eng
    ``replace_substring_regex`` puts a NUL before and after every token, and the marks' byte
    positions give every token, its row and its offset in the cell (NumPy over the buffer); a
    plate-like token with a tail sends the rest of its cell, from its second character, through
-   the grammar again, as ``find_all`` starts reading again there;
+   the grammar again, as ``find_all`` starts reading again there, and so does a word that runs
+   into an e-mail address, from its last space (``6217… 53109570@qq.com``);
 2. the tokens, one flat array with their rows, are sorted into the grammar's kinds by its
    alternatives, anchored, in order (RE2 matches without captures, so its fast DFA runs);
 3. each kind is checked column-wise: masked values by the first masked form that covers them,
@@ -39,8 +40,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
+from types import ModuleType
 
 import numpy as np
 import pyarrow as pa
@@ -126,20 +128,28 @@ def _byte_counts(strings: pa.Array, *classes: bytes | tuple[int, int]) -> list[n
     result = []
     for members in classes:
         if isinstance(members, tuple):
-            hit = (data >= members[0]) & (data <= members[1])
+            hit = np.subtract(data, members[0], dtype=np.uint8) <= members[1] - members[0]
         else:
-            hit = _byte_table(members)[data]
+            hit = _in_bytes(data, members)
         running = np.zeros(len(data) + 1, dtype=np.int32)  # batches hold under 2 GiB
         np.cumsum(hit, out=running[1:], dtype=np.int32)
         result.append((running[offsets[1:]] - running[offsets[:-1]]).astype(np.int64))
     return result
 
 
-@cache
-def _byte_table(members: bytes) -> np.ndarray:
-    table = np.zeros(256, dtype=bool)
-    table[list(members)] = True
-    return table
+def _in_bytes(data: np.ndarray, members: bytes) -> np.ndarray:
+    """Which bytes of ``data`` are among ``members``: a comparison per member (or per run of
+    consecutive members) is several times faster than a lookup table indexed by every byte."""
+    hit = np.zeros(len(data), dtype=bool)
+    ordered = sorted(set(members))
+    start = 0
+    for i in range(1, len(ordered) + 1):
+        if i == len(ordered) or ordered[i] != ordered[i - 1] + 1:
+            low, high = ordered[start], ordered[i - 1]
+            # One subtraction (wrapping below ``low``) and one comparison test the range.
+            hit |= np.subtract(data, low, dtype=np.uint8) <= high - low
+            start = i
+    return hit
 
 
 # NumPy 2's unique, union1d and setdiff1d are slow on large integer arrays: sorted arrays are
@@ -183,7 +193,7 @@ def _slices(strings: pa.Array, owner: np.ndarray, start: np.ndarray, end: np.nda
 def _runs(strings: pa.Array, members: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Maximal runs of the bytes ``members`` in ASCII strings: (owner, start, end) of each."""
     offsets, data = _buffers(strings)
-    inside = _byte_table(members)[data]
+    inside = _in_bytes(data, members)
     edge = np.zeros(len(data) + 1, dtype=bool)
     edge[offsets] = True  # a run never crosses from one string into the next
     before = np.concatenate(([False], inside[:-1])) & ~edge[:-1]
@@ -194,12 +204,13 @@ def _runs(strings: pa.Array, members: bytes) -> tuple[np.ndarray, np.ndarray, np
     return owner, first - offsets[owner], last - offsets[owner]
 
 
-def _tokens(strings: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
-    """Every match of ``pattern`` in every string: (matches, row, character and byte offset).
+def _tokens(strings: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Every match of ``pattern`` in every string: (matches, row, byte offset in the row).
 
     One RE2 pass puts a NUL before and after every match (the strings hold none); the marks'
-    byte positions then give each match, its row and, less the UTF-8 continuation bytes and
-    the marks before it, its offset in characters.
+    byte positions then give each match, its row and, less the marks before it, its offset.
+    Offsets in characters are counted later, for the tokens that hold values only
+    (:func:`_cell_chars`).
     """
     marked = pc.replace_substring_regex(strings, pattern, f"{_NUL}\\0{_NUL}")
     offsets, data = _buffers(marked)
@@ -208,11 +219,8 @@ def _tokens(strings: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray, np.n
     opening, closing = marks[0::2], marks[1::2]
     first_mark = np.searchsorted(marks, offsets)  # per row, and one past the last
     row = np.repeat(np.arange(len(offsets) - 1), np.diff(first_mark) // 2)
-    row_start = offsets[row]
     marks_before = np.arange(0, len(marks), 2) - first_mark[row]
-    chars = _chars_before(data, np.concatenate((opening, row_start)))
-    start = chars[: len(opening)] - chars[len(opening) :] - marks_before
-    byte_start = opening - row_start - marks_before
+    byte_start = opening - offsets[row] - marks_before
     sizes = closing - opening - 1
     token_offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
     np.cumsum(sizes, out=token_offsets[1:])
@@ -220,23 +228,13 @@ def _tokens(strings: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray, np.n
     tokens = pa.LargeStringArray.from_buffers(
         len(sizes), pa.py_buffer(token_offsets), pa.py_buffer(data[gather].tobytes())
     )
-    return tokens, row, start, byte_start
+    return tokens, row, byte_start
 
 
-def _chars_before(data: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """How many UTF-8 characters ``data[:p]`` holds, for every ``p`` in ``positions``.
-
-    Continuation bytes (``10xxxxxx``) are counted per stretch between the positions, one
-    ``reduceat`` instead of a running sum over every byte.
-    """
-    continuation = ((data & 0xC0) == 0x80).view(np.uint8)
-    points = _distinct(np.sort(np.concatenate(([0], positions[positions < len(data)]))))
-    if not len(data):
-        return positions.copy()
-    counts = np.add.reduceat(continuation, points, dtype=np.int64)
-    before = np.concatenate(([0], np.cumsum(counts)))  # before points[k]; the last: the total
-    at = np.searchsorted(points, positions)  # positions == len(data) fall on the total
-    return positions - before[at]
+def _cell_chars(strings: pa.Array, rows: np.ndarray, byte_offsets: np.ndarray) -> np.ndarray:
+    """The character offset of each byte offset in its row's string: the length of the string's
+    bytes before it (a copy of those bytes costs less than counting over the whole column)."""
+    return _lengths(_slices(strings, rows, np.zeros_like(byte_offsets), byte_offsets))
 
 
 @cache
@@ -309,11 +307,14 @@ def find_spans(values: pa.Array | pa.ChunkedArray) -> ColumnSpans:
 def find_folded(strings: pa.Array) -> ColumnSpans:
     """:func:`find_spans` over cells already passed through :func:`fold`."""
     rules = identifiers.grammar()
-    tokens, rows, starts = _all_tokens(strings, rules)
+    tokens, rows, bytes_in = _all_tokens(strings, rules)
     found = _Found()
     _read(tokens, np.arange(len(tokens)), np.zeros(len(tokens), np.int64), found, rules)
     token, start, end, code, masked = found.columns()
     row = rows[token]
+    starts = np.zeros(len(tokens), dtype=np.int64)
+    holding = _distinct(np.sort(token))
+    starts[holding] = _cell_chars(strings, rows[holding], bytes_in[holding])
     start = starts[token] + start
     order = np.lexsort((start, row))
     return ColumnSpans(
@@ -329,42 +330,89 @@ def find_folded(strings: pa.Array) -> ColumnSpans:
 def _all_tokens(
     strings: pa.Array, rules: identifiers.Grammar
 ) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """The grammar's tokens of every cell: (tokens, row, character offset), in reading order.
+    """The grammar's tokens of every cell: (tokens, row, byte offset), in reading order.
 
-    A plate-like token with a tail means its first character is plain text: as ``find_all``
-    does, reading starts again right after that character, here for the rest of the cell (the
-    tokens found there replace those that followed).
+    Two tokens make ``find_all`` read part of a cell again, and so do they here, for the first
+    such token of each row at a time (the tokens read again replace those that followed it):
+
+    * a plate-like token with a tail: its first character is plain text, reading starts again
+      right after it, for the rest of the cell;
+    * a word that runs into an e-mail address (``6217… 53109570@qq.com``): the word up to its
+      last space is read on its own, and reading starts again after that space.
     """
-    tokens, rows, starts, bytes_in = _tokens(strings, rules.source)
+    tokens, rows, bytes_in = _tokens(strings, rules.source)
     offsets, _ = _buffers(strings)
+    cell_bytes = offsets[1:] - offsets[:-1]
     while True:
         led = np.flatnonzero(_first_bytes(tokens) >= 0x80)
         parts = pc.extract_regex(_take(tokens, led), f"^(?:{rules.alternatives['led']})")
         rejected = led[_lengths(parts.field("lt")) > 0] if led.size else led
-        if not rejected.size:
-            return tokens, rows, starts
-        # The first rejection of each row (tokens are in reading order).
-        first = _firsts(rows[rejected])
-        cut, cut_rows = rejected[first], rows[rejected][first]
-        lead_byte = _first_bytes(_take(tokens, cut))
+        mailed, space = _mailbox_cuts(strings, tokens, rows, bytes_in, rules)
+        if not rejected.size and not mailed.size:
+            return tokens, rows, bytes_in
+        # The first such token of each row (tokens are in reading order).
+        events = np.concatenate((rejected, mailed))
+        order = np.argsort(events, kind="stable")
+        events = events[order]
+        space = np.concatenate((np.full(rejected.size, -1), space))[order]
+        first = _firsts(rows[events])
+        events, space = events[first], space[first]
+        event_rows = rows[events]
+        plate = space < 0
+        lead_byte = _first_bytes(_take(tokens, events))
         width = np.where(lead_byte >= 0xF0, 4, np.where(lead_byte >= 0xE0, 3, 2))
-        from_char, from_byte = starts[cut] + 1, bytes_in[cut] + width
-        limit = np.full(len(strings), np.iinfo(np.int64).max)
-        limit[cut_rows] = starts[cut]
-        keep = np.flatnonzero(starts < limit[rows])
-        rest = _slices(strings, cut_rows, from_byte, offsets[cut_rows + 1] - offsets[cut_rows])
-        more, more_rows, more_starts, more_bytes = _tokens(rest, rules.source)
-        rows = np.concatenate((rows[keep], cut_rows[more_rows]))
-        starts = np.concatenate((starts[keep], from_char[more_rows] + more_starts))
-        bytes_in = np.concatenate((bytes_in[keep], from_byte[more_rows] + more_bytes))
-        tokens = pa.concat_arrays([_take(tokens, keep), more])
-        order = np.lexsort((starts, rows))
-        tokens, rows, starts, bytes_in = (
-            _take(tokens, order),
-            rows[order],
-            starts[order],
-            bytes_in[order],
+        # Segments read again: (row, first byte, end byte), word heads last.
+        mail = ~plate
+        segment_rows = np.concatenate((event_rows, event_rows[mail]))
+        segment_from = np.concatenate(
+            (
+                np.where(plate, bytes_in[events] + width, bytes_in[events] + space + 1),
+                bytes_in[events][mail],
+            )
         )
+        segment_to = np.concatenate((cell_bytes[event_rows], bytes_in[events][mail] + space[mail]))
+        limit = np.full(len(strings), np.iinfo(np.int64).max)
+        limit[event_rows] = bytes_in[events]
+        keep = np.flatnonzero(bytes_in < limit[rows])
+        rest = _slices(strings, segment_rows, segment_from, segment_to)
+        more, owner, more_bytes = _tokens(rest, rules.source)
+        rows = np.concatenate((rows[keep], segment_rows[owner]))
+        bytes_in = np.concatenate((bytes_in[keep], segment_from[owner] + more_bytes))
+        tokens = pa.concat_arrays([_take(tokens, keep), more])
+        order = np.lexsort((bytes_in, rows))
+        tokens, rows, bytes_in = _take(tokens, order), rows[order], bytes_in[order]
+
+
+def _mailbox_cuts(
+    strings: pa.Array, tokens: pa.Array, rows: np.ndarray, bytes_in: np.ndarray, rules
+) -> tuple[np.ndarray, np.ndarray]:
+    """Words that run into an e-mail address, and the offset of their last space (see
+    ``identifiers._mailbox_cut``): (token indices, offsets in the token)."""
+    nothing = np.zeros(0, dtype=np.int64)
+    offsets, data = _buffers(strings)
+    token_offsets, _ = _buffers(tokens)
+    after = offsets[rows] + bytes_in + np.diff(token_offsets)  # the byte after each token
+    inside = after < offsets[rows + 1]
+    glued = np.flatnonzero(inside)
+    glued = glued[data[after[glued]] == ord("@")]
+    if not glued.size:
+        return nothing, nothing
+    # Words only: ASCII, no "@" (e-mail tokens), not a masked value.
+    candidates = _take(tokens, glued)
+    at, spaces = _byte_counts(candidates, b"@", b" ")
+    word = (_first_bytes(candidates) < 0x80) & (at == 0) & (spaces > 0)
+    glued, candidates = glued[word], candidates.filter(pa.array(word))
+    word = ~_starts_with(candidates, rules.alternatives["masked"])
+    glued, candidates = glued[word], candidates.filter(pa.array(word))
+    if not glued.size:
+        return nothing, nothing
+    size = _lengths(candidates)  # words are ASCII: characters are bytes
+    from_end = pc.find_substring(pc.utf8_reverse(candidates), " ")
+    space = size - 1 - np.asarray(from_end.to_numpy(zero_copy_only=False), dtype=np.int64)
+    cell_end = offsets[rows[glued] + 1] - offsets[rows[glued]]
+    rest = _slices(strings, rows[glued], bytes_in[glued] + space + 1, cell_end)
+    mailbox = _starts_with(rest, rules.alternatives["email"])
+    return glued[mailbox], space[mailbox]
 
 
 def _read(
@@ -378,9 +426,13 @@ def _read(
     how each starts (only plates outside ASCII) lets most tokens skip most tests.
     """
     size = _lengths(tokens)
-    digits, at, star = _byte_counts(tokens, (0x30, 0x39), b"@", b"*")
     first_byte = _first_bytes(tokens)
     unread = np.flatnonzero(size >= MIN_TOKEN)
+    # Bytes are counted in the tokens long enough to be read (dates and amounts are not).
+    digits, at, star = (np.zeros(len(tokens), dtype=np.int64) for _ in range(3))
+    digits[unread], at[unread], star[unread] = _byte_counts(
+        _take(tokens, unread), (0x30, 0x39), b"@", b"*"
+    )
     alternatives = rules.alternatives
 
     email = unread[at[unread] > 0]
@@ -626,43 +678,85 @@ def find_in_texts(
     and offset) with their rows, canonical values and offsets, as ``find_all`` gives them.
 
     Pattern and numeric types come from :func:`find_spans`; person names and addresses from
-    their finders over the joined column, dropped where they overlap a pattern value (or an
-    earlier finder's value), as ``find_all`` drops them.
+    their finders over the joined column (as offsets: ``find_offsets``), dropped where they
+    overlap a pattern value (or an earlier finder's value), as ``find_all`` drops them.
     """
     strings = fold(values)
     spans = find_folded(strings)
     counts = spans.counts()
     rules = identifiers.grammar()
-    texts = strings.to_pylist()
-    joined = "\n".join(texts)  # folded already
-    row_start = np.zeros(len(texts) + 1, dtype=np.int64)
+    joined = _joined(strings)  # folded already
+    row_start = np.zeros(len(strings) + 1, dtype=np.int64)
     np.cumsum(_lengths(strings) + 1, out=row_start[1:])
-    accepted: list[tuple[int, Span]] = []
+    accepted: list[tuple[np.ndarray, np.ndarray, ModuleType]] = []
     if rules.finder_modules and joined:
-        claimed = _claimed(
-            len(joined), row_start[spans.row] + spans.start, row_start[spans.row] + spans.end
-        )
+        claimed = (row_start[spans.row] + spans.start, row_start[spans.row] + spans.end)
         for module in rules.finder_modules:
-            for span in module.find(joined):
-                if claimed.find(1, span.start, span.end) == -1:
-                    claimed[span.start : span.end] = b"\x01" * (span.end - span.start)
-                    accepted.append((int(span.start), span))
-        counts.update(span.type for _, span in accepted)
+            starts, ends = _finder_offsets(module, joined)
+            starts, ends = _unclaimed(claimed, starts, ends)
+            accepted.append((starts, ends, module))
+            counts.update({module.NAME: len(starts)} if len(starts) else {})
+            claimed = _union(claimed, (starts, ends))
     return counts, _first(spans, accepted, joined, row_start, keep)
 
 
-def _claimed(length: int, starts: np.ndarray, ends: np.ndarray) -> bytearray:
-    """1 for every character inside a span, 0 elsewhere."""
-    sizes = ends - starts
-    before = np.cumsum(sizes) - sizes
-    inside = np.repeat(starts - before, sizes) + np.arange(sizes.sum())
-    mask = np.zeros(length, dtype=np.uint8)
-    mask[inside] = 1
-    return bytearray(mask.tobytes())
+def _joined(strings: pa.Array) -> str:
+    """The cells joined by newlines, straight from the UTF-8 buffer (nulls are empty: the
+    strings come from :func:`fold`)."""
+    offsets, data = _buffers(strings)
+    data, offsets = data[offsets[0] :], offsets - offsets[0]
+    if len(offsets) < 2:
+        return ""
+    newlines = np.full(len(offsets) - 2, ord("\n"), dtype=np.uint8)
+    return np.insert(data, offsets[1:-1], newlines).tobytes().decode("utf-8")
+
+
+def _finder_offsets(module: ModuleType, text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of what a finder module finds in ``text``."""
+    if hasattr(module, "find_offsets"):
+        return module.find_offsets(text)
+    spans = [(span.start, span.end) for span in module.find(text)]
+    pairs = np.array(spans, dtype=np.int64).reshape(-1, 2)
+    return pairs[:, 0].copy(), pairs[:, 1].copy()
+
+
+def _unclaimed(
+    claimed: tuple[np.ndarray, np.ndarray], starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The spans (sorted by start) that overlap no claimed span nor an earlier kept one."""
+    taken_starts, taken_ends = claimed
+    if len(taken_starts) and len(starts):
+        before = np.searchsorted(taken_starts, ends, side="left")
+        reach = np.maximum.accumulate(taken_ends)
+        clear = (before == 0) | (reach[np.maximum(before - 1, 0)] <= starts)
+        starts, ends = starts[clear], ends[clear]
+    if np.any(starts[1:] < np.maximum.accumulate(ends)[:-1]):
+        # Spans of one finder that overlap each other (never seen): the first one wins.
+        kept, last_end = [], -1
+        for i, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            if start >= last_end:
+                kept.append(i)
+                last_end = end
+        starts, ends = starts[kept], ends[kept]
+    return starts, ends
+
+
+def _union(
+    first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two sets of disjoint spans, merged and sorted by start."""
+    starts = np.concatenate((first[0], second[0]))
+    ends = np.concatenate((first[1], second[1]))
+    order = np.argsort(starts, kind="stable")
+    return starts[order], ends[order]
 
 
 def _first(spans: ColumnSpans, accepted, joined: str, row_start: np.ndarray, keep: int):
-    """The first ``keep`` values by (row, start), with canonical values and cell offsets."""
+    """The first ``keep`` values by (row, start), with canonical values and cell offsets.
+
+    A finder's value is what its ``find`` gives for the same span in the cell alone (names and
+    addresses never reach across cells).
+    """
     if keep <= 0:
         return []
     chosen: list[tuple[int, Span]] = []
@@ -676,10 +770,20 @@ def _first(spans: ColumnSpans, accepted, joined: str, row_start: np.ndarray, kee
         except ValidationError:  # pragma: no cover - the column checks agree with validate
             continue
         chosen.append((row, Span(name, start, end, value, masked)))
-    accepted.sort(key=lambda item: item[0])
-    for position, span in accepted[:keep]:
-        row = int(np.searchsorted(row_start, position, side="right") - 1)
+    firsts = sorted(
+        (start, end, module)
+        for starts, ends, module in accepted
+        for start, end in zip(starts[:keep].tolist(), ends[:keep].tolist(), strict=True)
+    )
+    for start, end, module in firsts[:keep]:
+        row = int(np.searchsorted(row_start, start, side="right") - 1)
         offset = int(row_start[row])
-        chosen.append((row, replace(span, start=span.start - offset, end=span.end - offset)))
+        cell = joined[offset : row_start[row + 1] - 1]
+        span = next(
+            (s for s in module.find(cell) if (s.start, s.end) == (start - offset, end - offset)),
+            None,
+        )
+        if span is not None:
+            chosen.append((row, span))
     chosen.sort(key=lambda item: (item[0], item[1].start))
     return chosen[:keep]

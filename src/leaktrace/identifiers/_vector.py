@@ -3,6 +3,15 @@ over a whole column instead of a Python call per cell (PEERS.md: 3–10× faster
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import os
+import pickle
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,13 +27,73 @@ def as_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def fold(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """NFKC (full-width digits and letters → ASCII) and trimmed."""
-    return pc.utf8_trim_whitespace(pc.utf8_normalize(as_strings(values), "NFKC"))
+    """NFKC (full-width digits and letters → ASCII) and trimmed.
+
+    Only values with a character NFKC may change are normalized: ASCII and the CJK Unified
+    Ideographs (U+3400..U+9FFF) have no decomposition and compose with nothing, and most
+    identifier columns hold nothing else.
+    """
+    strings = as_strings(values)
+    unstable = np.flatnonzero(_maybe_unstable(strings))
+    if unstable.size:
+        fixed = pc.utf8_normalize(strings.take(pa.array(unstable)), "NFKC")
+        strings = _replaced(strings, unstable, fixed)
+    return pc.utf8_trim_whitespace(strings)
+
+
+def _maybe_unstable(strings: pa.Array) -> np.ndarray:
+    """Which strings hold a character outside ASCII and U+3400..U+9FFF (UTF-8 lead bytes other
+    than E4..E9 and E3 9x..Bx)."""
+    buffers = strings.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=_offset_type(strings))[
+        strings.offset : strings.offset + len(strings) + 1
+    ].astype(np.int64)
+    if buffers[2] is None or not len(offsets) or offsets[-1] == offsets[0]:
+        return np.zeros(len(strings), dtype=bool)
+    data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    offsets = offsets - offsets[0]
+    odd = (data >= 0xC0) & (np.subtract(data, 0xE3, dtype=np.uint8) > 6)  # not E3..E9
+    e3 = np.flatnonzero(data == 0xE3)
+    odd[e3] = data[np.minimum(e3 + 1, len(data) - 1)] < 0x90
+    result = np.zeros(len(strings), dtype=bool)
+    result[np.searchsorted(offsets, np.flatnonzero(odd), side="right") - 1] = True
+    return result
 
 
 def remove(values: pa.Array, pattern: str) -> pa.Array:
     """Delete every match of an RE2 ``pattern``."""
     return pc.replace_substring_regex(values, pattern, "")
+
+
+def remove_spaces(values: pa.Array) -> pa.Array:
+    """Delete every match of RE2's ``\\s+``, in the values that hold one only (a byte lookup
+    over the buffer tells which: in most identifier columns, none or a few)."""
+    if not len(values) or values.buffers()[2] is None:
+        return values
+    offsets = np.frombuffer(values.buffers()[1], dtype=_offset_type(values))
+    offsets = offsets[values.offset : values.offset + len(values) + 1].astype(np.int64)
+    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    # RE2's \s: ASCII whitespace only (tab, newline, form feed, carriage return, space), all
+    # bytes up to 0x20, which are rare: they are found first, then checked.
+    spaces = np.flatnonzero(data <= 0x20)
+    spaces = spaces[np.isin(data[spaces], (0x09, 0x0A, 0x0C, 0x0D, 0x20))]
+    if not spaces.size:
+        return values
+    rows = np.unique(np.searchsorted(offsets - offsets[0], spaces, side="right") - 1)
+    return _replaced(values, rows, remove(values.take(pa.array(rows)), r"\s+"))
+
+
+def _replaced(values: pa.Array, rows: np.ndarray, new: pa.Array) -> pa.Array:
+    """``values`` with the values at ``rows`` replaced by ``new`` (one for each)."""
+    if rows.size == len(values):
+        return new.cast(values.type)
+    gather = np.arange(len(values))
+    gather[rows] = len(values) + np.arange(rows.size)
+    return pa.concat_arrays([values, new.cast(values.type)]).take(pa.array(gather))
+
+
+def _offset_type(strings: pa.Array) -> type:
+    return np.int64 if pa.types.is_large_string(strings.type) else np.int32
 
 
 def full_match(values: pa.Array, pattern: str) -> np.ndarray:
@@ -56,3 +125,113 @@ def fixed_width_bytes(values: pa.Array, width: int) -> np.ndarray:
         return np.empty((0, width), dtype=np.uint8)
     data = np.frombuffer(fixed.buffers()[1], dtype=np.uint8).reshape(-1, width)
     return data[fixed.offset : fixed.offset + len(fixed)]
+
+
+_NO_KEY = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+_GOLDEN = np.uint64(0x9E37_79B9_7F4A_7C15)  # Fibonacci hashing: 2**64 / golden ratio
+
+
+class KeyIndex:
+    """Row of each 64-bit key in a hash table with linear probing, looked up in NumPy.
+
+    Half the time of ``searchsorted`` over the large word tables: most queries end at their
+    first slot (the table is at most a quarter full) instead of after ~17 halvings.
+    """
+
+    def __init__(self, keys: np.ndarray) -> None:
+        bits = max(4, (4 * len(keys)).bit_length())
+        self.mask = (1 << bits) - 1
+        self.shift = np.uint64(64 - bits)
+        self.slots = np.full(1 << bits, _NO_KEY, dtype=np.uint64)
+        self.rows = np.full(1 << bits, -1, dtype=np.int64)
+        home = self._home(keys)
+        pending = np.arange(len(keys))
+        while pending.size:
+            free = pending[self.slots[home[pending]] == _NO_KEY]
+            # One key per free slot wins this round; the others probe on.
+            _, first = np.unique(home[free], return_index=True)
+            won = free[first]
+            self.slots[home[won]] = keys[won]
+            self.rows[home[won]] = won
+            placed = np.zeros(len(keys), dtype=bool)
+            placed[won] = True
+            pending = pending[~placed[pending]]
+            home[pending] = (home[pending] + 1) & self.mask
+
+    def _home(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys.astype(np.uint64) * _GOLDEN) >> self.shift).astype(np.int64)
+
+    def find(self, query: np.ndarray) -> np.ndarray:
+        """The row of each key in ``query``, or -1."""
+        query = query.astype(np.uint64, copy=False)
+        slot = self._home(query)
+        found = np.full(len(query), -1, dtype=np.int64)
+        active = np.arange(len(query))
+        while active.size:
+            held = self.slots[slot[active]]
+            hit = held == query[active]
+            found[active[hit]] = self.rows[slot[active[hit]]]
+            active = active[~hit & (held != _NO_KEY)]
+            slot[active] = (slot[active] + 1) & self.mask
+        return found
+
+
+# ---- derived tables kept on disk ---------------------------------------------------------------
+#
+# Some tables are built from dictionaries at first use (jieba's 350,000 words, OpenCC's character
+# map) in about a second, which every scan would pay again, and every worker of a full scan. They
+# are kept in a cache folder, one pickle per table, named by a hash of everything they are built
+# from (the data files, the modules that build them, the versions of Python, NumPy, jieba and
+# OpenCC), so any change builds them again.
+
+
+class _Readable(Protocol):
+    def read_bytes(self) -> bytes: ...
+
+
+def cache_dir() -> Path:
+    """Where derived tables are kept: ``$LEAKTRACE_CACHE``, else ``$XDG_CACHE_HOME/leaktrace``,
+    else ``~/.cache/leaktrace``. They hold dictionary words, never customer data."""
+    if os.environ.get("LEAKTRACE_CACHE"):
+        return Path(os.environ["LEAKTRACE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "leaktrace"
+
+
+def stored(name: str, sources: Iterable[_Readable], build: Callable[[], Any]) -> Any:
+    """``build()``, or what an earlier call with the same ``name`` and source contents built.
+
+    A cache that cannot be read or written is no error: the table is built, as without one.
+    """
+    digest = hashlib.sha256(_versions().encode())
+    for source in sources:
+        digest.update(source.read_bytes())
+    path = cache_dir() / f"{name}-{digest.hexdigest()[:24]}.pickle"
+    try:
+        with path.open("rb") as file:
+            return pickle.load(file)
+    except (OSError, EOFError, ValueError, TypeError, AttributeError, pickle.UnpicklingError):
+        pass
+    value = build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        with partial.open("wb") as file:
+            os.chmod(partial, 0o600)
+            pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL)
+        partial.replace(path)
+        for stale in path.parent.glob(f"{name}-*.pickle"):
+            if stale != path:  # built from older sources
+                stale.unlink(missing_ok=True)
+    except OSError:
+        pass
+    return value
+
+
+def _versions() -> str:
+    packages = []
+    for package in ("jieba", "opencc-python-reimplemented", "pyarrow"):
+        try:
+            packages.append(importlib.metadata.version(package))
+        except importlib.metadata.PackageNotFoundError:
+            packages.append("-")
+    return "|".join([sys.version, np.__version__, *packages])

@@ -34,8 +34,9 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -43,8 +44,8 @@ import pyarrow.compute as pc
 from opencc import OpenCC
 
 from leaktrace.exceptions import InvalidComponent, InvalidFormat, InvalidLength
-from leaktrace.identifiers import Span, _vector, halfwidth
-from leaktrace.identifiers.person_name import to_simplified_chars
+from leaktrace.identifiers import Span, _vector
+from leaktrace.identifiers.person_name import folded_for_finding, to_simplified_chars
 from leaktrace.law import LegalCategory
 
 NAME = "address"
@@ -178,11 +179,18 @@ def _division_at(text: str, start: int) -> str | None:
 @cache
 def _opening_keys() -> tuple[np.ndarray, np.ndarray]:
     """The openings as sorted 32-bit keys (two 16-bit code points), and which characters start
-    one (a lookup table over the Basic Multilingual Plane)."""
+    one or come second in one (bits 1 and 2 of a lookup table over the Basic Multilingual
+    Plane)."""
     keys = np.array(sorted((ord(k[0]) << 16) | ord(k[1]) for k in _openings()), dtype=np.uint32)
-    first = np.zeros(0x10000, dtype=bool)
-    first[[ord(k[0]) for k in _openings()]] = True
-    return keys, first
+    places = np.zeros(0x10000, dtype=np.uint8)
+    places[[ord(k[0]) for k in _openings()]] |= 1
+    places[[ord(k[1]) for k in _openings()]] |= 2
+    return keys, places
+
+
+@cache
+def _opening_index() -> _vector.KeyIndex:
+    return _vector.KeyIndex(_opening_keys()[0].astype(np.uint64))
 
 
 def _division_starts(text: str) -> list[int]:
@@ -190,13 +198,14 @@ def _division_starts(text: str) -> list[int]:
     if len(text) < 200:  # a cell or a sentence: NumPy's fixed cost would dominate
         openings = _openings()
         return [i for i in range(len(text) - 1) if text[i : i + 2] in openings]
-    keys, first = _opening_keys()
+    _keys, places = _opening_keys()
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
     codes = np.minimum(codes, 0xFFFF)
-    at = np.flatnonzero(first[codes[:-1]]) if len(codes) > 1 else np.zeros(0, dtype=np.intp)
-    pairs = (codes[at] << 16) | codes[at + 1]
-    found = np.minimum(np.searchsorted(keys, pairs), len(keys) - 1)
-    return at[keys[found] == pairs].tolist()
+    place = places[codes]
+    # A character that opens a form, before one that can come second: only those are looked up.
+    at = np.flatnonzero((place[:-1] & 1) & (place[1:] >> 1))
+    pairs = (codes[at].astype(np.uint64) << np.uint64(16)) | codes[at + 1]
+    return at[_opening_index().find(pairs) >= 0].tolist()
 
 
 # ---- chains of divisions ---------------------------------------------------------------------
@@ -221,13 +230,25 @@ def _chain(text: str, start: int) -> tuple[int, list[tuple[Division, ...]]]:
             form, gap = _division_at(text, end + 1), 1
         if form is None:
             break
-        options = tuple(d for d in aliases[form] if _consistent(chain[-1], d))
-        if not options:
+        extended = _extend(chain[-1], form)
+        if extended is None:
             break
-        chain[-1] = tuple(p for p in chain[-1] if any(_consistent((p,), d) for d in options))
+        chain[-1], options = extended
         chain.append(options)
         end += gap + len(form)
     return end, chain
+
+
+@lru_cache(maxsize=1 << 16)
+def _extend(
+    parents: tuple[Division, ...], form: str
+) -> tuple[tuple[Division, ...], tuple[Division, ...]] | None:
+    """What ``form`` may mean below ``parents``, and the parents it leaves possible; None when
+    it cannot follow them. Addresses repeat the same chains: the answers are kept."""
+    options = tuple(d for d in _aliases()[form] if _consistent(parents, d))
+    if not options:
+        return None
+    return tuple(p for p in parents if any(_consistent((p,), d) for d in options)), options
 
 
 # ---- the street part -------------------------------------------------------------------------
@@ -248,6 +269,25 @@ _PROVINCE_SUFFIXES = ("省", "市", "自治区", "特别行政区")
 _PRECISE = re.compile(r"[0-9号室栋幢楼层村组]|单元|小区")
 
 
+@cache
+def _province_names() -> frozenset[str]:
+    """Full names of provinces and municipalities (广东省, 北京市, 内蒙古自治区)."""
+    return frozenset(
+        form
+        for form, found in _aliases().items()
+        if form.endswith(_PROVINCE_SUFFIXES) and any(d.level == 1 for d in found)
+    )
+
+
+@cache
+def _province_forms() -> re.Pattern[str]:
+    """Where a full province name may start: the names, and any longer form that opens with one
+    (the longest form there decides, as :func:`_division_at` reads it)."""
+    names = _province_names()
+    forms = {form for form in _aliases() if any(form.startswith(name) for name in names)}
+    return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
+
+
 def _body_end(text: str, start: int) -> tuple[int, bool]:
     """Where the street part after the divisions ends, and whether it is precise."""
     at = start + 1 if text[start : start + 1] == " " else start
@@ -260,18 +300,15 @@ def _body_end(text: str, start: int) -> tuple[int, bool]:
         body = body[: stop.start()]
     # A second address glued on (…88号上海市浦东新区…) starts at a full province name (a short
     # one may be a street: 山西路).
-    openings = _openings()
-    for later in range(1, len(body) - 2):
-        if body[later : later + 2] not in openings:
-            continue
-        form = _division_at(body, later)
-        if (
-            form
-            and form.endswith(_PROVINCE_SUFFIXES)
-            and any(d.level == 1 for d in _aliases()[form])
-        ):
+    later = 1
+    while (found := _province_forms().search(body, later, len(body))) is not None:
+        later = found.start()
+        if later >= len(body) - 2:
+            break
+        if _division_at(body, later) in _province_names():
             body = body[:later]
             break
+        later += 1
     units = list(_UNIT.finditer(body))
     if not units:
         return start, False
@@ -394,7 +431,7 @@ _WIDE = re.compile("[\uff01-\uff5e\u3000]")
 def find(text: str) -> Iterator[Span]:
     """Addresses in free text (half-width folded): from a division name over the street part,
     stopping at punctuation, whitespace or a context word (电话, 联系人 …)."""
-    folded = to_simplified_chars(halfwidth(text) if _WIDE.search(text) else text)
+    folded = folded_for_finding(text)
     position = 0
     for start in _division_starts(folded):
         if start < position:
@@ -422,41 +459,78 @@ def find(text: str) -> Iterator[Span]:
 
 @cache
 def _column_aliases() -> tuple[pa.Array, tuple[int, ...]]:
-    """Every division form, simplified and traditional, and the lengths they come in."""
+    """Every division form, simplified and traditional, and the lengths they come in (OpenCC's
+    conversion of the forms is kept in the cache folder)."""
+    sources = [Path(__file__), _DATA.joinpath("address_divisions.tsv")]
+    every = _vector.stored("address_forms", sources, _every_form)
+    return pa.array(every, pa.string()), tuple(sorted({len(f) for f in every}))
+
+
+def _every_form() -> list[str]:
     forms = sorted(_aliases())
     traditional = OpenCC("s2t").convert("\n".join(forms)).split("\n")
-    every = sorted(set(forms) | set(traditional))
-    return pa.array(every, pa.string()), tuple(sorted({len(f) for f in every}))
+    return sorted(set(forms) | set(traditional))
 
 
 _COLUMN_COUNTRY = r"^(?:中华人民共和国|中華人民共和國|中国|中國)"
 _COLUMN_PRECISE = "[0-9号號室栋棟幢楼樓层層村组組]|单元|單元|小区|小區"
 
 
-def _starts_with_division(values: pa.Array) -> list[tuple[int, np.ndarray]]:
-    """For each alias length k, which values start with a division name of k characters."""
+@cache
+def _column_openings() -> tuple[pa.Array, np.ndarray]:
+    """The first two characters of every form in :func:`_column_aliases`, and which lengths the
+    forms that open with them come in (a boolean matrix: opening × length)."""
     aliases, lengths = _column_aliases()
-    hits = []
+    forms = aliases.to_pylist()
+    heads = sorted({form[:2] for form in forms})
+    row = {head: i for i, head in enumerate(heads)}
+    admits = np.zeros((len(heads), max(lengths) + 1), dtype=bool)
+    for form in forms:
+        admits[row[form[:2]], len(form)] = True
+    return pa.array(heads, pa.string()), admits
+
+
+def _starts_with_division(
+    values: pa.Array, done: np.ndarray | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """For each alias length k, the rows whose values start with a division name of k
+    characters, skipping rows already ``done`` (a mask the caller may update between lengths).
+    Every form has at least two characters: a value is sliced at length k only when a form of
+    that length opens with its first two characters, so most values meet only the lengths of
+    their own province or city."""
+    aliases, lengths = _column_aliases()
+    heads, admits = _column_openings()
+    at = pc.index_in(pc.utf8_slice_codeunits(values, 0, 2), heads)
+    at = np.asarray(pc.fill_null(at, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    opened = np.flatnonzero(at >= 0)
     for k in lengths:
-        head = pc.utf8_slice_codeunits(values, 0, k)
-        hit = _vector.to_numpy_bool(pc.is_in(head, aliases))
-        if hit.any():
-            hits.append((k, hit))
-    return hits
+        rows = opened[admits[at[opened], k]]
+        if done is not None:
+            rows = rows[~done[rows]]
+        if not rows.size:
+            continue
+        head = pc.utf8_slice_codeunits(values.take(pa.array(rows)), 0, k)
+        rows = rows[_vector.to_numpy_bool(pc.is_in(head, aliases))]
+        if rows.size:
+            yield k, rows
 
 
 def valid_column(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Vectorized :func:`is_valid`: a division name at the start (found by slicing the column at
     each name length and looking the slices up), then a second division or a precise street part.
     Division chains are not cross-checked as :func:`validate` does."""
-    folded = _vector.remove(_vector.remove(_vector.fold(values), r"\s+"), _COLUMN_COUNTRY)
+    folded = _vector.remove(_vector.remove_spaces(_vector.fold(values)), _COLUMN_COUNTRY)
     result = np.zeros(len(folded), dtype=bool)
-    for k, hit in _starts_with_division(folded):
-        rows = np.flatnonzero(hit)
-        rest = pc.utf8_slice_codeunits(pc.take(folded, pa.array(rows)), k)
+    # A value is valid at the first length that makes it so: longer ones are not tried for it.
+    for k, rows in _starts_with_division(folded, done=result):
+        rest = pc.utf8_slice_codeunits(folded.take(pa.array(rows)), k)
         second = _vector.to_numpy_bool(pc.match_substring_regex(rest, _COLUMN_PRECISE))
-        for _k, again in _starts_with_division(rest):
-            second |= again
+        unsure = np.flatnonzero(~second)
+        if unsure.size:
+            found = np.zeros(unsure.size, dtype=bool)
+            for _k, again in _starts_with_division(rest.take(pa.array(unsure)), done=found):
+                found[again] = True
+            second[unsure[found]] = True
         result[rows[second]] = True
     long_enough = _vector.to_numpy_bool(pc.greater_equal(pc.utf8_length(folded), 4))
     return result & long_enough

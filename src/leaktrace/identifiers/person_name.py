@@ -38,13 +38,14 @@ https://zh.wikipedia.org/wiki/中国姓氏排名
 
 from __future__ import annotations
 
-import bisect
+import importlib.util
 import itertools
 import re
 import unicodedata
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -117,6 +118,11 @@ def _given_weights() -> dict[str, float]:
     晗 27, 珂 nrfg) are literary and name-like: they score at least 0.25, unlike the frequent
     words (上, 年, 卡, 款) that close ordinary phrases.
     """
+    return _weights_from(_lexicon())
+
+
+def _weights_from(lexicon: _Lexicon) -> dict[str, float]:
+    """:func:`_given_weights` from a lexicon being built."""
     weights = {}
     for char, share, count in _rows("given_chars.tsv"):
         uses = int(count)
@@ -128,7 +134,7 @@ def _given_weights() -> dict[str, float]:
             weights[char] = 0.25
         else:
             weights[char] = -0.25 if uses >= 5 else -0.75
-    for char, (count, tag) in _lexicon().chars.items():
+    for char, (count, tag) in lexicon.chars.items():
         literary = tag in _MORPHEME_TAGS or count < 300
         if literary and weights.get(char, -0.75) < 0.25 and char not in _TRANSLITERATION:
             weights[char] = 0.25
@@ -197,7 +203,12 @@ def _t2s() -> OpenCC:
 
 @cache
 def _char_t2s() -> dict[int, str]:
-    """Character-level traditional → simplified map (keeps offsets; for finding, not values)."""
+    """Character-level traditional → simplified map (keeps offsets; for finding, not values);
+    OpenCC takes a while over 20,000 characters: the map is kept in the cache folder."""
+    return _vector.stored("char_t2s", [Path(__file__)], _build_char_t2s)
+
+
+def _build_char_t2s() -> dict[int, str]:
     chars = [chr(c) for c in range(0x4E00, 0xA000)]
     simple = _t2s().convert("\n".join(chars)).split("\n")
     table = {ord(a): b for a, b in zip(chars, simple, strict=True) if a != b and len(b) == 1}
@@ -361,7 +372,7 @@ MASKED_PATTERN = _surname_alternation() + r"(?:\*{1,3}|\*[" + HAN + "])"
 
 def masked_column(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Which values are masked names such as ``张*``, ``张**``, ``欧阳*`` or ``张*伟``."""
-    folded = _vector.remove(_vector.fold(values), r"\s+")
+    folded = _vector.remove_spaces(_vector.fold(values))
     return _vector.full_match(folded, MASKED_PATTERN)
 
 
@@ -388,7 +399,7 @@ def valid_column(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Vectorized :func:`is_valid`: Han names by length and surname set (``pc.is_in`` on the first
     one or two characters), minority names by shape, pinyin names by RE2."""
     folded = _vector.fold(values)
-    han = _vector.remove(folded, r"\s+")
+    han = _vector.remove_spaces(folded)
     singles, compounds = _surname_arrays()
     lengths = pc.fill_null(pc.utf8_length(han), 0).to_numpy(zero_copy_only=False)
     all_han = _vector.full_match(han, f"[{HAN}]+")
@@ -400,10 +411,19 @@ def valid_column(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     )
     single_ok = first & (lengths >= 2) & (lengths <= 3) & given_ok
     compound_ok = first_two & (lengths >= 3) & (lengths <= 4)
-    dotted = _vector.full_match(han, f"[{HAN}]{{1,10}}(?:[{DOTS}.][{HAN}]{{1,10}}){{1,3}}")
-    dotted &= (lengths >= 4) & (lengths <= 24)
-    pinyin = _vector.full_match(pc.replace_substring_regex(folded, r"\s+", " "), _pinyin_pattern())
-    return (all_han & (single_ok | compound_ok)) | dotted | pinyin
+    result = all_han & (single_ok | compound_ok)
+    # Minority and pinyin names are never all Han: only the other values are matched against
+    # their (long) patterns.
+    rest = np.flatnonzero(~all_han)
+    if rest.size:
+        others = pa.array(rest)
+        dotted = _vector.full_match(
+            han.take(others), f"[{HAN}]{{1,10}}(?:[{DOTS}.][{HAN}]{{1,10}}){{1,3}}"
+        )
+        dotted &= (lengths[rest] >= 4) & (lengths[rest] <= 24)
+        spaced = pc.replace_substring_regex(folded.take(others), r"\s+", " ")
+        result[rest] = dotted | _vector.full_match(spaced, _pinyin_pattern())
+    return result
 
 
 # ---- free text -------------------------------------------------------------------------------
@@ -565,7 +585,7 @@ class _Lexicon:
 
 @cache
 def _lexicon() -> _Lexicon:
-    return _Lexicon()
+    return _tables()[0]
 
 
 @cache
@@ -770,17 +790,18 @@ def _key(word: str) -> int:
 
 
 class _Keys:
-    """Words of one length as sorted 64-bit keys, with a value each."""
+    """Words of one length as 64-bit keys, with a value each."""
 
     def __init__(self, items: dict[str, float], dtype: str = "float32") -> None:
         pairs = sorted((_key(w), v) for w, v in items.items())
         self.keys = np.array([k for k, _ in pairs] or [0], dtype=np.uint64)
         self.values = np.array([v for _, v in pairs] or [0], dtype=dtype)
+        self.index = _vector.KeyIndex(self.keys)
 
     def get(self, query: np.ndarray) -> np.ndarray:
         """The value of each key in ``query``, 0 where it is not a word."""
-        at = np.minimum(np.searchsorted(self.keys, query), len(self.keys) - 1)
-        return np.where(self.keys[at] == query, self.values[at], 0)
+        rows = self.index.find(query)
+        return np.where(rows >= 0, self.values[rows], 0)
 
 
 # Bits of what a word is besides ordinary (one lookup answers them all).
@@ -814,11 +835,11 @@ class _Table:
                 if len(word) == size:
                     bits[row[word]] |= bit
         self.bits = bits
+        self.index = _vector.KeyIndex(self.keys)
 
     def find(self, query: np.ndarray) -> np.ndarray:
         """The row of each key in ``query``, or -1."""
-        at = np.minimum(np.searchsorted(self.keys, query), len(self.keys) - 1)
-        return np.where(self.keys[at] == query, at, -1)
+        return self.index.find(query)
 
     def frequency(self, rows: np.ndarray) -> np.ndarray:
         return np.where(rows >= 0, self.freq[rows], 0)
@@ -866,7 +887,7 @@ class _Vectors:
                 flags[ord(char)] |= flag
         self.flags = flags
         self.given = np.full(0x10000, -0.75, dtype=np.float32)
-        for char, weight in _given_weights().items():
+        for char, weight in _weights_from(lex).items():
             self.given[ord(char)] = weight
         self.surname = np.zeros(0x10000, dtype=np.float32)
         for name in SINGLE_SURNAMES:
@@ -894,7 +915,51 @@ class _Vectors:
 
 @cache
 def _vectors() -> _Vectors:
-    return _Vectors(_lexicon())
+    return _tables()[1]
+
+
+@cache
+def _tables() -> tuple[_Lexicon, _Vectors]:
+    """The lexicon and the scoring tables, built once and kept in the cache folder."""
+
+    def build() -> tuple[_Lexicon, _Vectors]:
+        lexicon = _Lexicon()
+        return lexicon, _Vectors(lexicon)
+
+    return _vector.stored("person_name", _table_sources(), build)
+
+
+def _table_sources() -> list:
+    """What the lexicon and tables are built from: jieba's dictionary (found without importing
+    jieba, which takes a while), the data files, and the code of this module and the address
+    module (division names)."""
+    jieba = importlib.util.find_spec("jieba")
+    folder = Path(next(iter(jieba.submodule_search_locations)))
+    return [
+        folder / "dict.txt",
+        _DATA.joinpath("surnames.tsv"),
+        _DATA.joinpath("given_chars.tsv"),
+        _DATA.joinpath("address_divisions.tsv"),
+        Path(__file__),
+        Path(__file__).with_name("address.py"),
+    ]
+
+
+class _FlagAt:
+    """``flag[i]``: the character classes at index ``i`` of a text's code points, looked up
+    where asked rather than for every character of the text."""
+
+    def __init__(self, flags: np.ndarray, codes: np.ndarray) -> None:
+        self.flags, self.codes = flags, codes
+
+    def __getitem__(self, index: np.ndarray) -> np.ndarray:
+        return self.flags[self.codes[index]]
+
+
+@cache
+def _opener_table() -> np.ndarray:
+    """Which code points may open a name: surnames and the first characters of compounds."""
+    return (_vectors().flags & (_SURNAME_F | _COMPOUND_F)) != 0
 
 
 def _keys_at(codes: np.ndarray, at: np.ndarray, size: int) -> np.ndarray:
@@ -918,21 +983,19 @@ def _score_singles(text: str) -> _Scored:
     """Score every single-surname candidate of ``text`` at once (see :class:`_Vectors`)."""
     vec = _vectors()
     raw = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
-    codes = np.zeros(len(raw) + 2 * _PAD, dtype=np.uint64)
+    codes = np.zeros(len(raw) + 2 * _PAD, dtype=np.uint16)
     codes[_PAD:-_PAD] = np.minimum(raw, 0xFFFF)
-    small = codes.astype(np.intp)
-    flag = vec.flags[small]
-    han = (flag & _HAN_F) != 0
-    after_han = np.roll(han, -1)
-    compound = np.flatnonzero((flag & _COMPOUND_F) != 0)
+    flag = _FlagAt(vec.flags, codes)
+    # Only surname characters (and first characters of compound surnames) open a candidate.
+    openers = np.flatnonzero(_opener_table()[codes])
+    opener_flags = flag[openers]
+    compound = openers[(opener_flags & _COMPOUND_F) != 0]
     compound = compound[vec.compounds.get(_keys_at(codes, compound, 2)) > 0]
-    padded = np.flatnonzero(
-        ((flag & _SURNAME_F) != 0)
-        & (codes == ord(" ")).take(np.arange(1, len(codes) + 1), mode="clip")
-    )
-    padded = padded[han[padded + 2] & ~han[padded + 3]]
+    surname = openers[(opener_flags & _SURNAME_F) != 0]
+    padded = surname[codes[surname + 1] == ord(" ")]
+    padded = padded[((flag[padded + 2] & _HAN_F) != 0) & ((flag[padded + 3] & _HAN_F) == 0)]
     special = np.union1d(compound, padded) - _PAD
-    at = np.flatnonzero(((flag & _SURNAME_F) != 0) & after_han)
+    at = surname[(flag[surname + 1] & _HAN_F) != 0]
     nothing = np.zeros(0, dtype=np.intp)
     if not len(at):
         return _Scored(nothing, nothing, nothing, special)
@@ -954,6 +1017,14 @@ def _score_singles(text: str) -> _Scored:
     def word(offset: int, size: int) -> np.ndarray:
         return tables[size].frequency(rows(offset, size))
 
+    def word_before(which: np.ndarray) -> np.ndarray:
+        """The most frequent word of 2–4 characters ending before the candidates ``which``."""
+        ends = at[which]
+        found = [
+            tables[n].frequency(tables[n].find(_keys_at(codes, ends - n, n))) for n in (2, 3, 4)
+        ]
+        return np.maximum(np.maximum(found[0], found[1]), found[2])
+
     def narrow(keep: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
         for key in list(memo):
             memo[key] = memo[key][keep]
@@ -965,7 +1036,6 @@ def _score_singles(text: str) -> _Scored:
     at = at[(f(1) & (_TITLE_F | _NOT_GIVEN_F | _PLACE_CHAR_F)) == 0]
     (at,) = narrow(~tables[2].has(rows(1, 2), _TITLE_W), at)
     across = word(-1, 2)
-    before = np.maximum(np.maximum(word(-2, 2), word(-3, 3)), word(-4, 4))
 
     # Strong cues before the name: skip up to three spaces or colons (a colon is a cue itself),
     # a copula (借款人为), then a cue word of 1–4 characters or a role noun (催收员, 车主). Only
@@ -992,9 +1062,14 @@ def _score_singles(text: str) -> _Scored:
     # A word closing on the surname (提高), or an ordinary word opening on it (金额, 马上), unless
     # a cue says it is a name (车主张建国, 客户高峰), or a three-character name of common given-name
     # characters follows (王子轩, 黄海涛).
+    # The word ending before the surname only matters against a word across it (and, below, for
+    # the left score): it is looked up where it is needed.
+    before = np.zeros(len(at), dtype=np.float32)
+    closing = np.flatnonzero((across > 0) & ~strong)
+    before[closing] = word_before(closing)
     keep = ~((across > 0) & (before <= across) & ~strong)
     opens = (word(0, 2) > 0) & ~strong
-    common_three = (vec.given[small[at + 1]] == 1) & (vec.given[small[at + 2]] == 1)
+    common_three = (vec.given[codes[at + 1]] == 1) & (vec.given[codes[at + 2]] == 1)
     keep &= ~opens | common_three
     at, across, before, strong, opens = narrow(keep, at, across, before, strong, opens)
     if not len(at):
@@ -1002,6 +1077,9 @@ def _score_singles(text: str) -> _Scored:
 
     prev = f(-1)
     left_char = (prev & _LEFT_F) != 0
+    open_left = (across == 0) & ~strong & ~left_char & ((prev & _PLACE_BEFORE_F) == 0)
+    open_left = np.flatnonzero(open_left & ((prev & _HAN_F) != 0))
+    before[open_left] = word_before(open_left)
     left = np.where(
         before > across,
         np.where(left_char, 1.5, 1.0),
@@ -1014,8 +1092,8 @@ def _score_singles(text: str) -> _Scored:
     ok = (f(1) & (_NOT_GIVEN_F | _PLACE_CHAR_F)) == 0
     ok &= ~tables[2].has(rows(0, 2), _PLACE_W) & ~tables[3].has(rows(0, 3), _PLACE_W)
     division = tables[2].has(rows(0, 2), _DIVISION_W) | tables[3].has(rows(0, 3), _DIVISION_W)
-    given1 = vec.given[small[at + 1]]
-    base = left + vec.surname[small[at]] + given1 - 2.5 * division
+    given1 = vec.given[codes[at + 1]]
+    base = left + vec.surname[codes[at]] + given1 - 2.5 * division
 
     # The longest word opening at the surname and what it costs (see _opening_word).
     word_end = np.zeros(len(at), dtype=np.intp)
@@ -1054,7 +1132,7 @@ def _score_singles(text: str) -> _Scored:
     one = base - opening_penalty(end1) + right(2)
     one = np.where(place_after(2) | opens, -9.0, one)
     last = f(2)
-    given2 = vec.given[small[at + 2]]
+    given2 = vec.given[codes[at + 2]]
     two = base + given2 + 0.25 - 1.25 * ((last & _RIGHT_F) != 0)
     pair_word = word(1, 2)
     both_common = (given1 == 1) & (given2 == 1)
@@ -1076,17 +1154,24 @@ def _score_singles(text: str) -> _Scored:
 
 def _find_han(text: str) -> list[tuple[int, int]]:
     """Han names: the vectorized scores for single surnames, the scalar path for the rest."""
+    starts, ends = _han_spans(text)
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def _han_spans(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_find_han` as (starts, ends) arrays; Python runs only for the few compound
+    surnames, padded names and doubtful starts, and for overlapping names."""
     if len(text) < SHORT_TEXT:
-        return list(_find_han_scalar(text))
+        return _as_arrays(list(_find_han_scalar(text)))
     scored = _score_singles(text)
-    found = list(zip(scored.starts.tolist(), scored.ends.tolist(), strict=True))
-    doubtful = {found[i][0] for i in scored.doubtful.tolist()}
+    starts, ends = scored.starts.astype(np.int64), scored.ends.astype(np.int64)
+    doubtful = set(starts[scored.doubtful].tolist())
     lex = _lexicon()
     special = []
-    compound_starts = set()
+    compound_starts = []
     for start in scored.special.tolist():  # compound surnames, padded names
         if text[start : start + 2] in COMPOUND_SURNAMES:
-            compound_starts.add(start)  # read as a compound only, as the scalar loop does
+            compound_starts.append(start)  # read as a compound only, as the scalar loop does
         given = start + 2 if text[start : start + 2] in COMPOUND_SURNAMES else start + 1
         if given >= len(text) or not (_is_han(text[given]) or text[given] == " "):
             continue
@@ -1095,15 +1180,19 @@ def _find_han(text: str) -> list[tuple[int, int]]:
         score, end = _best(text, start, given, lex)
         if score >= THRESHOLD:
             special.append((start, end))
-    if compound_starts:
-        found = [span for span in found if span[0] not in compound_starts]
-    if special:
-        found = sorted(dict(found + special).items())
-    elif not doubtful and not np.any(scored.starts[1:] < scored.ends[:-1]):
-        return found
+    if compound_starts or special:
+        # A special reading replaces a single-surname one at the same start.
+        drop = np.isin(starts, np.array(compound_starts + [s for s, _ in special], np.int64))
+        extra_starts, extra_ends = _as_arrays(special)
+        starts = np.concatenate((starts[~drop], extra_starts))
+        ends = np.concatenate((ends[~drop], extra_ends))
+        order = np.argsort(starts, kind="stable")
+        starts, ends = starts[order], ends[order]
+    if not doubtful and not np.any(starts[1:] < ends[:-1]):
+        return starts, ends
     kept = []
     last_end = 0
-    for start, end in found:
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         if start < last_end:
             continue
         if start in doubtful:
@@ -1114,7 +1203,13 @@ def _find_han(text: str) -> list[tuple[int, int]]:
                 continue
         last_end = end
         kept.append((start, end))
-    return kept
+    return _as_arrays(kept)
+
+
+def _as_arrays(spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of a list of spans."""
+    pairs = np.array(spans, dtype=np.int64).reshape(-1, 2)
+    return pairs[:, 0].copy(), pairs[:, 1].copy()
 
 
 def _find_han_scalar(text: str) -> Iterator[tuple[int, int]]:
@@ -1263,18 +1358,14 @@ def _find_masked(text: str) -> Iterator[tuple[int, int]]:
 # A capitalized Latin word (the letter before it is checked in Python: a pattern that opens with a
 # look-behind loses re's fast scan for its first character).
 _LATIN_WORD = re.compile(r"[A-Z][A-Za-z]*(?![A-Za-z])")
+_LATIN_RUN = re.compile(r"[A-Z][A-Za-z]*(?: [A-Z][A-Za-z]*)+")
 _NOT_PINYIN_NAMES = frozenset({"hong kong", "xi an"})
 
 
 def _find_pinyin(text: str) -> Iterator[tuple[int, int]]:
     """Two capitalized pinyin words one space apart (Zhang Wei, ZHANG Wei, Wei Zhang)."""
-    words = [
-        m
-        for m in _LATIN_WORD.finditer(text)
-        if not m.start() or not text[m.start() - 1].isascii() or not text[m.start() - 1].isalpha()
-    ]
     last_end = -1
-    for first, second in itertools.pairwise(words):
+    for first, second in _word_pairs(text):
         if first.start() < last_end or second.start() != first.end() + 1:
             continue
         if text[first.end()] != " ":
@@ -1290,33 +1381,90 @@ def _find_pinyin(text: str) -> Iterator[tuple[int, int]]:
         yield first.start(), second.end()
 
 
+def _word_pairs(text: str) -> Iterator[tuple[re.Match[str], re.Match[str]]]:
+    """Consecutive capitalized words not glued to a letter before them, looked for only in runs
+    of capitalized words one space apart (a joined column holds few; words alone, many)."""
+    for run in _LATIN_RUN.finditer(text):
+        words = [
+            m
+            for m in _LATIN_WORD.finditer(text, run.start(), run.end())
+            if not m.start()
+            or not text[m.start() - 1].isascii()
+            or not text[m.start() - 1].isalpha()
+        ]
+        yield from itertools.pairwise(words)
+
+
 def _drop_overlaps(
-    first: list[tuple[int, int]], second: list[tuple[int, int]]
-) -> list[tuple[int, int]]:
-    """``first`` plus the spans of ``second`` that overlap none of it (both sorted)."""
-    if not second or not first:
-        return first or second
-    if len(first) > len(second):
-        # Few spans to add: drop the ones that overlap a span of ``first``, found by bisection.
-        starts = [start for start, _ in first]
-        kept = list(first)
-        for start, end in second:
-            i = bisect.bisect_left(starts, end)  # spans of first starting before this one ends
-            if i == 0 or first[i - 1][1] <= start:
-                kept.append((start, end))
-        return sorted(kept)
-    kept = list(first)
-    i = 0
-    for start, end in second:
-        while i < len(first) and first[i][1] <= start:
-            i += 1
-        if i == len(first) or end <= first[i][0]:
-            kept.append((start, end))
-    return sorted(kept)
+    first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``first`` plus the spans of ``second`` that overlap none of it, sorted by start (both
+    sorted; ``first`` holds no overlapping spans, so the last span starting before a span of
+    ``second`` ends reaches furthest)."""
+    first_starts, first_ends = first
+    second_starts, second_ends = second
+    if not len(second_starts) or not len(first_starts):
+        return first if len(first_starts) else second
+    before = np.searchsorted(first_starts, second_ends, side="left")
+    reach = np.maximum.accumulate(first_ends)
+    clear = (before == 0) | (reach[np.maximum(before - 1, 0)] <= second_starts)
+    starts = np.concatenate((first_starts, second_starts[clear]))
+    ends = np.concatenate((first_ends, second_ends[clear]))
+    order = np.argsort(starts, kind="stable")
+    return starts[order], ends[order]
 
 
 # Full-width forms: the scanner folds them before calling find, so usually there are none.
 _WIDE = re.compile("[\uff01-\uff5e\u3000]")
+
+
+# What a found span's value is: the Han characters themselves (converted one for one), the masked
+# form, or what validate makes of the original text (dotted, pinyin and padded names).
+_HAN_VALUE, _MASKED_VALUE, _VALIDATED = 0, 1, 2
+
+
+def find_offsets(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the names :func:`find` yields, as NumPy arrays (no Python object per
+    name: the scanner counts names of a whole joined column this way)."""
+    _folded, starts, ends, _kinds = _found(text)
+    return starts, ends
+
+
+@lru_cache(maxsize=1)
+def folded_for_finding(text: str) -> str:
+    """``text`` half-width and in simplified characters, one for one (offsets stay valid): what
+    the name and address finders read. The last one is kept, as both read the same column."""
+    return to_simplified_chars(halfwidth(text) if _WIDE.search(text) else text)
+
+
+def _found(text: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    """The folded text and (starts, ends, value kinds) of the names in ``text``."""
+    folded = folded_for_finding(text)
+    dotted = _as_arrays(list(_find_dotted(folded)))
+    masked = _as_arrays(list(_find_masked(folded)))
+    pinyin = _as_arrays(list(_find_pinyin(folded)))
+    starts, ends = _drop_overlaps(_drop_overlaps(dotted, _han_spans(folded)), masked)
+    starts, ends = _drop_overlaps((starts, ends), pinyin)
+    kinds = np.full(len(starts), _HAN_VALUE, dtype=np.int8)
+    if not len(starts):
+        return folded, starts, ends, kinds
+    kinds[np.isin(starts, np.concatenate((dotted[0], pinyin[0])))] = _VALIDATED
+    if " " in folded:  # padded names (王 芳) are validated too
+        spaces = np.flatnonzero(
+            np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype="<u4") == 32
+        )
+        holds = np.searchsorted(spaces, ends) > np.searchsorted(spaces, starts)
+        kinds[holds] = _VALIDATED
+    for i in np.flatnonzero(np.isin(starts, masked[0])).tolist():
+        if "*" in folded[starts[i] : ends[i]]:
+            kinds[i] = _MASKED_VALUE
+    checked = np.flatnonzero(kinds == _VALIDATED)
+    if checked.size:
+        valid = np.array([is_valid(text[starts[i] : ends[i]]) for i in checked.tolist()])
+        keep = np.ones(len(starts), dtype=bool)
+        keep[checked[~valid]] = False
+        starts, ends, kinds = starts[keep], ends[keep], kinds[keep]
+    return folded, starts, ends, kinds
 
 
 def find(text: str) -> Iterator[Span]:
@@ -1325,23 +1473,12 @@ def find(text: str) -> Iterator[Span]:
     Masked names (王*, 欧阳**, 李*明) come as spans with ``masked=True`` and the masked form as
     their value.
     """
-    folded = to_simplified_chars(halfwidth(text) if _WIDE.search(text) else text)
-    dotted = list(_find_dotted(folded))
-    masked = list(_find_masked(folded))
-    pinyin = list(_find_pinyin(folded))
-    spans = _drop_overlaps(_drop_overlaps(dotted, _find_han(folded)), masked)
-    spans = _drop_overlaps(spans, pinyin)
-    other = {start for start, _ in dotted} | {start for start, _ in pinyin}
-    masked_starts = {start for start, _ in masked}
-    for start, end in spans:
-        piece = folded[start:end]
-        if start in masked_starts and "*" in piece:
-            yield Span(NAME, start, end, piece, masked=True)
-        elif start not in other and " " not in piece:
+    folded, starts, ends, kinds = _found(text)
+    for start, end, kind in zip(starts.tolist(), ends.tolist(), kinds.tolist(), strict=True):
+        if kind == _HAN_VALUE:
             # A Han name, its characters converted one for one (see to_simplified_chars).
-            yield Span(NAME, start, end, piece)
+            yield Span(NAME, start, end, folded[start:end])
+        elif kind == _MASKED_VALUE:
+            yield Span(NAME, start, end, folded[start:end], masked=True)
         else:
-            try:
-                yield Span(NAME, start, end, validate(text[start:end]))
-            except ValueError:
-                continue
+            yield Span(NAME, start, end, validate(text[start:end]))

@@ -1,0 +1,80 @@
+"""The column building blocks: folding, whitespace removal, the hash index and the table cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leaktrace.identifiers import _vector
+
+# Characters on both sides of the NFKC shortcut: ASCII and CJK ideographs (stable), full-width
+# forms, the ideographic space, compatibility ideographs, circled and squared forms, combining
+# marks, characters outside the Basic Multilingual Plane.
+ALPHABET = "a1 \t-·京陳\u3400\u4dbf\u9fff\ua000１ｘ\u3000\u33ff㈱\uf900e\u0301é\U00020000\u00a0"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(st.sampled_from(ALPHABET), max_size=8)), max_size=8))
+def test_fold_is_nfkc_and_trim(values):
+    for array in (pa.array(values, pa.string()), pa.array(["x", *values], pa.large_string())[1:]):
+        expected = pc.utf8_trim_whitespace(pc.utf8_normalize(array, "NFKC"))
+        assert _vector.fold(array).to_pylist() == expected.to_pylist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(st.sampled_from(ALPHABET), max_size=8)), max_size=8))
+def test_remove_spaces_is_the_regex(values):
+    array = pa.array(["前 缀", *values], pa.string())[1:]
+    assert _vector.remove_spaces(array).to_pylist() == _vector.remove(array, r"\s+").to_pylist()
+
+
+def test_key_index_finds_every_key_and_nothing_else():
+    rng = np.random.default_rng(7)
+    keys = np.unique(rng.integers(0, 2**63, 5000, dtype=np.uint64))
+    index = _vector.KeyIndex(keys)
+    assert index.find(keys).tolist() == list(range(len(keys)))
+    others = rng.integers(0, 2**63, 5000, dtype=np.uint64)
+    others = others[~np.isin(others, keys)]
+    assert (index.find(others) == -1).all()
+    assert _vector.KeyIndex(np.zeros(0, dtype=np.uint64)).find(keys[:3]).tolist() == [-1] * 3
+
+
+def test_stored_builds_once_per_source_contents(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEAKTRACE_CACHE", str(tmp_path / "cache"))
+    source = tmp_path / "words.txt"
+    source.write_text("王\n李\n", encoding="utf-8")
+    builds = []
+
+    def build():
+        builds.append(1)
+        return source.read_text(encoding="utf-8").split()
+
+    assert _vector.stored("words", [source], build) == ["王", "李"]
+    assert _vector.stored("words", [source], build) == ["王", "李"]
+    assert len(builds) == 1
+    source.write_text("张\n", encoding="utf-8")
+    assert _vector.stored("words", [source], build) == ["张"]
+    assert len(builds) == 2
+    assert len(list((tmp_path / "cache").glob("words-*.pickle"))) == 1  # the stale one is gone
+
+
+def test_stored_without_a_writable_cache_still_builds(tmp_path, monkeypatch):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("LEAKTRACE_CACHE", str(blocked / "cache"))
+    assert _vector.stored("numbers", [blocked], lambda: [1, 2]) == [1, 2]
+
+
+@pytest.mark.parametrize("junk", [b"", b"not a pickle", b"\x80\x05K"])
+def test_stored_rebuilds_a_damaged_file(tmp_path, monkeypatch, junk):
+    monkeypatch.setenv("LEAKTRACE_CACHE", str(tmp_path))
+    source = tmp_path / "source.txt"
+    source.write_text("x", encoding="utf-8")
+    _vector.stored("value", [source], lambda: "first")
+    [path] = tmp_path.glob("value-*.pickle")
+    path.write_bytes(junk)
+    assert _vector.stored("value", [source], lambda: "again") == "again"
