@@ -343,7 +343,10 @@ class AmountRule:
         for decimals in range(6, -1, -1):  # the fewest decimals that hold the value wins
             scaled = floats * 10.0**decimals
             rounded = np.round(scaled)
-            exact = (np.abs(scaled - rounded) <= 1e-7 * np.maximum(1.0, np.abs(scaled))) & (
+            # Exact to a few units in the last place of the float itself: a tolerance relative
+            # to the scaled value would let 1073919.11 pass as 1073919.1.
+            back = rounded / 10.0**decimals
+            exact = (np.abs(back - floats) <= 4 * np.spacing(np.abs(floats))) & (
                 np.abs(rounded) < 2.0**53
             )
             scale = np.where(exact, decimals, scale)
