@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from leaktrace import __version__, keys
 from leaktrace.exceptions import WorkspaceError
@@ -194,8 +195,8 @@ class Workspace:
     def counts(self) -> dict[str, int]:
         """Customers, tokens and loads in the register."""
         customers, tokens, loads = self.db.execute(
-            "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM tokens), "
-            "(SELECT count(*) FROM loads)"
+            f"SELECT (SELECT count(*) FROM customers WHERE {LOADED}), "
+            f"(SELECT count(*) FROM tokens WHERE {LOADED}), (SELECT count(*) FROM loads)"
         ).fetchall()[0]
         return {"customers": customers, "tokens": tokens, "loads": loads}
 
@@ -293,6 +294,7 @@ def open_workspace(
             )
         if not read_only:
             _migrate(db)
+            drop_incomplete_loads(db)
         elif _schema_version(db) != SCHEMA_VERSION:
             raise WorkspaceError(
                 f"{folder} needs a schema upgrade; open it once without read-only access."
@@ -383,15 +385,32 @@ def _now() -> datetime.datetime:
 TOKEN_PARTITIONS = 16
 
 
-class RegisterLoad:
-    """One load into the register, batch by batch, all in one transaction.
+# The rows of recorded loads only: a load writes new customers batch by batch and counts once
+# ``loads`` has its row (see RegisterLoad).
+LOADED = "first_load IN (SELECT load_id FROM loads)"
 
-    Each batch's customers are upserted at once (new customer numbers get new register ids in
-    order of first appearance; known ones get their segment updated). Tokens of customers new in
-    the batch go straight into ``tokens``; tokens of customers known before are staged and
-    merged by :meth:`finish`, which adds the ones not yet held and marks the others as seen
-    again (a changed phone adds a token and keeps the old one). Nothing is visible to other
-    connections, or survives a crash, before :meth:`finish` commits.
+
+def drop_incomplete_loads(db: duckdb.DuckDBPyConnection) -> None:
+    """Delete what a load that never finished (a crash, ``kill -9``) had written."""
+    newest = db.execute("SELECT coalesce(max(load_id), 0) FROM loads").fetchall()[0][0]
+    for table in ("tokens", "customers"):
+        stray = db.execute(f"SELECT count(*) FROM {table} WHERE first_load > ?", [newest])
+        if stray.fetchall()[0][0]:
+            db.execute(f"DELETE FROM {table} WHERE first_load > ?", [newest])
+
+
+class RegisterLoad:
+    """One load into the register, batch by batch; it counts only once :meth:`finish` has
+    recorded it in ``loads``.
+
+    Customers new to the register, and their tokens, are written batch by batch (one
+    transaction each: DuckDB keeps ~50 bytes per uncommitted row in memory, too much for 100
+    million tokens in one transaction) with ``first_load`` set to this load. Until the load is
+    recorded, every query leaves them out (:data:`LOADED`), and the next load or write-open
+    deletes them (:func:`drop_incomplete_loads`), so a crash or ``kill -9`` leaves the register
+    as it was. Changes to customers known before — their segment, tokens they did not hold
+    yet (a changed phone adds a token and keeps the old one), tokens seen again — are staged
+    and applied in the one transaction of :meth:`finish` that records the load.
     """
 
     def __init__(self, workspace: Workspace, segment_names: Sequence[str]) -> None:
@@ -406,13 +425,15 @@ class RegisterLoad:
             else "NULL"
         )
         db = self.db
-        db.execute("BEGIN TRANSACTION")
+        drop_incomplete_loads(db)
         self.load_id = db.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][
             0
         ]
         self.next_id = db.execute(
             "SELECT coalesce(max(customer_id), 0) + 1 FROM customers"
         ).fetchall()[0][0]
+        db.execute("DROP TABLE IF EXISTS stage_segments")
+        db.execute("CREATE TEMP TABLE stage_segments (customer_id BIGINT, segment JSON)")
         for part in range(TOKEN_PARTITIONS):
             db.execute(f"DROP TABLE IF EXISTS stage_known_{part}")
             db.execute(
@@ -424,35 +445,35 @@ class RegisterLoad:
         """One batch: ``customers`` (``ref``, ``row_no``, segment values ``s0``…) and
         ``tokens`` (``ref``, ``kind``, ``token``)."""
         db, load_id = self.db, self.load_id
+        # Intermediate results come back as Arrow and are registered as views: temporary
+        # tables replaced batch after batch would keep every old version until the commit.
         with _memory_errors(self.rollback):
+            db.execute("BEGIN TRANSACTION")
             db.register("batch_customers", customers)
             db.register("batch_tokens", tokens)
             try:
-                db.execute(
-                    f"""CREATE OR REPLACE TEMP TABLE batch_refs AS
-                    SELECT b.ref, b.first_row, b.segment, c.customer_id
+                refs = db.sql(
+                    f"""SELECT b.ref, b.first_row, b.segment, c.customer_id
                     FROM (SELECT ref, min(row_no) AS first_row,
                                  arg_max({self.segment}, row_no) AS segment
                           FROM batch_customers GROUP BY ref) b
-                    LEFT JOIN customers c ON c.ref_token = b.ref"""
+                    LEFT JOIN customers c ON c.ref_token = b.ref
+                    ORDER BY b.first_row"""
+                ).to_arrow_table()
+                is_new = pc.is_null(refs.column("customer_id"))
+                fresh = refs.filter(is_new)
+                ids = np.arange(self.next_id, self.next_id + fresh.num_rows, dtype=np.int64)
+                fresh = fresh.set_column(3, "customer_id", pa.array(ids))
+                self.next_id += fresh.num_rows
+                db.register("batch_new", fresh)
+                db.register("batch_known", refs.filter(pc.invert(is_new)))
+                db.execute(
+                    "INSERT INTO stage_segments SELECT customer_id, segment FROM batch_known"
                 )
                 db.execute(
-                    """UPDATE customers SET segment = b.segment, last_load = ?
-                    FROM batch_refs b WHERE customers.customer_id = b.customer_id""",
-                    [load_id],
-                )
-                db.execute(
-                    """CREATE OR REPLACE TEMP TABLE batch_new AS
-                    SELECT ? - 1 + row_number() OVER (ORDER BY first_row) AS customer_id,
-                           ref, segment
-                    FROM batch_refs WHERE customer_id IS NULL""",
-                    [self.next_id],
-                )
-                added = db.execute(
                     "INSERT INTO customers SELECT customer_id, ref, segment, ?, ? FROM batch_new",
                     [load_id, load_id],
-                ).fetchall()[0][0]
-                self.next_id += added
+                )
                 db.execute(
                     """INSERT INTO tokens
                     SELECT DISTINCT t.token, t.kind, n.customer_id, ?, ?, ?
@@ -461,12 +482,17 @@ class RegisterLoad:
                 )
                 known = db.sql(
                     """SELECT t.token, t.kind, b.customer_id
-                    FROM batch_tokens t JOIN batch_refs b ON b.ref = t.ref
-                    WHERE b.customer_id IS NOT NULL"""
+                    FROM batch_tokens t JOIN batch_known b ON b.ref = t.ref"""
                 ).to_arrow_table()
+                db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    db.execute("ROLLBACK")
+                raise
             finally:
-                db.unregister("batch_customers")
-                db.unregister("batch_tokens")
+                for view in ("batch_customers", "batch_tokens", "batch_new", "batch_known"):
+                    with contextlib.suppress(duckdb.Error):
+                        db.unregister(view)
             if known.num_rows:
                 part_of = _first_bytes(known.column("token")) * TOKEN_PARTITIONS // 256
                 for part in range(TOKEN_PARTITIONS):
@@ -482,6 +508,14 @@ class RegisterLoad:
         """Merge the staged tokens, record the load and commit."""
         db, load_id = self.db, self.load_id
         with _memory_errors(self.rollback):
+            db.execute("BEGIN TRANSACTION")
+            db.execute(
+                """UPDATE customers SET segment = s.segment, last_load = ?
+                FROM (SELECT customer_id, last(segment) AS segment FROM stage_segments
+                      GROUP BY customer_id) s
+                WHERE customers.customer_id = s.customer_id""",
+                [load_id],
+            )
             for part in range(TOKEN_PARTITIONS):
                 _merge_known(db, part, load_id, self.workspace.keyring.version)
             customers_new, customers_seen = db.execute(
@@ -523,12 +557,13 @@ class RegisterLoad:
         """Undo everything this load did."""
         with contextlib.suppress(duckdb.Error):
             self.db.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):
+            drop_incomplete_loads(self.db)
         self._drop_staging()
 
     def _drop_staging(self) -> None:
         with contextlib.suppress(duckdb.Error):
-            for table in ("batch_refs", "batch_new"):
-                self.db.execute(f"DROP TABLE IF EXISTS {table}")
+            self.db.execute("DROP TABLE IF EXISTS stage_segments")
             for part in range(TOKEN_PARTITIONS):
                 self.db.execute(f"DROP TABLE IF EXISTS stage_known_{part}")
 
@@ -586,8 +621,9 @@ def ids_for_refs(db: duckdb.DuckDBPyConnection, refs: pa.Array) -> list[int | No
     db.register("probe_refs", probe)
     try:
         found = db.sql(
-            """SELECT c.customer_id FROM probe_refs p
-            LEFT JOIN customers c ON c.ref_token = p.ref ORDER BY p.position"""
+            f"""SELECT c.customer_id FROM probe_refs p
+            LEFT JOIN (SELECT * FROM customers WHERE {LOADED}) c ON c.ref_token = p.ref
+            ORDER BY p.position"""
         ).fetchall()
     finally:
         db.unregister("probe_refs")
@@ -606,10 +642,11 @@ def match_tokens(db: duckdb.DuckDBPyConnection, probe: pa.Table) -> pa.Table:
     db.register("probe", probe)
     try:
         return db.sql(
-            """
+            f"""
             WITH hits AS (
                 SELECT DISTINCT p.row_no, p.kind, p.exact, t.customer_id
                 FROM probe p JOIN tokens t ON t.token = p.token
+                WHERE t.{LOADED}
             ), row_kinds AS (
                 SELECT row_no,
                        count(DISTINCT kind) FILTER (WHERE exact) AS row_exact,
@@ -821,7 +858,7 @@ def times_released(db: duckdb.DuckDBPyConnection, customer_ids: Sequence[int]) -
 
 def segment_members(db: duckdb.DuckDBPyConnection, conditions: dict[str, str]) -> set[int]:
     """Register ids whose segment attributes equal all ``conditions`` (attribute → value)."""
-    where = " AND ".join("json_extract_string(segment, ?) = ?" for _ in conditions) or "true"
+    where = " AND ".join(["json_extract_string(segment, ?) = ?" for _ in conditions] + [LOADED])
     params = [p for name, value in conditions.items() for p in (f'$."{name}"', value)]
     rows = db.execute(f"SELECT customer_id FROM customers WHERE {where}", params).fetchall()
     return {row[0] for row in rows}
@@ -857,4 +894,5 @@ def release_member_count(
 
 def token_exists(db: duckdb.DuckDBPyConnection, token: bytes) -> bool:
     """Whether any customer holds ``token``."""
-    return bool(db.execute("SELECT count(*) FROM tokens WHERE token = ?", [token]).fetchall()[0][0])
+    found = db.execute(f"SELECT count(*) FROM tokens WHERE token = ? AND {LOADED}", [token])
+    return bool(found.fetchall()[0][0])

@@ -22,6 +22,10 @@ NEEDED = ("customer_id", "name", "gender", "birth_date", "id_number", "mobile", 
           "plate", "card_number", "branch_code", "branch_name", "open_date")  # fmt: skip
 
 
+# Numbers "the institution owns" for decoys (synthetic, 138-0013-xxxx).
+POOL = [f"1380013{n:04d}" for n in range(0, 40)]
+
+
 @cache
 def _people() -> pa.Table:
     return synth.customers(6000, seed=23)
@@ -37,7 +41,10 @@ def released(tmp_path_factory):
     folder = tmp_path_factory.mktemp("export")
     source = folder / "customers.csv"
     pacsv.write_csv(_people(), source)
-    ws = store.init_workspace(folder / "ws")
+    store.init_workspace(folder / "ws").close()
+    with (folder / "ws" / store.CONFIG_NAME).open("a", encoding="utf-8") as config:
+        config.write(f"\n[release]\ndecoy_phone_pool = {json.dumps(POOL)}\n")
+    ws = store.open_workspace(folder / "ws")
     customers.load(ws, str(source))
     made = [
         exporter.export(
@@ -74,6 +81,10 @@ def test_two_recipients_differ_in_subset_decoys_and_marks(released):
         real_b.column("id_number").to_pylist()
     )
     assert a.decoys == 150 and len(decoys_a) >= 140 and not decoys_a & decoys_b
+    decoy_phones = set(table_a.column("mobile").to_pylist()) - set(
+        real_a.column("mobile").to_pylist()
+    )
+    assert decoy_phones and {str(p) for p in decoy_phones} <= set(POOL)  # only numbers we own
     both = sorted(ids_a & ids_b)
     differing = 0
     for field in a.marked_fields:
@@ -103,6 +114,9 @@ def test_values_a_recipient_needs_are_unchanged_and_types_kept(released):
     same = same.sort_by("customer_id")
     for column in NEEDED:
         assert real.column(column).to_pylist() == same.column(column).to_pylist(), column
+    # pandas reads the copy with the same columns and dtypes as the original.
+    pandas = pytest.importorskip("pandas")
+    assert pandas.read_csv(a.output).dtypes.to_dict() == pandas.read_csv(source).dtypes.to_dict()
 
 
 @pytest.mark.parametrize("which", [0, 1])

@@ -301,7 +301,7 @@ def _decoys(
 
 
 def _decoy_tokens(workspace: store.Workspace, made: Any) -> pa.Table:
-    """(decoy, kind, token) for every identifier of every decoy."""
+    """(decoy, kind, token) for every identifier of every decoy but its pool phone number."""
     empty = pa.table(
         {
             "decoy": pa.array([], pa.int32()),
@@ -314,6 +314,8 @@ def _decoy_tokens(workspace: store.Workspace, made: Any) -> pa.Table:
     key = workspace.keyring.key("match")
     pieces = [empty]
     for kind, code in customers.EXACT_KINDS.items():
+        if kind == "mobile":  # pool numbers serve many decoys and releases: no proof alone
+            continue
         rows = made.identifiers.filter(pc.equal(made.identifiers.column("type"), kind))
         if rows.num_rows:
             pieces.append(
