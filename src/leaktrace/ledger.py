@@ -194,7 +194,8 @@ class Verification:
         """One line for people."""
         if self.ok:
             last = f"; head {self.head}" if self.head else ""
-            return f"The ledger is intact: {self.entries} entries{last}."
+            noun = "entry" if self.entries == 1 else "entries"
+            return f"The ledger is intact: {self.entries} {noun}{last}."
         where = f" at entry {self.broken_seq}" if self.broken_seq is not None else ""
         return (
             f"The ledger is broken{where}: {self.detail} ({self.problem}). Keep this store as "

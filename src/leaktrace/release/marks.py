@@ -308,7 +308,8 @@ class AmountRule:
             return low, valid & fits
         if pa.types.is_integer(type_):
             units = values.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-            info = np.iinfo(type_.to_pandas_dtype())
+            sign = "u" if pa.types.is_unsigned_integer(type_) else ""
+            info = np.iinfo(np.dtype(f"{sign}int{type_.bit_width}"))
             base = units - np.sign(units) * (np.abs(units) % 10)
             room = (base + 9 <= info.max) & (base - 9 >= info.min)
             return units, valid & room
