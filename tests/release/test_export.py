@@ -80,7 +80,7 @@ def test_two_recipients_differ_in_subset_decoys_and_marks(released):
     decoys_b = set(table_b.column("id_number").to_pylist()) - set(
         real_b.column("id_number").to_pylist()
     )
-    assert a.decoys == 150 and len(decoys_a) >= 140 and not decoys_a & decoys_b
+    assert a.warnings == () and a.decoys == 150 and len(decoys_a) >= 140 and not decoys_a & decoys_b
     decoy_phones = set(table_a.column("mobile").to_pylist()) - set(
         real_a.column("mobile").to_pylist()
     )
@@ -233,3 +233,4 @@ def test_cli_export_json(tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["approver"] == "王经理" and data["customers"] == 200 and data["decoys"] == 6
+    assert "decoy_phone_pool" in result.stderr  # no pool configured: decoys have no phone

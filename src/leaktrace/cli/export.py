@@ -91,6 +91,8 @@ def export_command(
             sample=sample,
             segment=segment,
         )
+    for warning in release.warnings:
+        stderr.print(f"warning: {warning}", markup=False, highlight=False)
     if as_json:
         print_json(release.as_dict())
         return

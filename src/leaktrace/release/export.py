@@ -55,6 +55,7 @@ class Release:
     marked_fields: dict[str, str]
     output_sha256: str
     ledger_seq: int
+    warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -177,6 +178,7 @@ def export(
         marked_fields=fields,
         output_sha256=digest,
         ledger_seq=entry.seq,
+        warnings=_warnings(policy, mapping, made),
     )
 
 
@@ -328,6 +330,17 @@ def _decoy_tokens(workspace: store.Workspace, made: Any) -> pa.Table:
                 )
             )
     return pa.concat_tables(pieces)
+
+
+def _warnings(policy: Policy, mapping: customers.ColumnMap, made: Any) -> tuple[str, ...]:
+    """What the recipient's copy lacks that the institution can fix."""
+    phones = "mobile" in mapping.identifiers.values()
+    if made is not None and phones and not policy.decoy_phone_pool:
+        return (
+            "decoys carry no phone number (an empty cell) because no decoy_phone_pool is set in "
+            "[release] of leaktrace.toml; add numbers the institution owns so decoys look real",
+        )
+    return ()
 
 
 def record_tokens(owners: pa.Array) -> pa.Array:
