@@ -79,7 +79,7 @@ def broker_list(source: Path, rows: int, seed: int) -> pa.Table:
 def bare_join(workspace: Path, leak: Path) -> tuple[float, int]:
     """DuckDB's hash join of the list's tokens with the register's (seconds, hits)."""
     with store.open_workspace(workspace, read_only=True) as ws:
-        probe = customers._match_batch(  # the same tokens `customers match` computes
+        probe = customers.row_tokens(  # the same tokens `customers match` computes
             ws.keyring.key("match"),
             pacsv.read_csv(leak, convert_options=pacsv.ConvertOptions(strings_can_be_null=True)),
             customers.ColumnMap(
@@ -89,7 +89,7 @@ def bare_join(workspace: Path, leak: Path) -> tuple[float, int]:
                     "证件号码": "resident_id",
                 }
             ),
-        )[0]
+        )
         ws.db.register("probe", probe)
         best = float("inf")
         for _ in range(3):

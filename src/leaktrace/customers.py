@@ -540,6 +540,18 @@ def row_owners(workspace: store.Workspace, table: pa.Table, mapping: ColumnMap) 
     return pa.array(owners, mask=owners < 0)
 
 
+def record_tokens(owners: pa.Array) -> pa.Array:
+    """What keyed marks are keyed on per row: the customer's register id as 16 bytes (the mark
+    key makes the choice secret, so the id itself need not be); null for rows of no customer."""
+    ids = pc.fill_null(owners, 0).to_numpy().astype(">u8")
+    raw = np.zeros((len(ids), 16), np.uint8)
+    raw[:, 8:] = ids.view(np.uint8).reshape(-1, 8)
+    tokens = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(16), len(ids), [None, pa.py_buffer(raw.tobytes())]
+    )
+    return pc.if_else(pc.is_valid(owners), tokens, pa.scalar(None, pa.binary(16)))
+
+
 def _strongest(kinds: list[int]) -> str:
     """The kind that best explains a match: an exact identifier (lowest code), else a composite."""
     return KIND_NAMES[min(kinds)]

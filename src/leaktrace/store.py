@@ -379,9 +379,9 @@ def _now() -> datetime.datetime:
 # -- the customer register -------------------------------------------------------------------
 
 
-# Tokens of customers the register already knew are staged and merged at the end, split by
-# their first byte into this many tables so that each step of the merge (a join and a DISTINCT)
-# fits in memory however large a re-load is.
+# Tokens of customers the register already knew are staged and merged at the end in this many
+# parts (by a hash of the token), so that each step of the merge (a join and a DISTINCT) fits
+# in memory however large a re-load is.
 TOKEN_PARTITIONS = 16
 
 
@@ -416,7 +416,6 @@ class RegisterLoad:
     def __init__(self, workspace: Workspace, segment_names: Sequence[str]) -> None:
         self.workspace = workspace
         self.db = workspace.db
-        self.segment_columns = len(segment_names)
         self.segment = (
             "json_object("
             + ", ".join(f"'{_sql_text(name)}', s{i}" for i, name in enumerate(segment_names))
@@ -424,8 +423,7 @@ class RegisterLoad:
             if segment_names
             else "NULL"
         )
-        db = self.db
-        drop_incomplete_loads(db)
+        db = self.db  # opened for writing: an unfinished earlier load is already cleared
         self.load_id = db.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][
             0
         ]
@@ -434,12 +432,11 @@ class RegisterLoad:
         ).fetchall()[0][0]
         db.execute("DROP TABLE IF EXISTS stage_segments")
         db.execute("CREATE TEMP TABLE stage_segments (customer_id BIGINT, segment JSON)")
-        for part in range(TOKEN_PARTITIONS):
-            db.execute(f"DROP TABLE IF EXISTS stage_known_{part}")
-            db.execute(
-                f"CREATE TEMP TABLE stage_known_{part} (token BLOB, kind UTINYINT, "
-                "customer_id BIGINT)"
-            )
+        db.execute("DROP TABLE IF EXISTS stage_known")
+        db.execute(
+            "CREATE TEMP TABLE stage_known (token BLOB, kind UTINYINT, customer_id BIGINT, "
+            "part UTINYINT)"
+        )
 
     def add(self, customers: pa.Table, tokens: pa.Table) -> None:
         """One batch: ``customers`` (``ref``, ``row_no``, segment values ``s0``…) and
@@ -480,10 +477,11 @@ class RegisterLoad:
                     FROM batch_tokens t JOIN batch_new n ON n.ref = t.ref""",
                     [self.workspace.keyring.version, load_id, load_id],
                 )
-                known = db.sql(
-                    """SELECT t.token, t.kind, b.customer_id
+                db.execute(
+                    f"""INSERT INTO stage_known
+                    SELECT t.token, t.kind, b.customer_id, hash(t.token) % {TOKEN_PARTITIONS}
                     FROM batch_tokens t JOIN batch_known b ON b.ref = t.ref"""
-                ).to_arrow_table()
+                )
                 db.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(duckdb.Error):
@@ -493,14 +491,6 @@ class RegisterLoad:
                 for view in ("batch_customers", "batch_tokens", "batch_new", "batch_known"):
                     with contextlib.suppress(duckdb.Error):
                         db.unregister(view)
-            if known.num_rows:
-                part_of = _first_bytes(known.column("token")) * TOKEN_PARTITIONS // 256
-                for part in range(TOKEN_PARTITIONS):
-                    db.register("known_batch", known.filter(pa.array(part_of == part)))
-                    try:
-                        db.execute(f"INSERT INTO stage_known_{part} SELECT * FROM known_batch")
-                    finally:
-                        db.unregister("known_batch")
 
     def finish(
         self, source: str, started: datetime.datetime, rows: int, mapping: dict[str, Any]
@@ -564,17 +554,16 @@ class RegisterLoad:
     def _drop_staging(self) -> None:
         with contextlib.suppress(duckdb.Error):
             self.db.execute("DROP TABLE IF EXISTS stage_segments")
-            for part in range(TOKEN_PARTITIONS):
-                self.db.execute(f"DROP TABLE IF EXISTS stage_known_{part}")
+            self.db.execute("DROP TABLE IF EXISTS stage_known")
 
 
 def _merge_known(db: duckdb.DuckDBPyConnection, part: int, load_id: int, key_version: int) -> None:
     """Merge one partition of staged tokens of known customers into ``tokens``."""
     db.execute(
-        f"""CREATE OR REPLACE TEMP TABLE stage_ids AS
-        SELECT DISTINCT token, kind, customer_id FROM stage_known_{part}"""
+        """CREATE OR REPLACE TEMP TABLE stage_ids AS
+        SELECT DISTINCT token, kind, customer_id FROM stage_known WHERE part = ?""",
+        [part],
     )
-    db.execute(f"DROP TABLE stage_known_{part}")
     db.execute(
         """UPDATE tokens SET last_load = ?
         FROM stage_ids s
@@ -603,16 +592,6 @@ def _memory_errors(undo: Callable[[], None] | None = None) -> Iterator[None]:
             "The store ran out of memory; raise memory_limit in leaktrace.toml and run the "
             "command again (nothing was changed)."
         ) from None
-
-
-def _first_bytes(tokens: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """The first byte of each 16-byte token, as integers."""
-    if isinstance(tokens, pa.ChunkedArray):
-        tokens = tokens.combine_chunks()
-    tokens = tokens.cast(pa.binary(keys.TOKEN_BYTES))
-    width = tokens.type.byte_width
-    data = np.frombuffer(tokens.buffers()[1], dtype=np.uint8)
-    return data[tokens.offset * width : (tokens.offset + len(tokens)) * width : width].astype(int)
 
 
 def ids_for_refs(db: duckdb.DuckDBPyConnection, refs: pa.Array) -> list[int | None]:

@@ -127,7 +127,7 @@ def export(
         )
     ring = workspace.keyring
     fields = _mark_fields(table, policy)
-    records = record_tokens(owners)
+    records = customers.record_tokens(owners)
     if fields:
         table = keyed_marks.mark_table(ring.key("mark"), release_id, records, table, fields)
     table = _mask(table, mapping, policy)
@@ -341,18 +341,6 @@ def _warnings(policy: Policy, mapping: customers.ColumnMap, made: Any) -> tuple[
             "[release] of leaktrace.toml; add numbers the institution owns so decoys look real",
         )
     return ()
-
-
-def record_tokens(owners: pa.Array) -> pa.Array:
-    """What keyed marks are keyed on per row: the customer's register id as 16 bytes (the mark
-    key makes the choice secret, so the id itself need not be); null for rows of no customer."""
-    ids = pc.fill_null(owners, 0).to_numpy().astype(">u8")
-    raw = np.zeros((len(ids), 16), np.uint8)
-    raw[:, 8:] = ids.view(np.uint8).reshape(-1, 8)
-    tokens = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(16), len(ids), [None, pa.py_buffer(raw.tobytes())]
-    )
-    return pc.if_else(pc.is_valid(owners), tokens, pa.scalar(None, pa.binary(16)))
 
 
 def _members_digest(members: pa.Array) -> str:

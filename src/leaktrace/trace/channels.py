@@ -27,7 +27,6 @@ import pyarrow.compute as pc
 
 from leaktrace import customers, ledger, store
 from leaktrace.release import marks
-from leaktrace.release.export import record_tokens
 
 
 @dataclass
@@ -74,8 +73,9 @@ def candidates(
     if mapping is None:
         mapping = customers.propose_mapping(leaked)
     owners = customers.row_owners(workspace, leaked, mapping)
-    tokens = record_tokens(owners)
+    tokens = customers.record_tokens(owners)
     matched = pc.drop_null(owners)
+    matched_customers = len(pc.unique(matched))
     register_size = workspace.counts()["customers"]
     found = customers.row_tokens(workspace.keyring.key("match"), leaked, mapping)
     exact = found.filter(found.column("exact")).column("token")
@@ -96,7 +96,7 @@ def candidates(
                 [(c.agreements, c.trials, 1 / c.q) for c in result.marks.values()]
             )
         result.decoys = decoy_hits.get(release_id, 0)
-        result.matched = len(pc.unique(matched))
+        result.matched = matched_customers
         held = store.release_member_count(workspace.db, release_id, matched)
         result.members = held
         if register_size and result.matched:
