@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from leaktrace import __version__, keys
 from leaktrace.exceptions import WorkspaceError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CONFIG_NAME = "leaktrace.toml"
 DATABASE_NAME = "leaktrace.duckdb"
 KEY_FILE_NAME = "master.key"
@@ -120,6 +120,80 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             decoy INTEGER NOT NULL,
             kind UTINYINT NOT NULL,
             token BLOB NOT NULL)""",
+    ),
+    (
+        # Access logs (leaktrace.access) and the monitor's alerts (leaktrace.monitor). Loads of
+        # staff, applications, portfolios and events are recorded in ``access_loads``; a load
+        # counts once its row exists (rows of a load that never finished are invisible and
+        # cleared, as for the register).
+        """CREATE TABLE access_loads (
+            load_id INTEGER PRIMARY KEY,
+            kind VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            started VARCHAR NOT NULL,
+            finished VARCHAR NOT NULL,
+            rows BIGINT NOT NULL,
+            loaded BIGINT NOT NULL,
+            duplicates BIGINT NOT NULL,
+            rejected BIGINT NOT NULL,
+            mapping JSON NOT NULL)""",
+        # The staff directory: employees, not customers; no names are kept.
+        """CREATE TABLE staff (
+            staff_id VARCHAR PRIMARY KEY,
+            role VARCHAR NOT NULL,
+            branch_code VARCHAR,
+            join_date DATE,
+            leave_date DATE,
+            load_id INTEGER NOT NULL)""",
+        # One row per access event. The customer is kept as the match token of whatever the
+        # log named it by (customer number, ID, phone …) and, when the register knows the
+        # customer, its register id. ``event_key`` is a 64-bit hash of the source row (or of
+        # the source's own event id) so that a file loaded twice is counted once.
+        """CREATE TABLE access_events (
+            event_key UBIGINT NOT NULL,
+            time TIMESTAMP NOT NULL,
+            staff_id VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            system VARCHAR,
+            customer_token BLOB,
+            customer_id BIGINT,
+            business_ref VARCHAR,
+            terminal VARCHAR,
+            ip VARCHAR,
+            load_id INTEGER NOT NULL)""",
+        # Loan applications (the business reference a credit query must have) and customer
+        # managers' portfolios, with customers as tokens.
+        """CREATE TABLE applications (
+            application_id VARCHAR NOT NULL,
+            customer_token BLOB NOT NULL,
+            customer_id BIGINT,
+            staff_id VARCHAR,
+            submitted TIMESTAMP NOT NULL,
+            load_id INTEGER NOT NULL)""",
+        """CREATE TABLE portfolios (
+            staff_id VARCHAR NOT NULL,
+            customer_token BLOB NOT NULL,
+            customer_id BIGINT,
+            load_id INTEGER NOT NULL)""",
+        # Lines a load could not take: line number and reason, never the line's content.
+        """CREATE TABLE access_rejects (
+            load_id INTEGER NOT NULL,
+            line BIGINT NOT NULL,
+            reason VARCHAR NOT NULL)""",
+        # The monitor's alerts: one per user and day, with scores, reasons and review status.
+        """CREATE TABLE alerts (
+            alert_id INTEGER PRIMARY KEY,
+            staff_id VARCHAR NOT NULL,
+            day DATE NOT NULL,
+            score DOUBLE NOT NULL,
+            severity VARCHAR NOT NULL,
+            reasons JSON NOT NULL,
+            features JSON NOT NULL,
+            status VARCHAR NOT NULL DEFAULT 'open',
+            created VARCHAR NOT NULL,
+            updated VARCHAR,
+            note VARCHAR,
+            UNIQUE (staff_id, day))""",
     ),
 )
 
