@@ -945,7 +945,18 @@ def release_member_count(
         db.unregister("probe_members")
 
 
-def token_exists(db: duckdb.DuckDBPyConnection, token: bytes) -> bool:
-    """Whether any customer holds ``token``."""
-    found = db.execute(f"SELECT count(*) FROM tokens WHERE token = ? AND {LOADED}", [token])
-    return bool(found.fetchall()[0][0])
+def tokens_exist(db: duckdb.DuckDBPyConnection, tokens: pa.Array) -> list[bool]:
+    """Whether any customer holds each token, in order."""
+    probe = pa.table({"position": pa.array(range(len(tokens)), pa.int64()), "token": tokens})
+    db.register("probe_tokens", probe)
+    try:
+        found = db.sql(
+            f"""SELECT p.position FROM probe_tokens p
+            SEMI JOIN (SELECT token FROM tokens WHERE {LOADED}) t ON t.token = p.token"""
+        ).fetchall()
+    finally:
+        db.unregister("probe_tokens")
+    held = [False] * len(tokens)
+    for (position,) in found:
+        held[position] = True
+    return held

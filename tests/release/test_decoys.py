@@ -141,9 +141,9 @@ def test_is_taken_redraws(bank: pa.Table, pool: list[str], roles: dict[str, str]
     claimed = set(first.identifiers["value"].to_pylist())
     asked: list[str] = []
 
-    def is_taken(kind: str, value: str) -> bool:
+    def is_taken(kind: str, values: list[str]) -> list[bool]:
         asked.append(kind)
-        return value in claimed
+        return [value in claimed for value in values]
 
     second = decoys.make_decoys(DECOY_KEY, "R-9", bank, 10, pool, roles=roles, is_taken=is_taken)
     assert {"resident_id", "bank_card", "customer_id"} <= set(asked)

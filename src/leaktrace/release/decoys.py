@@ -49,6 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from leaktrace import checksums
 from leaktrace.exceptions import ConfigError
@@ -59,6 +60,8 @@ _DATE = re.compile(r"^(\d{4})(\D*)(\d{1,2})(\D*)(\d{1,2})(.*)$")
 _CODE = re.compile(r"^[A-Za-z]{0,4}[0-9]{4,}$")  # C00000001, 100234: internal customer numbers
 # Roles make_decoys understands (the identifier and attribute names of leaktrace.scan), and
 # ``code`` for an internal customer number.
+# is_taken(kind, values) says, for each value, whether a registered customer holds it.
+TakenCheck = Callable[[str, Sequence[str]], Sequence[bool]]
 ROLES = ("person_name", "resident_id", "mobile", "email", "bank_card", "plate", "address",
          "gender", "birth_date", "code", "amount")  # fmt: skip
 
@@ -242,36 +245,84 @@ def _amount(value: object, rng: _Scalars) -> object:
 
 def _codes(template: pa.Table, column: str) -> tuple[set[str], int, int]:
     """The codes a column holds, and the range of their numeric parts."""
-    taken = {str(v) for v in template.column(column).to_pylist() if v is not None}
-    numbers = [int(d) for d in (re.sub(r"\D", "", v) for v in taken) if d]
-    return taken, min(numbers, default=0), max(numbers, default=0)
+    values = pc.drop_null(template.column(column).cast(pa.string()))
+    numbers = pc.replace_substring_regex(values, r"\D", "")
+    numbers = numbers.filter(pc.not_equal(numbers, ""))
+    # Beyond 18 digits a "code" is no counter; only its range matters, so cut before casting.
+    numbers = pc.cast(pc.utf8_slice_codeunits(numbers, 0, 18), pa.int64())
+    low, high = pc.min_max(numbers).values() if len(numbers) else (pa.scalar(0), pa.scalar(0))
+    return set(values.to_pylist()), low.as_py(), high.as_py()
 
 
-def _new_code(
-    donor: str,
-    known: tuple[set[str], int, int],
-    rng: _Scalars,
-    is_taken: Callable[[str, str], bool] | None,
-) -> str:
-    """A code shaped like ``donor`` that is not one of the template's: its number drawn within
-    the column's range (numbers far outside it would stand out), or just above the range when
-    the range is (nearly) full, as sequential customer numbers are."""
+def _code_drawer(
+    donor: str, known: tuple[set[str], int, int], rng: _Scalars
+) -> Callable[[int], str] | None:
+    """Draws of a code shaped like ``donor``, attempt by attempt: its number within the column's
+    range (numbers far outside it would stand out) for the first ten, then just above the range
+    — at once when the range is (nearly) full, as sequential customer numbers are."""
     taken, low, high = known
     match = re.match(r"^(\D*)(\d+)$", donor)
     if match is None:
-        return donor
+        return None
     prefix, digits = match.groups()
     full = len(taken) >= 0.9 * (high - low + 1)
-    new = donor
-    for attempt in range(60):
+
+    def draw(attempt: int) -> str:
         if attempt < 10 and not full:
             number = int(rng.integers(low, high + 1))
         else:
             number = high + 1 + int(rng.integers(0, max(1, (high - low) // 20 + 1)))
-        new = prefix + f"{number:0{len(digits)}d}"
-        if new not in taken and not (is_taken and is_taken("customer_id", new)):
+        return prefix + f"{number:0{len(digits)}d}"
+
+    return draw
+
+
+def _free(
+    kind: str,
+    draw: Callable[[int, int], str],
+    decoys: Sequence[int],
+    avoid: set[str],
+    is_taken: TakenCheck | None,
+    rounds: int = 60,
+) -> dict[int, str]:
+    """For each decoy of ``decoys`` a value ``draw(decoy, attempt)`` that neither ``avoid`` (the
+    template's values, grown with each value chosen) nor the register holds (``is_taken``, asked
+    once per round for all of the round's draws); after ``rounds`` the last draw stays."""
+    chosen: dict[int, str] = {}
+    todo = list(decoys)
+    drawn: dict[int, str] = {}
+    for attempt in range(rounds):
+        if not todo:
             break
-    return new
+        drawn = {i: draw(i, attempt) for i in todo}
+        fresh = [i for i in todo if drawn[i] not in avoid]
+        flags = list(is_taken(kind, [drawn[i] for i in fresh])) if is_taken and fresh else []
+        flags += [False] * (len(fresh) - len(flags))
+        for i, taken in zip(fresh, flags, strict=True):
+            if not taken and drawn[i] not in avoid:  # two decoys of a round may draw one value
+                chosen[i] = drawn[i]
+                avoid.add(drawn[i])
+        todo = [i for i in todo if i not in chosen]
+    chosen.update((i, drawn[i]) for i in todo)
+    return chosen
+
+
+def _strings(template: pa.Table, column: str, transform: Callable[[pa.Array], pa.Array]) -> list:
+    """The non-null values of a column as strings, transformed column-wise."""
+    return transform(pc.drop_null(template.column(column)).cast(pa.string())).to_pylist()
+
+
+def _card_drawer(rows: list[dict], column: str, rng: _Scalars) -> Callable[[int, int], str]:
+    """Draws of a card number with the donor's BIN and length and a Luhn check digit."""
+
+    def draw(i: int, _attempt: int) -> str:
+        value = str(rows[i][column])
+        digits = re.sub(r"\D", "", value)
+        length = len(value) if "*" in value else len(digits)
+        payload = (digits[:6] if len(digits) >= 6 else "622202") + _digits(rng, max(length, 16) - 7)
+        return payload + checksums.luhn_check_digit(payload)
+
+    return draw
 
 
 def _pick_pool(pool: Sequence[str] | None, rng: np.random.Generator, count: int) -> list[str]:
@@ -291,7 +342,7 @@ def make_decoys(
     email_pool: Sequence[str] | None = None,
     roles: Mapping[str, str] | None = None,
     attempt: int = 0,
-    is_taken: Callable[[str, str], bool] | None = None,
+    is_taken: TakenCheck | None = None,
 ) -> Decoys:
     """``count`` decoy customers for release ``release_id``, shaped like the rows of ``template``
     (the release's own rows, or a sample of them).
@@ -349,21 +400,39 @@ def make_decoys(
     names = _names(rng, male, np.array(years, dtype=np.int64)).names.to_pylist() if count else []
     taken_ids = set()
     for column in by_role.get("resident_id", []):
-        taken_ids |= {str(v).upper() for v in template.column(column).to_pylist() if v}
+        taken_ids |= set(_strings(template, column, pc.utf8_upper))
+
+    def new_id(i: int, _attempt: int) -> str:
+        sequence = draw.integers(0, 500) * 2 + int(male[i])
+        first17 = f"{regions[i] or '110105'}{births[i]:%Y%m%d}{sequence:03d}"
+        return first17 + checksums.gb11643_check_char(first17)
+
+    # New identifiers are drawn for all decoys at once, so the register is asked once a round.
+    ids = _free("resident_id", new_id, range(count), taken_ids, is_taken)
+    new_values: dict[str, dict[int, str]] = {}
+    for column in by_role.get("bank_card", []):
+        owned = [i for i, row in enumerate(rows) if row[column]]
+        cards = set(_strings(template, column, lambda v: pc.replace_substring_regex(v, r"\D", "")))
+        new_values[column] = _free(
+            "bank_card", _card_drawer(rows, column, draw), owned, cards, is_taken
+        )
+    for column in by_role.get("code", []):
+        known = _codes(template, column)
+        drawers = {
+            i: _code_drawer(str(row[column]), known, draw)
+            for i, row in enumerate(rows)
+            if row[column]
+        }
+        owned = [i for i, d in drawers.items() if d is not None]
+        new_values[column] = _free(
+            "customer_id", lambda i, attempt, d=drawers: d[i](attempt), owned, known[0], is_taken
+        )
     phones = _pick_pool(phone_pool, rng, count)
     emails = _pick_pool(email_pool, rng, count)
     identifiers: list[tuple[int, str, str]] = []
-    codes: dict[str, tuple[set[str], int, int]] = {}
     for i, row in enumerate(rows):
         donor = dict(row)
-        region = regions[i] or "110105"
-        ident = ""
-        for _ in range(100):  # a new number, not one a real row of the template holds
-            sequence = draw.integers(0, 500) * 2 + int(male[i])
-            first17 = f"{region}{births[i]:%Y%m%d}{sequence:03d}"
-            ident = first17 + checksums.gb11643_check_char(first17)
-            if ident not in taken_ids and not (is_taken and is_taken("resident_id", ident)):
-                break
+        ident = ids[i]
         identifiers.append((i, "resident_id", ident))
         identifiers.append((i, "person_name", names[i]))
         for column, role in roles.items():
@@ -384,14 +453,7 @@ def make_decoys(
             elif role == "email":
                 row[column] = emails[i] if emails else None
             elif role == "bank_card" and value:
-                digits = re.sub(r"\D", "", str(value))
-                length = len(str(value)) if "*" in str(value) else len(digits)
-                bin_ = digits[:6] if len(digits) >= 6 else "622202"
-                for _ in range(100):
-                    payload = bin_ + _digits(draw, max(length, 16) - 7)
-                    card = payload + checksums.luhn_check_digit(payload)
-                    if card != digits and not (is_taken and is_taken("bank_card", card)):
-                        break
+                card = new_values[column][i]
                 row[column] = _mask_like(card, str(value))
                 identifiers.append((i, "bank_card", card))
             elif role == "plate" and value:
@@ -406,12 +468,9 @@ def make_decoys(
                 identifiers.append((i, "plate", re.sub(r"[^0-9A-Z\u4e00-\u9fff]", "", row[column])))
             elif role == "address" and value:
                 row[column] = _redraw_digits(str(value), draw)
-            elif role == "code" and value:
-                if column not in codes:
-                    codes[column] = _codes(template, column)
-                known = codes[column]
-                row[column] = new = _new_code(str(value), known, draw, is_taken)
-                identifiers.append((i, "customer_id", new))
+            elif role == "code" and i in new_values[column]:
+                row[column] = new_values[column][i]
+                identifiers.append((i, "customer_id", row[column]))
             elif role == "amount":
                 row[column] = _amount(value, draw)
         if phones:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -271,17 +271,17 @@ def _mask(table: pa.Table, mapping: customers.ColumnMap, policy: Policy) -> pa.T
     return table
 
 
-def _registered(workspace: store.Workspace) -> Callable[[str, str], bool]:
-    """Whether a customer number or identifier belongs to a registered customer (so that no
-    decoy takes it)."""
+def _registered(workspace: store.Workspace) -> decoy_rows.TakenCheck:
+    """Which customer numbers or identifiers belong to registered customers (so that no decoy
+    takes them), asked for many values at once."""
     key = workspace.keyring.key("match")
 
-    def taken(kind: str, value: str) -> bool:
+    def taken(kind: str, values: Sequence[str]) -> list[bool]:
         if kind == "customer_id":
-            return customers.register_ids(workspace, [value])[0] is not None
+            return [found is not None for found in customers.register_ids(workspace, values)]
         if kind in customers.EXACT_KINDS:
-            return store.token_exists(workspace.db, keys.token(key, kind, value))
-        return False
+            return store.tokens_exist(workspace.db, keys.tokens(key, kind, values))
+        return [False] * len(values)
 
     return taken
 
@@ -291,7 +291,7 @@ def _decoys(
     release_id: str,
     table: pa.Table,
     policy: Policy,
-    is_taken: Callable[[str, str], bool],
+    is_taken: decoy_rows.TakenCheck,
 ) -> Any:
     if "decoys" not in policy.channels or policy.decoy_rate <= 0:
         return None
