@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -177,7 +178,8 @@ def test_transaction_probe(ws):
 def test_ledger_persists_and_an_old_workspace_is_migrated(tmp_path):
     folder = tmp_path / "ws"
     with store.init_workspace(folder) as workspace:
-        for table in ("ledger", "ledger_head", "releases", "release_customers", "decoy_tokens"):
+        statements = "\n".join(s for step in store.MIGRATIONS[1:] for s in step)
+        for table in re.findall(r"CREATE TABLE (\w+)", statements):
             sql(workspace, f"DROP TABLE {table}")  # back to what schema version 1 had
         sql(workspace, "UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     with store.open_workspace(folder) as workspace:

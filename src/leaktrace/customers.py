@@ -87,6 +87,7 @@ _ID_HEADERS = {
 }  # fmt: skip
 _DATE = re.compile(r"^\s*(\d{4})\s*[-/.年]?\s*(\d{1,2})\s*[-/.月]?\s*(\d{1,2})\s*日?(?:[ T].*)?$")
 SAMPLE_ROWS = 2000
+AGREEMENT_SAMPLE = 1000  # rows on which a customer-number column is checked
 BATCH_ROWS = 100_000
 
 
@@ -526,18 +527,71 @@ def match_batches(
     )
 
 
-def row_owners(workspace: store.Workspace, table: pa.Table, mapping: ColumnMap) -> pa.Array:
-    """The register id of each row's customer: null for rows that match nobody, or several."""
+def row_owners(
+    workspace: store.Workspace, table: pa.Table, mapping: ColumnMap, *, check_numbers: bool = True
+) -> pa.Array:
+    """The register id of each row's customer: null for rows that match nobody, or several.
+
+    A customer-number column (``mapping.id_column``) is the quick way: one token per row. It is
+    trusted only where the identifiers of a sample of its rows name the same customers (a
+    column of another system's numbers would otherwise name the wrong ones; pass
+    ``check_numbers=False`` for batches of a table whose first batch :func:`numbers_agree`
+    with); rows it leaves unknown are matched by their identifiers.
+    """
     owners = np.full(table.num_rows, -1, dtype=np.int64)
     identifiers = ColumnMap(identifiers=mapping.identifiers, birth_date=mapping.birth_date)
-    if identifiers.identifiers and table.num_rows:
-        batch = table.select(identifiers.columns())
-        matched = match_batches(
-            workspace, [batch], identifiers, jobs=1 if len(batch) < 50_000 else None
-        )
-        rows = matched.rows_table.filter(pc.equal(matched.rows_table.column("status"), "matched"))
-        owners[rows.column("row_no").to_numpy()] = rows.column("customer_id").to_numpy()
+    if mapping.id_column is not None and table.num_rows:
+        refs = customer_refs(workspace.keyring.key("match"), table.column(mapping.id_column))
+        numbered = np.array(store.ids_for_refs(workspace.db, refs), dtype=np.float64)
+        numbered = np.nan_to_num(numbered, nan=-1).astype(np.int64)
+        if not check_numbers or numbers_agree(workspace, table, mapping, numbered):
+            owners = numbered
+    todo = np.flatnonzero(owners < 0)
+    if identifiers.identifiers and todo.size:
+        batch = table.select(identifiers.columns()).take(pa.array(todo))
+        owners[todo] = _owners_by_identifiers(workspace, batch, identifiers)
     return pa.array(owners, mask=owners < 0)
+
+
+def _owners_by_identifiers(
+    workspace: store.Workspace, batch: pa.Table, identifiers: ColumnMap
+) -> np.ndarray:
+    owners = np.full(batch.num_rows, -1, dtype=np.int64)
+    matched = match_batches(
+        workspace, [batch], identifiers, jobs=1 if len(batch) < 50_000 else None
+    )
+    rows = matched.rows_table.filter(pc.equal(matched.rows_table.column("status"), "matched"))
+    owners[rows.column("row_no").to_numpy()] = rows.column("customer_id").to_numpy()
+    return owners
+
+
+def numbers_agree(
+    workspace: store.Workspace,
+    table: pa.Table,
+    mapping: ColumnMap,
+    numbered: np.ndarray | None = None,
+) -> bool:
+    """Whether the customers that ``table``'s customer-number column names (``numbered``: their
+    register ids, -1 for none) are the ones the rows' identifiers name, on a sample of the rows
+    both resolve (99% of them; a column no identifier can check is trusted only when there are
+    no identifier columns at all)."""
+    if mapping.id_column is None:
+        return False
+    if numbered is None:
+        refs = customer_refs(workspace.keyring.key("match"), table.column(mapping.id_column))
+        numbered = np.array(store.ids_for_refs(workspace.db, refs), dtype=np.float64)
+        numbered = np.nan_to_num(numbered, nan=-1).astype(np.int64)
+    identifiers = ColumnMap(identifiers=mapping.identifiers, birth_date=mapping.birth_date)
+    known = np.flatnonzero(numbered >= 0)
+    if known.size == 0:
+        return False
+    if not identifiers.identifiers:
+        return True
+    sample = known[:: max(1, known.size // AGREEMENT_SAMPLE)][:AGREEMENT_SAMPLE]
+    batch = table.select(identifiers.columns()).take(pa.array(sample))
+    by_identifiers = _owners_by_identifiers(workspace, batch, identifiers)
+    both = by_identifiers >= 0
+    return bool(both.any()) and np.mean(by_identifiers[both] == numbered[sample][both]) >= 0.99
 
 
 def record_tokens(owners: pa.Array) -> pa.Array:

@@ -44,7 +44,7 @@ import datetime
 import hmac
 import random
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -243,35 +243,56 @@ def _amount(value: object, rng: _Scalars) -> object:
     return type(value)(new) if not isinstance(value, float) else float(new)
 
 
-def _codes(template: pa.Table, column: str) -> tuple[set[str], int, int]:
-    """The codes a column holds, and the range of their numeric parts."""
-    values = pc.drop_null(template.column(column).cast(pa.string()))
-    numbers = pc.replace_substring_regex(values, r"\D", "")
-    numbers = numbers.filter(pc.not_equal(numbers, ""))
-    # Beyond 18 digits a "code" is no counter; only its range matters, so cut before casting.
-    numbers = pc.cast(pc.utf8_slice_codeunits(numbers, 0, 18), pa.int64())
-    low, high = pc.min_max(numbers).values() if len(numbers) else (pa.scalar(0), pa.scalar(0))
-    return set(values.to_pylist()), low.as_py(), high.as_py()
+@dataclass
+class CodeRange:
+    """What a column of internal codes holds: the codes, the range of their numbers, and
+    whether that range is (nearly) full, as sequential customer numbers are."""
+
+    taken: set[str]
+    low: int
+    high: int
+    full: bool
+
+    @classmethod
+    def of(cls, template: pa.Table, column: str) -> CodeRange:
+        """The codes of ``template[column]``."""
+        values = pc.drop_null(template.column(column).cast(pa.string()))
+        numbers = pc.replace_substring_regex(values, r"\D", "")
+        numbers = numbers.filter(pc.not_equal(numbers, ""))
+        # Beyond 18 digits a "code" is no counter; only its range matters, so cut before casting.
+        numbers = pc.cast(pc.utf8_slice_codeunits(numbers, 0, 18), pa.int64())
+        low, high = (m.as_py() for m in pc.min_max(numbers).values()) if len(numbers) else (0, 0)
+        taken = set(values.to_pylist())
+        return cls(taken, low, high, len(taken) >= 0.9 * (high - low + 1))
+
+    def include(self, codes: Iterable[str]) -> None:
+        """Count ``codes`` (decoys' codes, say) as taken and within the range."""
+        for code in codes:
+            self.taken.add(code)
+            digits = re.sub(r"\D", "", code)
+            if digits:
+                self.high = max(self.high, int(digits[:18]))
 
 
-def _code_drawer(
-    donor: str, known: tuple[set[str], int, int], rng: _Scalars
-) -> Callable[[int], str] | None:
+def _code_drawer(donor: str, known: CodeRange, rng: _Scalars) -> Callable[[int], str] | None:
     """Draws of a code shaped like ``donor``, attempt by attempt: its number within the column's
-    range (numbers far outside it would stand out) for the first ten, then just above the range
-    — at once when the range is (nearly) full, as sequential customer numbers are."""
-    taken, low, high = known
+    range (numbers far outside it would stand out) for the first ten, then above the range — at
+    once when the range is full."""
     match = re.match(r"^(\D*)(\d+)$", donor)
     if match is None:
         return None
     prefix, digits = match.groups()
-    full = len(taken) >= 0.9 * (high - low + 1)
+    low, high = known.low, known.high
+    inside = 0 if known.full else 10
 
     def draw(attempt: int) -> str:
-        if attempt < 10 and not full:
+        if attempt < inside:
             number = int(rng.integers(low, high + 1))
         else:
-            number = high + 1 + int(rng.integers(0, max(1, (high - low) // 20 + 1)))
+            # Just above the range; reach further each time the register holds what is there
+            # (a batch of a larger, densely numbered table lies below other customers' numbers).
+            reach = max(1, (high - low) // 20 + 1) << min(attempt - inside, 40)
+            number = high + 1 + int(rng.integers(0, reach))
         return prefix + f"{number:0{len(digits)}d}"
 
     return draw
@@ -343,6 +364,7 @@ def make_decoys(
     roles: Mapping[str, str] | None = None,
     attempt: int = 0,
     is_taken: TakenCheck | None = None,
+    codes: Mapping[str, CodeRange] | None = None,
 ) -> Decoys:
     """``count`` decoy customers for release ``release_id``, shaped like the rows of ``template``
     (the release's own rows, or a sample of them).
@@ -350,6 +372,8 @@ def make_decoys(
     ``key`` is the decoy key (``Keyring.key("decoy")``). ``roles`` overrides
     :func:`column_roles` (column → role). ``attempt`` draws a fresh set for the same release,
     for when the ledger finds that a decoy's identifier collides with a registered one.
+    ``codes`` gives the range of each code column (else taken from ``template``), for decoys
+    made batch by batch from one large table.
     """
     from leaktrace.synth.customer import _names
 
@@ -417,7 +441,7 @@ def make_decoys(
             "bank_card", _card_drawer(rows, column, draw), owned, cards, is_taken
         )
     for column in by_role.get("code", []):
-        known = _codes(template, column)
+        known = CodeRange.of(template, column) if codes is None else codes[column]
         drawers = {
             i: _code_drawer(str(row[column]), known, draw)
             for i, row in enumerate(rows)
@@ -425,7 +449,7 @@ def make_decoys(
         }
         owned = [i for i, d in drawers.items() if d is not None]
         new_values[column] = _free(
-            "customer_id", lambda i, attempt, d=drawers: d[i](attempt), owned, known[0], is_taken
+            "customer_id", lambda i, attempt, d=drawers: d[i](attempt), owned, known.taken, is_taken
         )
     phones = _pick_pool(phone_pool, rng, count)
     emails = _pick_pool(email_pool, rng, count)

@@ -38,6 +38,8 @@ from leaktrace.release import marks as keyed_marks
 from leaktrace.release import subset, writers
 from leaktrace.release.policy import Policy, policy_for
 
+BATCH_ROWS = 250_000  # rows marked, mixed with decoys and written at a time
+
 
 @dataclass(frozen=True, slots=True)
 class Release:
@@ -100,50 +102,49 @@ def export(
         raise ConfigError("--segment needs --sample N: the number of customers to release.")
     recover(workspace)
     with tables.open_table(source) as opened:
-        table = pa.Table.from_batches(list(opened.batches()), schema=opened.schema)
-        source_name, encoding = opened.source, opened.encoding
+        if opened.sample(1).num_rows == 0:
+            raise SourceError(f"{opened.source}: the table has no rows; nothing to release.")
         mapping = customers.propose_mapping(opened)
-    if table.num_rows == 0:
-        raise SourceError(f"{source_name}: the table has no rows; nothing to release.")
-    mapping.id_column, mapping.segments = None, []
-    owners = customers.row_owners(workspace, table, mapping)
-    if sample is not None:
-        table, owners = _sample(workspace, table, owners, recipient, sample, conditions)
-    release_id = store.next_release_id(workspace.db)
-    partial = out.with_name(f".{out.name}.{release_id}.partial")
-    described = {
-        "release_id": release_id,
-        "recipient": recipient,
-        "role": role,
-        "purpose": purpose,
-        "approver": approver,
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "source": source_name,
-        "output": str(out),
-    }
-    with workspace.transaction():
-        store.insert_release(
-            workspace.db, {**described, "status": "pending", "partial": str(partial)}
-        )
+        mapping.segments = []
+        owners = chosen = None
+        if sample is not None:
+            owners, chosen = _sample(workspace, opened, mapping, recipient, sample, conditions)
+        release_id = store.next_release_id(workspace.db)
+        partial = out.with_name(f".{out.name}.{release_id}.partial")
+        described = {
+            "release_id": release_id,
+            "recipient": recipient,
+            "role": role,
+            "purpose": purpose,
+            "approver": approver,
+            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "source": opened.source,
+            "output": str(out),
+        }
+        with workspace.transaction():
+            store.insert_release(
+                workspace.db, {**described, "status": "pending", "partial": str(partial)}
+            )
+        try:
+            written = _write_release(
+                workspace,
+                opened,
+                mapping,
+                policy,
+                release_id,
+                (owners, chosen),
+                writer.open(partial, encoding=opened.encoding),
+            )
+        except BaseException:
+            _abort(workspace, release_id, partial, str(out))
+            raise
     ring = workspace.keyring
-    fields = _mark_fields(table, policy)
-    records = customers.record_tokens(owners)
-    if fields:
-        table = keyed_marks.mark_table(ring.key("mark"), release_id, records, table, fields)
-    table = _mask(table, mapping, policy)
-    made = _decoys(ring.key("decoy"), release_id, table, policy, _registered(workspace))
-    if made is not None:
-        at = decoy_rows.positions(
-            ring.key("decoy"), release_id, table.num_rows, made.table.num_rows
-        )
-        table = decoy_rows.interleave(table, made.table, at)
-    digest = writer.write(table, partial, encoding=encoding)
-    members = pc.drop_null(owners)
+    members, fields, digest = written.members, written.fields, written.sha256
     body = {
         **described,
         "output_sha256": digest,
-        "rows": table.num_rows,
-        "decoys": 0 if made is None else made.table.num_rows,
+        "rows": written.rows,
+        "decoys": written.decoys,
         "customers": len(pc.unique(members)),
         "members_sha256": _members_digest(members),
         "marked_fields": fields,
@@ -152,7 +153,7 @@ def export(
         "key_version": ring.version,
     }
     with workspace.transaction():
-        store.add_release_members(workspace.db, release_id, members, _decoy_tokens(workspace, made))
+        store.add_release_members(workspace.db, release_id, members, written.decoy_tokens)
         entry = ledger.append(workspace, "release", body)
         store.update_release(
             workspace.db,
@@ -178,7 +179,7 @@ def export(
         marked_fields=fields,
         output_sha256=digest,
         ledger_seq=entry.seq,
-        warnings=_warnings(policy, mapping, made),
+        warnings=_warnings(policy, mapping, written.decoys),
     )
 
 
@@ -201,14 +202,7 @@ def recover(workspace: store.Workspace) -> list[str]:
                     "match the ledger; export it again."
                 )
         elif release["status"] == "pending":
-            partial.unlink(missing_ok=True)
-            with workspace.transaction():
-                store.update_release(workspace.db, release["release_id"], status="aborted")
-                ledger.append(
-                    workspace,
-                    "release_aborted",
-                    {"release_id": release["release_id"], "output": release["output"]},
-                )
+            _abort(workspace, release["release_id"], partial, release["output"])
             messages.append(
                 f"{release['release_id']}: an export to {out} was interrupted before it was "
                 "recorded; its partial file was removed and the release marked aborted."
@@ -216,16 +210,33 @@ def recover(workspace: store.Workspace) -> list[str]:
     return messages
 
 
+def _abort(workspace: store.Workspace, release_id: str, partial: Path, output: str) -> None:
+    """Remove a release's partial file, mark it aborted and say so in the ledger."""
+    partial.unlink(missing_ok=True)
+    with workspace.transaction():
+        store.update_release(workspace.db, release_id, status="aborted")
+        ledger.append(workspace, "release_aborted", {"release_id": release_id, "output": output})
+
+
 def _sample(
     workspace: store.Workspace,
-    table: pa.Table,
-    owners: pa.Array,
+    opened: tables.Table,
+    mapping: customers.ColumnMap,
     recipient: str,
     count: int,
     conditions: dict[str, str],
-) -> tuple[pa.Table, pa.Array]:
-    """The rows of ``count`` customers of the segment, chosen for ``recipient``."""
-    present = pc.unique(pc.drop_null(owners)).to_pylist()
+) -> tuple[np.ndarray, pa.Array]:
+    """Every row's customer (-1: none), in a first pass over the columns that say who it is,
+    and the ``count`` customers of the segment chosen for ``recipient``."""
+    owners = np.concatenate(
+        [
+            customers.row_owners(workspace, pa.Table.from_batches([batch]), mapping)
+            .fill_null(-1)
+            .to_numpy()
+            for batch in opened.batches(BATCH_ROWS, columns=mapping.columns())
+        ]
+    )
+    present = np.unique(owners[owners >= 0]).tolist()
     if conditions:
         allowed = store.segment_members(workspace.db, conditions)
         present = [c for c in present if c in allowed]
@@ -234,12 +245,109 @@ def _sample(
             "No customer of the register in this source matches the segment; check --segment "
             "against the segment attributes loaded with `leaktrace customers load`."
         )
-    present.sort()
     already = store.times_released(workspace.db, present)
     chosen = subset.allocate(workspace.keyring.key("subset"), recipient, present, count, already)
-    keep = pc.is_in(owners, pa.array(chosen, pa.int64()))
-    keep = pc.fill_null(keep, False)
-    return table.filter(keep), owners.filter(keep)
+    return owners, pa.array(chosen, pa.int64())
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """What :func:`_write_release` put in the file."""
+
+    rows: int
+    members: pa.Array  # register ids of the real rows' customers
+    decoys: int
+    decoy_tokens: pa.Table  # (decoy, kind, token) of every decoy's identifiers
+    fields: dict[str, str]
+    sha256: str
+
+
+def _write_release(
+    workspace: store.Workspace,
+    opened: tables.Table,
+    mapping: customers.ColumnMap,
+    policy: Policy,
+    release_id: str,
+    sampled: tuple[np.ndarray | None, pa.Array | None],
+    sink: writers.Sink,
+) -> _Written:
+    """Mark, mask and mix decoys into the source batch by batch, writing each to ``sink``.
+
+    Decoys are made per batch, from that batch's rows and at keyed positions within it, so a
+    large source needs no more memory than a batch; marks and masks are per row anyway.
+    """
+    ring = workspace.keyring
+    all_owners, chosen = sampled
+    registered = _registered(workspace)
+    given: dict[str, set[str]] = {}  # decoy identifiers of earlier batches: unique per release
+
+    def taken(kind: str, values: Sequence[str]) -> list[bool]:
+        used = given.get(kind, set())
+        return [a or v in used for a, v in zip(registered(kind, values), values, strict=True)]
+
+    fields: dict[str, str] = {}
+    roles: dict[str, str] = {}
+    codes: dict[str, decoy_rows.CodeRange] = {}
+    members: list[pa.Array] = [pa.array([], pa.int64())]
+    decoys = [_decoy_tokens(workspace, None, 0)]
+    rows = decoy_count = offset = 0
+    with sink:
+        for index, batch in enumerate(opened.batches(BATCH_ROWS)):
+            table = pa.Table.from_batches([batch])
+            if index == 0:
+                if not customers.numbers_agree(workspace, table, mapping):
+                    mapping.id_column = None
+                fields = _mark_fields(table, policy)
+                roles = decoy_rows.column_roles(table)
+                codes = {
+                    c: decoy_rows.CodeRange.of(table, c) for c, r in roles.items() if r == "code"
+                }
+            if all_owners is None:
+                owners = customers.row_owners(workspace, table, mapping, check_numbers=False)
+            else:
+                part = all_owners[offset : offset + table.num_rows]
+                owners = pa.array(part, mask=part < 0)
+                keep = pc.fill_null(pc.is_in(owners, chosen), False)
+                table, owners = table.filter(keep), owners.filter(keep)
+            offset += batch.num_rows
+            if fields:
+                records = customers.record_tokens(owners)
+                table = keyed_marks.mark_table(
+                    ring.key("mark"), release_id, records, table, fields, check=False
+                )
+            table = _mask(table, mapping, policy)
+            made = _decoys(
+                ring.key("decoy"), f"{release_id}/{index}", table, policy, taken, roles, codes
+            )
+            if made is not None:
+                at = decoy_rows.positions(
+                    ring.key("decoy"), f"{release_id}/{index}", table.num_rows, made.table.num_rows
+                )
+                table = decoy_rows.interleave(table, made.table, at)
+                made_ids = made.identifiers
+                for kind, value in zip(
+                    made_ids["type"].to_pylist(), made_ids["value"].to_pylist(), strict=True
+                ):
+                    given.setdefault(kind, set()).add(value)
+                for known in codes.values():
+                    known.include(
+                        made_ids.filter(pc.equal(made_ids["type"], "customer_id"))[
+                            "value"
+                        ].to_pylist()
+                    )
+                decoys.append(_decoy_tokens(workspace, made, decoy_count))
+                decoy_count += made.table.num_rows
+            sink.write(table)
+            rows += table.num_rows
+            members.append(pc.drop_null(owners))
+    return _Written(
+        rows=rows,
+        members=pa.concat_arrays(members),
+        decoys=decoy_count,
+        decoy_tokens=pa.concat_tables(decoys),
+        fields=fields,
+        sha256=sink.sha256,
+    )
 
 
 def _mark_fields(table: pa.Table, policy: Policy) -> dict[str, str]:
@@ -292,6 +400,8 @@ def _decoys(
     table: pa.Table,
     policy: Policy,
     is_taken: decoy_rows.TakenCheck,
+    roles: dict[str, str] | None = None,
+    codes: dict[str, decoy_rows.CodeRange] | None = None,
 ) -> Any:
     if "decoys" not in policy.channels or policy.decoy_rate <= 0:
         return None
@@ -299,11 +409,14 @@ def _decoys(
     if count == 0:
         return None
     pool = list(policy.decoy_phone_pool)
-    return decoy_rows.make_decoys(key, release_id, table, count, pool, is_taken=is_taken)
+    return decoy_rows.make_decoys(
+        key, release_id, table, count, pool, roles=roles, is_taken=is_taken, codes=codes
+    )
 
 
-def _decoy_tokens(workspace: store.Workspace, made: Any) -> pa.Table:
-    """(decoy, kind, token) for every identifier of every decoy but its pool phone number."""
+def _decoy_tokens(workspace: store.Workspace, made: Any, first: int) -> pa.Table:
+    """(decoy, kind, token) for every identifier of every decoy but its pool phone number;
+    decoys numbered from ``first``."""
     empty = pa.table(
         {
             "decoy": pa.array([], pa.int32()),
@@ -323,7 +436,7 @@ def _decoy_tokens(workspace: store.Workspace, made: Any) -> pa.Table:
             pieces.append(
                 pa.table(
                     {
-                        "decoy": rows.column("decoy").cast(pa.int32()),
+                        "decoy": pc.add(rows.column("decoy"), first).cast(pa.int32()),
                         "kind": pa.array(np.full(rows.num_rows, code, np.uint8)),
                         "token": keys.tokens(key, kind, rows.column("value").combine_chunks()),
                     }
@@ -332,10 +445,10 @@ def _decoy_tokens(workspace: store.Workspace, made: Any) -> pa.Table:
     return pa.concat_tables(pieces)
 
 
-def _warnings(policy: Policy, mapping: customers.ColumnMap, made: Any) -> tuple[str, ...]:
+def _warnings(policy: Policy, mapping: customers.ColumnMap, decoys: int) -> tuple[str, ...]:
     """What the recipient's copy lacks that the institution can fix."""
     phones = "mobile" in mapping.identifiers.values()
-    if made is not None and phones and not policy.decoy_phone_pool:
+    if decoys and phones and not policy.decoy_phone_pool:
         return (
             "decoys carry no phone number (an empty cell) because no decoy_phone_pool is set in "
             "[release] of leaktrace.toml; add numbers the institution owns so decoys look real",

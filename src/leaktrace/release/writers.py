@@ -1,13 +1,26 @@
-"""Write a release in the format its file name asks for, and hash what was written.
+"""Write a release in the format its file name asks for, batch by batch, and hash what was
+written.
 
 CSV keeps the source's encoding (GB18030 stays GB18030; a non-CSV source gives UTF-8 with a
 byte-order mark, which Excel needs to read Chinese); XLSX, JSON (records), JSON Lines and
-Parquet as usual. Every writer returns the SHA-256 of the bytes it wrote.
+Parquet as usual. A :class:`Sink` takes tables one after the other (the first fixes the
+schema) and, when closed, flushes the file to disk and gives its SHA-256.
+
+>>> import tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "out.csv"
+>>> with for_path(path).open(path) as sink:
+...     sink.write(pa.table({"a": [1, 2]}))
+...     sink.write(pa.table({"a": [3]}))
+>>> path.read_text(encoding="utf-8-sig").split()
+['"a"', '1', '2', '3']
+>>> len(sink.sha256)
+64
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import io
 import json
@@ -15,7 +28,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -23,22 +36,163 @@ import pyarrow.parquet as pq
 
 from leaktrace.exceptions import ConfigError
 
-_CHUNK = 65_536
 
+class Sink:
+    """An output file being written: :meth:`write` tables, then :meth:`close` (or use ``with``;
+    an error inside the block closes the file without hashing it)."""
 
-@dataclass(frozen=True)
-class Writer:
-    """One output format."""
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.schema: pa.Schema | None = None
+        self.sha256 = ""
 
-    name: str
-    write_file: Callable[[pa.Table, Path, str | None], None]
+    def write(self, table: pa.Table) -> None:
+        """Append ``table``'s rows (cast to the first table's schema)."""
+        if self.schema is None:
+            self.schema = table.schema
+            self._start(table.schema)
+        self._write(table.cast(self.schema))
 
-    def write(self, table: pa.Table, path: Path, *, encoding: str | None = None) -> str:
-        """Write ``table`` to ``path`` (flushed to disk); the file's SHA-256 (hex)."""
-        self.write_file(table, path, encoding)
-        with path.open("rb") as handle:
+    def close(self) -> str:
+        """Finish the file, flush it to disk; its SHA-256 (hex)."""
+        self._finish()
+        with self.path.open("rb") as handle:
             os.fsync(handle.fileno())
-        return sha256(path)
+        self.sha256 = sha256(self.path)
+        return self.sha256
+
+    def __enter__(self) -> Sink:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self._abandon()
+
+    def _start(self, schema: pa.Schema) -> None:
+        raise NotImplementedError
+
+    def _write(self, table: pa.Table) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        raise NotImplementedError
+
+    def _abandon(self) -> None:
+        with contextlib.suppress(Exception):  # the error that stopped the writing is the one
+            self._finish()
+
+
+class _FileSink(Sink):
+    """A sink over one binary file handle."""
+
+    handle: BinaryIO | None = None
+
+    def _finish(self) -> None:
+        if self.handle is None:  # nothing was written: still a (header-less) file
+            self.handle = self.path.open("wb")
+        self.handle.close()
+
+
+class _CsvSink(_FileSink):
+    def __init__(self, path: Path, delimiter: str, encoding: str | None) -> None:
+        super().__init__(path)
+        self.delimiter = delimiter
+        self.target = encoding or "utf-8-sig"
+        self.first = True
+
+    def _start(self, schema: pa.Schema) -> None:
+        self.handle = self.path.open("wb")
+        self.encoder = codecs.getincrementalencoder(self.target)(errors="strict")
+
+    def _write(self, table: pa.Table) -> None:
+        options = pacsv.WriteOptions(
+            delimiter=self.delimiter, quoting_style="needed", include_header=self.first
+        )
+        self.first = False
+        buffer = io.BytesIO()
+        pacsv.write_csv(table, buffer, write_options=options)
+        data = buffer.getvalue()
+        if codecs.lookup(self.target).name != "utf-8" or self.target == "utf-8-sig":
+            # pyarrow writes UTF-8 only: transcode (the encoder writes a BOM once).
+            data = self.encoder.encode(data.decode("utf-8"))
+        assert self.handle is not None
+        self.handle.write(data)
+
+
+class _ParquetSink(Sink):
+    writer: pq.ParquetWriter | None = None
+
+    def _start(self, schema: pa.Schema) -> None:
+        self.writer = pq.ParquetWriter(self.path, schema)
+
+    def _write(self, table: pa.Table) -> None:
+        assert self.writer is not None
+        self.writer.write_table(table)
+
+    def _finish(self) -> None:
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, pa.schema([]))
+        self.writer.close()
+
+
+class _JsonLinesSink(_FileSink):
+    def _start(self, schema: pa.Schema) -> None:
+        self.handle = self.path.open("wb")
+
+    def _write(self, table: pa.Table) -> None:
+        assert self.handle is not None
+        for record in table.to_pylist():
+            line = json.dumps(record, ensure_ascii=False, default=_plain) + "\n"
+            self.handle.write(line.encode("utf-8"))
+
+
+class _JsonSink(_FileSink):
+    """A JSON array of records, one record a line."""
+
+    first = True
+
+    def _start(self, schema: pa.Schema) -> None:
+        self.handle = self.path.open("wb")
+        self.handle.write(b"[")
+
+    def _write(self, table: pa.Table) -> None:
+        assert self.handle is not None
+        for record in table.to_pylist():
+            text = json.dumps(record, ensure_ascii=False, default=_plain)
+            self.handle.write((("\n" if self.first else ",\n") + text).encode("utf-8"))
+            self.first = False
+
+    def _finish(self) -> None:
+        if self.handle is None:
+            self._start(pa.schema([]))
+        assert self.handle is not None
+        self.handle.write(b"\n]\n")
+        super()._finish()
+
+
+class _XlsxSink(Sink):
+    def _start(self, schema: pa.Schema) -> None:
+        from openpyxl import Workbook
+
+        self.book = Workbook(write_only=True)
+        self.sheet = self.book.create_sheet("release")
+        self.sheet.append(schema.names)
+
+    def _write(self, table: pa.Table) -> None:
+        for batch in table.to_batches(_CHUNK):
+            columns = [column.to_pylist() for column in batch.columns]
+            for row in zip(*columns, strict=True):
+                self.sheet.append(list(row))
+
+    def _finish(self) -> None:
+        if self.schema is None:
+            self._start(pa.schema([]))
+        self.book.save(self.path)
+
+
+_CHUNK = 65_536
 
 
 def sha256(path: Path) -> str:
@@ -50,64 +204,36 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _csv(delimiter: str) -> Callable[[pa.Table, Path, str | None], None]:
-    def write(table: pa.Table, path: Path, encoding: str | None) -> None:
-        options = pacsv.WriteOptions(delimiter=delimiter, quoting_style="needed")
-        target = encoding or "utf-8-sig"
-        if codecs.lookup(target).name in ("utf-8",) and target != "utf-8-sig":
-            pacsv.write_csv(table, str(path), write_options=options)
-            return
-        # pyarrow writes UTF-8 only: transcode block by block.
-        buffer = io.BytesIO()
-        pacsv.write_csv(table, buffer, write_options=options)
-        text = buffer.getvalue().decode("utf-8")
-        with path.open("w", encoding=target, newline="", errors="strict") as handle:
-            for start in range(0, len(text), _CHUNK):
-                handle.write(text[start : start + _CHUNK])
-
-    return write
-
-
-def _parquet(table: pa.Table, path: Path, _encoding: str | None) -> None:
-    pq.write_table(table, path)
-
-
-def _jsonl(table: pa.Table, path: Path, _encoding: str | None) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for record in table.to_pylist():
-            handle.write(json.dumps(record, ensure_ascii=False, default=_plain) + "\n")
-
-
-def _json(table: pa.Table, path: Path, _encoding: str | None) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        json.dump(table.to_pylist(), handle, ensure_ascii=False, default=_plain, indent=1)
-
-
-def _xlsx(table: pa.Table, path: Path, _encoding: str | None) -> None:
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("release")
-    sheet.append(table.column_names)
-    for batch in table.to_batches(_CHUNK):
-        columns = [column.to_pylist() for column in batch.columns]
-        for row in zip(*columns, strict=True):
-            sheet.append(list(row))
-    book.save(path)
-
-
 def _plain(value: Any) -> Any:
     return str(value)
 
 
+@dataclass(frozen=True)
+class Writer:
+    """One output format."""
+
+    name: str
+    make: Callable[[Path, str | None], Sink]
+
+    def open(self, path: Path, *, encoding: str | None = None) -> Sink:
+        """A sink writing to ``path`` (CSV in ``encoding``, else UTF-8 with a BOM)."""
+        return self.make(path, encoding)
+
+    def write(self, table: pa.Table, path: Path, *, encoding: str | None = None) -> str:
+        """Write ``table`` to ``path`` (flushed to disk); the file's SHA-256 (hex)."""
+        with self.open(path, encoding=encoding) as sink:
+            sink.write(table)
+        return sink.sha256
+
+
 WRITERS = {
-    ".csv": Writer("csv", _csv(",")),
-    ".txt": Writer("csv", _csv(",")),
-    ".tsv": Writer("tsv", _csv("\t")),
-    ".parquet": Writer("parquet", _parquet),
-    ".jsonl": Writer("jsonl", _jsonl),
-    ".json": Writer("json", _json),
-    ".xlsx": Writer("xlsx", _xlsx),
+    ".csv": Writer("csv", lambda path, encoding: _CsvSink(path, ",", encoding)),
+    ".txt": Writer("csv", lambda path, encoding: _CsvSink(path, ",", encoding)),
+    ".tsv": Writer("tsv", lambda path, encoding: _CsvSink(path, "\t", encoding)),
+    ".parquet": Writer("parquet", lambda path, _encoding: _ParquetSink(path)),
+    ".jsonl": Writer("jsonl", lambda path, _encoding: _JsonLinesSink(path)),
+    ".json": Writer("json", lambda path, _encoding: _JsonSink(path)),
+    ".xlsx": Writer("xlsx", lambda path, _encoding: _XlsxSink(path)),
 }
 
 
