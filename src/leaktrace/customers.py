@@ -51,6 +51,7 @@ EXACT_KINDS = {
 NAME = "person_name"
 BIRTH_DATE = "birth_date"
 CUSTOMER_REF = "customer"
+REF_KIND = 0  # the kind code of a customer-number token, where kinds are stored with tokens
 ROLES = (*EXACT_KINDS, NAME, BIRTH_DATE, "id", "segment", "ignore")
 
 

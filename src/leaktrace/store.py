@@ -871,6 +871,9 @@ def releases(db: duckdb.DuckDBPyConnection, status: str | None = None) -> list[d
     return [dict(zip(RELEASE_COLUMNS, row, strict=True)) for row in rows]
 
 
+NO_CUSTOMERS = pa.array([], pa.int64())
+
+
 def add_release_members(
     db: duckdb.DuckDBPyConnection, release_id: str, customer_ids: pa.Array, decoys: pa.Table
 ) -> None:

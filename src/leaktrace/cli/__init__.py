@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from leaktrace import __version__
-from leaktrace.cli import customers, export, ledger, scan, synth, workspace
+from leaktrace.cli import canary, customers, export, ledger, scan, synth, workspace
 
 app = typer.Typer(
     name="leaktrace",
@@ -24,6 +24,7 @@ app.command(name="init")(workspace.init_command)
 app.command(name="scan")(scan.scan_command)
 app.add_typer(customers.app, name="customers")
 app.command(name="export")(export.export_command)
+app.add_typer(canary.app, name="canary")
 app.add_typer(ledger.app, name="ledger")
 app.command(name="synth")(synth.synth_command)
 

@@ -136,7 +136,7 @@ def export(
                 writer.open(partial, encoding=opened.encoding),
             )
         except BaseException:
-            _abort(workspace, release_id, partial, str(out))
+            abort(workspace, release_id, partial, str(out))
             raise
     ring = workspace.keyring
     members, fields, digest = written.members, written.fields, written.sha256
@@ -202,7 +202,7 @@ def recover(workspace: store.Workspace) -> list[str]:
                     "match the ledger; export it again."
                 )
         elif release["status"] == "pending":
-            _abort(workspace, release["release_id"], partial, release["output"])
+            abort(workspace, release["release_id"], partial, release["output"])
             messages.append(
                 f"{release['release_id']}: an export to {out} was interrupted before it was "
                 "recorded; its partial file was removed and the release marked aborted."
@@ -210,7 +210,7 @@ def recover(workspace: store.Workspace) -> list[str]:
     return messages
 
 
-def _abort(workspace: store.Workspace, release_id: str, partial: Path, output: str) -> None:
+def abort(workspace: store.Workspace, release_id: str, partial: Path, output: str) -> None:
     """Remove a release's partial file, mark it aborted and say so in the ledger."""
     partial.unlink(missing_ok=True)
     with workspace.transaction():
@@ -278,18 +278,18 @@ def _write_release(
     """
     ring = workspace.keyring
     all_owners, chosen = sampled
-    registered = _registered(workspace)
+    in_register = registered(workspace)
     given: dict[str, set[str]] = {}  # decoy identifiers of earlier batches: unique per release
 
     def taken(kind: str, values: Sequence[str]) -> list[bool]:
         used = given.get(kind, set())
-        return [a or v in used for a, v in zip(registered(kind, values), values, strict=True)]
+        return [a or v in used for a, v in zip(in_register(kind, values), values, strict=True)]
 
     fields: dict[str, str] = {}
     roles: dict[str, str] = {}
     codes: dict[str, decoy_rows.CodeRange] = {}
     members: list[pa.Array] = [pa.array([], pa.int64())]
-    decoys = [_decoy_tokens(workspace, None, 0)]
+    decoys = [decoy_tokens(workspace, None, 0)]
     rows = decoy_count = offset = 0
     with sink:
         for index, batch in enumerate(opened.batches(BATCH_ROWS)):
@@ -335,7 +335,7 @@ def _write_release(
                             "value"
                         ].to_pylist()
                     )
-                decoys.append(_decoy_tokens(workspace, made, decoy_count))
+                decoys.append(decoy_tokens(workspace, made, decoy_count))
                 decoy_count += made.table.num_rows
             sink.write(table)
             rows += table.num_rows
@@ -379,7 +379,7 @@ def _mask(table: pa.Table, mapping: customers.ColumnMap, policy: Policy) -> pa.T
     return table
 
 
-def _registered(workspace: store.Workspace) -> decoy_rows.TakenCheck:
+def registered(workspace: store.Workspace) -> decoy_rows.TakenCheck:
     """Which customer numbers or identifiers belong to registered customers (so that no decoy
     takes them), asked for many values at once."""
     key = workspace.keyring.key("match")
@@ -414,7 +414,7 @@ def _decoys(
     )
 
 
-def _decoy_tokens(workspace: store.Workspace, made: Any, first: int) -> pa.Table:
+def decoy_tokens(workspace: store.Workspace, made: Any, first: int) -> pa.Table:
     """(decoy, kind, token) for every identifier of every decoy but its pool phone number;
     decoys numbered from ``first``."""
     empty = pa.table(
@@ -428,6 +428,17 @@ def _decoy_tokens(workspace: store.Workspace, made: Any, first: int) -> pa.Table
         return empty
     key = workspace.keyring.key("match")
     pieces = [empty]
+    numbers = made.identifiers.filter(pc.equal(made.identifiers.column("type"), "customer_id"))
+    if numbers.num_rows:
+        pieces.append(
+            pa.table(
+                {
+                    "decoy": pc.add(numbers.column("decoy"), first).cast(pa.int32()),
+                    "kind": pa.array(np.full(numbers.num_rows, customers.REF_KIND, np.uint8)),
+                    "token": customers.customer_refs(key, numbers.column("value")),
+                }
+            )
+        )
     for kind, code in customers.EXACT_KINDS.items():
         if kind == "mobile":  # pool numbers serve many decoys and releases: no proof alone
             continue
