@@ -16,6 +16,7 @@ from leaktrace import customers, ledger, store, synth
 from leaktrace.cli import app
 from leaktrace.exceptions import ConfigError
 from leaktrace.release import export as exporter
+from leaktrace.release import writers
 from leaktrace.trace import channels
 
 NEEDED = ("customer_id", "name", "gender", "birth_date", "id_number", "mobile", "email",
@@ -234,3 +235,79 @@ def test_cli_export_json(tmp_path):
     data = json.loads(result.stdout)
     assert data["approver"] == "王经理" and data["customers"] == 200 and data["decoys"] == 6
     assert "decoy_phone_pool" in result.stderr  # no pool configured: decoys have no phone
+
+
+_EXPORTER = """
+import sys
+from leaktrace import ledger, store
+from leaktrace.release import export, writers
+point = sys.argv[3]
+
+def stop_here():
+    print(point, flush=True)
+    sys.stdin.readline()  # the test kills this process here with SIGKILL
+
+def after(function):
+    def wrapped(*args, **kwargs):
+        result = function(*args, **kwargs)
+        stop_here()
+        return result
+    return wrapped
+
+def before(function):
+    def wrapped(*args, **kwargs):
+        stop_here()
+        return function(*args, **kwargs)
+    return wrapped
+
+export.BATCH_ROWS = 100
+if point == "writing":  # the second batch is being written
+    writers._CsvSink._write = after(writers._CsvSink._write)
+elif point == "recording":  # inside the transaction that records the release
+    ledger.append = before(ledger.append)
+elif point == "recorded":  # the ledger entry is committed, the file not yet in place
+    export.os.replace = before(export.os.replace)
+ws = store.open_workspace(sys.argv[1])
+export.export(ws, sys.argv[2], sys.argv[4], recipient="partner", purpose="campaign")
+"""
+
+
+@pytest.mark.parametrize("point", ["writing", "recording", "recorded"])
+def test_kill_9_mid_export_leaves_no_entry_without_file_nor_file_without_entry(tmp_path, point):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    source = tmp_path / "c.csv"
+    pacsv.write_csv(synth.customers(400, seed=8), source)
+    with store.init_workspace(tmp_path / "ws") as ws:
+        customers.load(ws, str(source))
+    out = tmp_path / "release.csv"
+    exporting = subprocess.Popen(
+        [sys.executable, "-c", _EXPORTER, str(tmp_path / "ws"), str(source), point, str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert exporting.stdout.readline().strip() == point
+    finally:
+        os.kill(exporting.pid, signal.SIGKILL)
+        exporting.wait()
+    assert exporting.returncode == -signal.SIGKILL
+    assert not out.exists()  # the file is renamed into place last
+    shown = CliRunner().invoke(app, ["ledger", "show", "-w", str(tmp_path / "ws")])
+    assert shown.exit_code == 0, shown.output
+    expected = "now in place" if point == "recorded" else "interrupted before it was recorded"
+    assert expected in shown.output  # the next command says so…
+    assert not list(tmp_path.glob(".release.csv.*.partial"))
+    with store.open_workspace(tmp_path / "ws") as ws:  # …and the two agree
+        entries = ledger.entries(ws, kind="release")
+        if point == "recorded":
+            (entry,) = entries
+            assert out.exists() and writers.sha256(out) == entry.body["output_sha256"]
+        else:
+            assert entries == [] and not out.exists()
+            assert [e.kind for e in ledger.entries(ws)] == ["release_aborted"]
+        assert ledger.verify(ws).ok
