@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from functools import cache
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -276,7 +279,6 @@ export.export(ws, sys.argv[2], sys.argv[4], recipient="partner", purpose="campai
 def test_kill_9_mid_export_leaves_no_entry_without_file_nor_file_without_entry(tmp_path, point):
     import os
     import signal
-    import subprocess
     import sys
 
     source = tmp_path / "c.csv"
@@ -311,3 +313,35 @@ def test_kill_9_mid_export_leaves_no_entry_without_file_nor_file_without_entry(t
             assert entries == [] and not out.exists()
             assert [e.kind for e in ledger.entries(ws)] == ["release_aborted"]
         assert ledger.verify(ws).ok
+
+
+def _as_libreoffice_reads(csv: Path, folder: Path) -> tuple[tuple, dict[str, set[str]]]:
+    """The header and, per column, the cell types (number, text, date, boolean) of the non-empty
+    cells, as LibreOffice Calc reads a CSV (converted headless to XLSX, then read back)."""
+    from openpyxl import load_workbook
+
+    folder.mkdir(exist_ok=True)
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{folder / 'profile'}", "--headless",
+         "--convert-to", "xlsx", "--infilter=CSV:44,34,76,1", "--outdir", str(folder), str(csv)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    sheet = load_workbook(folder / f"{csv.stem}.xlsx", read_only=True).active
+    rows = sheet.iter_rows()
+    header = tuple(cell.value for cell in next(rows))
+    types: dict[str, set[str]] = {name: set() for name in header}
+    for row in rows:
+        for name, cell in zip(header, row, strict=False):
+            if cell.value is not None:
+                types[name].add(cell.data_type)
+    return header, types
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_a_marked_csv_opens_in_libreoffice_with_the_same_columns_and_types(released, tmp_path):
+    _folder, source, (a, _b) = released
+    header, types = _as_libreoffice_reads(source, tmp_path / "source")
+    marked_header, marked_types = _as_libreoffice_reads(Path(a.output), tmp_path / "marked")
+    assert marked_header == header and len(header) == len(_people().column_names)
+    assert marked_types == types
+    assert types["credit_limit"] == {"n"} and types["birth_date"] == {"d"}
