@@ -268,11 +268,12 @@ def test_a_load_killed_midway_leaves_the_workspace_as_it_was(tmp_path):
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     try:
         assert loader.stdout.readline().strip() == "loading"
     finally:
-        os.kill(loader.pid, signal.SIGKILL)
+        os.killpg(loader.pid, signal.SIGKILL)  # the load and its token workers, all at once
         loader.wait()
     assert loader.returncode == -signal.SIGKILL
     with store.open_workspace(tmp_path / "ws", read_only=True) as ws:

@@ -291,11 +291,12 @@ def test_kill_9_mid_export_leaves_no_entry_without_file_nor_file_without_entry(t
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     try:
         assert exporting.stdout.readline().strip() == point
     finally:
-        os.kill(exporting.pid, signal.SIGKILL)
+        os.killpg(exporting.pid, signal.SIGKILL)
         exporting.wait()
     assert exporting.returncode == -signal.SIGKILL
     assert not out.exists()  # the file is renamed into place last
