@@ -9,14 +9,18 @@ The interpretation sets the record count that makes a sale "serious" by category
   transaction (交易) and other information that can affect personal or property safety;
 * 5,000 records — any other personal information.
 
-Each identifier and attribute type carries one of these categories; the tally (issue 7) counts
-matched persons by the most sensitive category present. Information for investigators, not legal
-advice.
+Each identifier and attribute type carries one of these categories; :func:`tally` counts
+matched persons by the most sensitive category present, combines shortfalls across categories in
+proportion, and says which thresholds are reached, ordinary and insider (half of each).
+Information for investigators, not legal advice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class LegalCategory(StrEnum):
@@ -66,3 +70,81 @@ _LABELS = {
     LegalCategory.TRANSACTION: "交易信息",
     LegalCategory.OTHER: "其他公民个人信息",
 }
+
+
+SEVERITY_ORDER = tuple(
+    sorted(LegalCategory, key=lambda c: (c.threshold, list(LegalCategory).index(c)))
+)
+ESPECIALLY_SERIOUS = 10  # "especially serious" is ten times the "serious" count (art. 6)
+
+
+def most_sensitive(categories: Iterable[LegalCategory | str | None]) -> LegalCategory | None:
+    """The category with the lowest "serious" threshold among ``categories``.
+
+    >>> most_sensitive(["other", "property", None]).value
+    'property'
+    """
+    present = {LegalCategory(c) for c in categories if c is not None}
+    return min(present, key=SEVERITY_ORDER.index, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """Distinct persons per category and where they stand against art. 5's thresholds.
+
+    ``share`` is the proportional combination Σ persons / threshold (1.0 reaches "serious");
+    an insider (information obtained in performing duties or providing services) faces half of
+    every threshold, so twice the share. Information for investigators, not legal advice.
+    """
+
+    persons: dict[LegalCategory, int]
+
+    @property
+    def total(self) -> int:
+        """Distinct persons counted."""
+        return sum(self.persons.values())
+
+    @property
+    def share(self) -> float:
+        """Σ persons / "serious" threshold, over the categories (ordinary thresholds)."""
+        return sum(n / c.threshold for c, n in self.persons.items())
+
+    def reached(self, insider: bool) -> str | None:
+        """``"especially serious"``, ``"serious"`` or None, with ordinary or insider thresholds."""
+        share = self.share * (2 if insider else 1)
+        if share >= ESPECIALLY_SERIOUS:
+            return "especially serious"
+        return "serious" if share >= 1 else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: persons and threshold per category, the shares and what is reached."""
+        return {
+            "persons": {
+                c.value: {"label": c.label, "persons": n, "threshold": c.threshold,
+                          "insider_threshold": c.threshold / 2}
+                for c, n in sorted(self.persons.items(), key=lambda i: SEVERITY_ORDER.index(i[0]))
+            },
+            "total": self.total,
+            "share": self.share,
+            "insider_share": 2 * self.share,
+            "ordinary": self.reached(insider=False),
+            "insider": self.reached(insider=True),
+        }  # fmt: skip
+
+
+def tally(categories: Iterable[LegalCategory | str | None]) -> Tally:
+    """The tally of a leak: one category per distinct person (the most sensitive their records
+    hold; art. 11 counts a multi-field row about one person as one record).
+
+    >>> t = tally(["credit"] * 30 + ["other"] * 2000)
+    >>> round(t.share, 2), t.reached(insider=False), t.reached(insider=True)
+    (1.0, 'serious', 'serious')
+    >>> tally(["other"] * 100).reached(insider=True) is None
+    True
+    """
+    counts: dict[LegalCategory, int] = {}
+    for category in categories:
+        if category is not None:
+            chosen = LegalCategory(category)
+            counts[chosen] = counts.get(chosen, 0) + 1
+    return Tally(counts)

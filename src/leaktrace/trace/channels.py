@@ -67,19 +67,22 @@ class Candidate:
 
 
 def candidates(
-    workspace: store.Workspace, leaked: pa.Table, mapping: customers.ColumnMap | None = None
+    workspace: store.Workspace,
+    leaked: pa.Table,
+    mapping: customers.ColumnMap | None = None,
+    owners: pa.Array | None = None,
 ) -> list[Candidate]:
-    """Every complete release, with its evidence against ``leaked``, most likely first."""
+    """Every complete release, with its evidence against ``leaked``, most likely first
+    (``owners``: the register id of each leaked row, when already known)."""
     if mapping is None:
         mapping = customers.propose_mapping(leaked)
-    owners = customers.row_owners(workspace, leaked, mapping)
+    if owners is None:
+        owners = customers.row_owners(workspace, leaked, mapping)
     tokens = customers.record_tokens(owners)
     matched = pc.drop_null(owners)
     matched_customers = len(pc.unique(matched))
     register_size = workspace.counts()["customers"]
-    found = customers.row_tokens(workspace.keyring.key("match"), leaked, mapping)
-    exact = found.filter(found.column("exact")).column("token")
-    decoy_hits = store.decoy_hits(workspace.db, exact)
+    decoy_hits = store.decoy_hits(workspace.db, exact_tokens(workspace, leaked, mapping))
     results = []
     for entry in ledger.entries(workspace, kind="release"):
         body = entry.body
@@ -105,6 +108,20 @@ def candidates(
         results.append(result)
     results.sort(key=lambda c: (c.pvalue, c.release_id))
     return results
+
+
+def exact_tokens(
+    workspace: store.Workspace, leaked: pa.Table, mapping: customers.ColumnMap
+) -> pa.Array:
+    """The tokens of every full identifier in ``leaked``, customer numbers included (what a
+    decoy or canary is recognised by)."""
+    key = workspace.keyring.key("match")
+    found = customers.row_tokens(key, leaked, mapping)
+    exact = found.filter(found.column("exact")).column("token").combine_chunks()
+    if mapping.id_column is None:
+        return exact
+    numbers = customers.customer_refs(key, leaked.column(mapping.id_column))
+    return pa.concat_arrays([exact, pc.drop_null(numbers)])
 
 
 def sum_of_binomials_pvalue(tests: list[tuple[int, int, float]]) -> float:

@@ -1,0 +1,93 @@
+"""``leaktrace trace``: which release a leaked list came from, how sure, and what it covers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from leaktrace import store
+from leaktrace.cli._common import JsonOption, WorkspaceOption, handle_errors, print_json
+from leaktrace.cli._common import stdout as out
+from leaktrace.cli.export import recover
+from leaktrace.trace import case as cases
+
+_OUTCOMES = {
+    "attributed": "ATTRIBUTED",
+    "shortlist": "SHORTLIST (cannot be told apart)",
+    "inconclusive": "INCONCLUSIVE",
+    "not_ours": "NOT OURS (too few matches)",
+}
+
+
+@handle_errors
+def trace_command(
+    leak: Annotated[
+        list[str],
+        typer.Argument(
+            help="The leaked list: one or more files (CSV/TXT, XLSX/XLS, JSON, Parquet) or SQL "
+            "URLs, read as one table.",
+            show_default=False,
+            metavar="LEAK...",
+        ),
+    ],
+    top: Annotated[int, typer.Option(min=1, help="How many releases to list.")] = 5,
+    workspace: WorkspaceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Trace a leaked list to the release it came from.
+
+    Matches the rows to the register (exact, composite and masked tokens), tests every release
+    in the ledger (decoys, keyed marks, release set) with a correction for the number of
+    releases tested, and gives a verdict — attributed, shortlist, inconclusive or not ours —
+    naming a recipient only when a decoy or two independent channels agree. Also counts the
+    persons the leak covers by legal category (information for investigators, not legal
+    advice).
+    """
+    with store.open_workspace(workspace) as ws:
+        recover(ws)
+        traced = cases.trace_leak(ws, leak)
+    if as_json:
+        print_json(traced.as_dict(top))
+        return
+    verdict = traced.verdict
+    out.print(
+        f"{traced.rows:,} rows, {traced.matched_rows:,} matched to "
+        f"{traced.matched_customers:,} customers; {len(traced.candidates):,} releases tested",
+        highlight=False,
+    )
+    line = _OUTCOMES[verdict.outcome]
+    if verdict.release_id:
+        named = "recipient named" if verdict.person_named else "recipient not named"
+        line += f": {verdict.release_id} to {verdict.recipient} ({named}; p ≤ {verdict.bound:.2g})"
+    out.print(f"verdict: {line}", highlight=False)
+    for reason in verdict.reasons:
+        out.print(f"  {reason}", highlight=False)
+    for release_id, count in traced.canaries.items():
+        out.print(
+            f"canaries: {count} of {release_id} are in the leak — it came from the production "
+            "tables they were planted in",
+            highlight=False,
+        )
+    if traced.candidates:
+        table = Table("release", "recipient", "p", "marks p", "decoys", "members")
+        for candidate in traced.candidates[:top]:
+            table.add_row(
+                candidate.release_id,
+                candidate.recipient,
+                f"{candidate.pvalue:.3g}",
+                f"{candidate.marks_pvalue:.3g}",
+                str(candidate.decoys),
+                f"{candidate.members}/{candidate.matched}",
+            )
+        out.print(table)
+    tally = traced.tally
+    counted = ", ".join(f"{c.label} {n}" for c, n in tally.persons.items()) or "none"
+    out.print(
+        f"legal tally: {tally.total} persons ({counted}); ordinary thresholds: "
+        f"{tally.reached(insider=False) or 'not reached'}; insider thresholds: "
+        f"{tally.reached(insider=True) or 'not reached'} (share {tally.share:.2f}; "
+        "information for investigators, not legal advice)",
+        highlight=False,
+    )

@@ -1,0 +1,129 @@
+"""Trace a leaked list (``leaktrace trace``): read it, match it to the register, gather the
+evidence of every release (:mod:`.channels`), decide (:mod:`.verdict`) and tally the persons it
+covers by legal category (:mod:`leaktrace.law`).
+
+A leak may come in several files (a broker's sample, then the list): they are read as one table,
+columns joined by name. Canaries (:mod:`leaktrace.release.canary`) found in the leak are
+reported apart: they prove the list came out of the production tables they were planted in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from leaktrace import customers, law, scan, store, tables
+from leaktrace.exceptions import SourceError
+from leaktrace.release.writers import sha256
+from leaktrace.trace import channels
+from leaktrace.trace.verdict import Verdict, decide
+
+MAX_LEAK_ROWS = 2_000_000  # a leak is read whole; larger lists are refused with a clear error
+_SAMPLE_ROWS = 2_000
+
+
+@dataclass
+class Case:
+    """One traced leak and everything the verdict rests on."""
+
+    inputs: list[dict[str, Any]]
+    rows: int
+    matched_rows: int
+    matched_customers: int
+    mapping: customers.ColumnMap
+    candidates: list[channels.Candidate]
+    canaries: dict[str, int]
+    verdict: Verdict
+    tally: law.Tally
+
+    def as_dict(self, top: int = 10) -> dict[str, Any]:
+        """JSON-ready, with the ``top`` most likely releases."""
+        return {
+            "inputs": self.inputs,
+            "rows": self.rows,
+            "matched_rows": self.matched_rows,
+            "matched_customers": self.matched_customers,
+            "mapping": self.mapping.as_dict(),
+            "verdict": self.verdict.as_dict(),
+            "releases_tested": len(self.candidates),
+            "candidates": [c.as_dict() for c in self.candidates[:top]],
+            "canaries": self.canaries,
+            "tally": self.tally.as_dict(),
+        }
+
+
+def trace_leak(workspace: store.Workspace, sources: Sequence[str]) -> Case:
+    """Trace the leaked list in ``sources`` (files or SQL URLs, read as one table)."""
+    parts, inputs = [], []
+    for source in sources:
+        table, described = _read(source)
+        parts.append(table)
+        inputs.append(described)
+    leaked = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
+    mapping = customers.propose_mapping(leaked)
+    mapping.segments = []
+    owners = customers.row_owners(workspace, leaked, mapping)
+    found = channels.candidates(workspace, leaked, mapping, owners=owners)
+    matched = pc.drop_null(owners)
+    hits = store.decoy_hits(workspace.db, channels.exact_tokens(workspace, leaked, mapping))
+    canary_sets = {r["release_id"] for r in store.releases(workspace.db) if r["role"] == "canary"}
+    return Case(
+        inputs=inputs,
+        rows=leaked.num_rows,
+        matched_rows=len(matched),
+        matched_customers=len(pc.unique(matched)),
+        mapping=mapping,
+        candidates=found,
+        canaries={r: n for r, n in hits.items() if r in canary_sets},
+        verdict=decide(found, len(matched)),
+        tally=law.tally(person_categories(leaked, owners)),
+    )
+
+
+def person_categories(leaked: pa.Table, owners: pa.Array) -> list[str | None]:
+    """For each matched person, the most sensitive legal category their leaked rows hold (a
+    column counts for a row where its cell is not empty)."""
+    order = law.SEVERITY_ORDER
+    worst = np.full(leaked.num_rows, len(order))
+    head = leaked.slice(0, _SAMPLE_ROWS)
+    for name in leaked.column_names:
+        category = scan.classify_column(name, head.column(name)).category
+        if category is None:
+            continue
+        values = pc.utf8_trim_whitespace(leaked.column(name).cast(pa.string()))
+        present = pc.fill_null(pc.greater(pc.utf8_length(values), 0), False)
+        rank = order.index(law.LegalCategory(category))
+        worst = np.where(present.to_numpy(zero_copy_only=False), np.minimum(worst, rank), worst)
+    by_person: dict[int, int] = {}
+    for owner, rank in zip(owners.to_pylist(), worst.tolist(), strict=True):
+        if owner is not None:
+            by_person[owner] = min(by_person.get(owner, len(order)), rank)
+    return [order[r].value if r < len(order) else None for r in by_person.values()]
+
+
+def _read(source: str) -> tuple[pa.Table, dict[str, Any]]:
+    """A leak file as one table, and what the case records of it (its SHA-256 for a file)."""
+    with tables.open_table(source) as opened:
+        batches, rows = [], 0
+        for batch in opened.batches():
+            rows += batch.num_rows
+            if rows > MAX_LEAK_ROWS:
+                raise SourceError(
+                    f"{opened.source}: more than {MAX_LEAK_ROWS:,} rows; trace a sample of the "
+                    "list (a few thousand rows are plenty)."
+                )
+            batches.append(batch)
+        table = pa.Table.from_batches(batches, opened.schema)
+        described: dict[str, Any] = {"source": opened.source, "rows": table.num_rows}
+    if table.num_rows == 0:
+        raise SourceError(f"{described['source']}: the list has no rows; nothing to trace.")
+    path = Path(source)
+    if path.is_file():
+        described["sha256"] = sha256(path)
+    return table, described

@@ -1,0 +1,142 @@
+"""leaktrace trace: verdicts on leaked lists, canaries and the legal tally (issue 7, part 1)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pytest
+from typer.testing import CliRunner
+
+from leaktrace import customers, law, store, synth
+from leaktrace.cli import app
+from leaktrace.exceptions import SourceError
+from leaktrace.release import canary
+from leaktrace.release import export as exporter
+from leaktrace.trace import case
+
+POOL = [f"1380013{n:04d}" for n in range(0, 40)]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """3,000 registered customers, two 600-customer releases of one request, canaries."""
+    folder = tmp_path_factory.mktemp("trace")
+    source = folder / "customers.csv"
+    pacsv.write_csv(synth.customers(3000, seed=41), source)
+    store.init_workspace(folder / "ws").close()
+    with (folder / "ws" / store.CONFIG_NAME).open("a", encoding="utf-8") as config:
+        config.write(f"\n[release]\ndecoy_phone_pool = {json.dumps(POOL)}\n")
+    with store.open_workspace(folder / "ws") as ws:
+        customers.load(ws, str(source))
+        releases = [
+            exporter.export(ws, str(source), folder / f"{n}.csv", recipient=n, purpose="campaign",
+                            sample=600)
+            for n in ("telesales-1", "telesales-2")
+        ]  # fmt: skip
+        planted = canary.plant(ws, str(source), folder / "canaries.csv", count=10)
+    return folder, source, releases, planted
+
+
+def _rows(path, rows, seed) -> pa.Table:
+    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+    picked = pa.array(sorted(random.Random(seed).sample(range(table.num_rows), rows)))
+    return table.take(picked)
+
+
+def _write(table: pa.Table, path) -> str:
+    pacsv.write_csv(table, path)
+    return str(path)
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_a_20_row_sample_is_attributed_to_its_release(world, tmp_path, which):
+    folder, _source, releases, _ = world
+    leak = _write(_rows(releases[which].output, 20, seed=which), tmp_path / "leak.csv")
+    with store.open_workspace(folder / "ws", read_only=True) as ws:
+        traced = case.trace_leak(ws, [leak])
+    verdict = traced.verdict
+    assert verdict.outcome == "attributed"
+    assert verdict.release_id == releases[which].release_id
+    assert verdict.bound is not None and verdict.bound <= 1e-6
+    assert traced.candidates[0].release_id == releases[which].release_id
+
+
+def test_reformatted_columns_still_trace(world, tmp_path):
+    """A broker drops and renames columns and shuffles rows; the marked fields stay."""
+    folder, _source, releases, _ = world
+    rows = _rows(releases[0].output, 40, seed=7)
+    kept = rows.select(["name", "mobile", "address", "credit_limit", "loan_balance"])
+    kept = kept.rename_columns(["姓名", "电话", "address", "credit_limit", "loan_balance"])
+    leak = _write(kept.take(pa.array(list(reversed(range(kept.num_rows))))), tmp_path / "b.csv")
+    with store.open_workspace(folder / "ws", read_only=True) as ws:
+        traced = case.trace_leak(ws, [leak])
+    assert traced.matched_customers >= 35
+    assert traced.verdict.release_id == releases[0].release_id
+
+
+def test_customers_never_released_are_inconclusive(world, tmp_path):
+    folder, source, _releases, _ = world
+    everyone = pacsv.read_csv(source)
+    with store.open_workspace(folder / "ws", read_only=True) as ws:
+        held = {
+            r for (r,) in ws.db.sql("SELECT DISTINCT customer_id FROM release_customers").fetchall()
+        }
+        ids = customers.register_ids(ws, everyone.column("customer_id").cast(pa.string()))
+        never = [i for i, owner in enumerate(ids) if owner not in held][:30]
+        leak = _write(everyone.take(pa.array(never)), tmp_path / "never.csv")
+        traced = case.trace_leak(ws, [leak])
+    assert traced.matched_customers == 30
+    assert traced.verdict.outcome == "inconclusive" and not traced.verdict.person_named
+
+
+def test_a_list_that_is_not_ours(world, tmp_path):
+    folder, *_ = world
+    strangers = _write(synth.customers(50, seed=999), tmp_path / "strangers.csv")
+    with store.open_workspace(folder / "ws", read_only=True) as ws:
+        traced = case.trace_leak(ws, [strangers])
+    assert traced.verdict.outcome == "not_ours" and traced.matched_rows < 5
+
+
+def test_canaries_in_a_leak_are_reported(world, tmp_path):
+    folder, source, _releases, planted = world
+    mixed = pa.concat_tables(
+        [_rows(source, 15, seed=3), _rows(planted.output, 3, seed=4)], promote_options="permissive"
+    )
+    leak = _write(mixed, tmp_path / "mixed.csv")
+    with store.open_workspace(folder / "ws", read_only=True) as ws:
+        traced = case.trace_leak(ws, [leak])
+    assert traced.canaries == {planted.release_id: 3}
+
+
+def test_tally_counts_each_person_once_by_the_most_sensitive_category(world, tmp_path):
+    folder, source, *_ = world
+    rows = _rows(source, 60, seed=5).select(["name", "mobile", "loan_balance"])
+    doubled = pa.concat_tables([rows, rows])  # the same persons sold twice in one list
+    leak = _write(doubled, tmp_path / "t.csv")
+    with store.open_workspace(folder / "ws", read_only=True) as ws:
+        traced = case.trace_leak(ws, [leak])
+    with_balance = pc.sum(pc.is_valid(rows.column("loan_balance"))).as_py()
+    tally = traced.tally
+    assert tally.total == 60
+    assert tally.persons[law.LegalCategory.CREDIT] == with_balance
+    assert tally.persons.get(law.LegalCategory.OTHER, 0) == 60 - with_balance
+    assert tally.reached(insider=True) == ("serious" if tally.share * 2 >= 1 else None)
+
+
+def test_cli_json_and_bad_input(world, tmp_path):
+    folder, _source, releases, _ = world
+    leak = _write(_rows(releases[1].output, 25, seed=11), tmp_path / "leak.csv")
+    runner = CliRunner()
+    result = runner.invoke(app, ["trace", leak, "-w", str(folder / "ws"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["verdict"]["release_id"] == releases[1].release_id
+    assert data["inputs"][0]["rows"] == 25 and len(data["inputs"][0]["sha256"]) == 64
+    empty = tmp_path / "empty.csv"
+    empty.write_text("name,mobile\n", encoding="utf-8")
+    result = runner.invoke(app, ["trace", str(empty), "-w", str(folder / "ws")])
+    assert result.exit_code == SourceError.exit_code and "no rows" in result.output
