@@ -42,7 +42,11 @@ def world(tmp_path_factory):
 
 
 def _rows(path, rows, seed) -> pa.Table:
-    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+    header = pacsv.read_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).column_names
+    as_text = pacsv.ConvertOptions(
+        column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True
+    )  # as a broker's spreadsheet keeps them: text, so 18-digit IDs stay whole
+    table = pacsv.read_csv(path, convert_options=as_text)
     picked = pa.array(sorted(random.Random(seed).sample(range(table.num_rows), rows)))
     return table.take(picked)
 

@@ -963,3 +963,53 @@ def tokens_exist(db: duckdb.DuckDBPyConnection, tokens: pa.Array) -> list[bool]:
     for (position,) in found:
         held[position] = True
     return held
+
+
+# -- trace: access windows --------------------------------------------------------------------
+
+
+def access_windows(db: duckdb.DuckDBPyConnection, customer_ids: pa.Array) -> list[dict[str, Any]]:
+    """Per user who touched any of ``customer_ids`` (register ids): how many of them, when
+    first and last, and how many distinct customers the user touched at all (recorded loads
+    only), most hits first."""
+    db.register("probe_leaked", pa.table({"customer_id": pc.unique(customer_ids)}))
+    try:
+        rows = db.execute(
+            """WITH events AS (
+                SELECT staff_id, customer_id, time FROM access_events
+                WHERE customer_id IS NOT NULL
+                  AND load_id IN (SELECT load_id FROM access_loads)),
+            hits AS (
+                SELECT e.staff_id, count(DISTINCT e.customer_id) AS hits,
+                       min(e.time) AS first, max(e.time) AS last
+                FROM events e SEMI JOIN probe_leaked p ON e.customer_id = p.customer_id
+                GROUP BY e.staff_id)
+            SELECT h.staff_id, h.hits, h.first, h.last, count(DISTINCT e.customer_id) AS touched
+            FROM hits h JOIN events e USING (staff_id)
+            GROUP BY h.staff_id, h.hits, h.first, h.last
+            ORDER BY h.hits DESC, h.staff_id"""
+        ).fetchall()
+    finally:
+        db.unregister("probe_leaked")
+    names = ("staff_id", "hits", "first", "last", "touched")
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def access_days(
+    db: duckdb.DuckDBPyConnection, staff_id: str, customer_ids: pa.Array
+) -> list[tuple[datetime.date, int, int]]:
+    """(day, events on leaked customers, other events) of one user, day by day: the timeline
+    of a harvest against the user's normal work."""
+    db.register("probe_leaked", pa.table({"customer_id": pc.unique(customer_ids)}))
+    try:
+        return db.execute(
+            """SELECT CAST(e.time AS DATE) AS day,
+                      count(*) FILTER (WHERE p.customer_id IS NOT NULL),
+                      count(*) FILTER (WHERE p.customer_id IS NULL)
+            FROM access_events e LEFT JOIN probe_leaked p ON e.customer_id = p.customer_id
+            WHERE e.staff_id = ? AND e.load_id IN (SELECT load_id FROM access_loads)
+            GROUP BY day ORDER BY day""",
+            [staff_id],
+        ).fetchall()
+    finally:
+        db.unregister("probe_leaked")

@@ -1,6 +1,7 @@
 """Trace a leaked list (``leaktrace trace``): read it, match it to the register, gather the
-evidence of every release (:mod:`.channels`), decide (:mod:`.verdict`) and tally the persons it
-covers by legal category (:mod:`leaktrace.law`).
+evidence of every release (:mod:`.channels`) and of every user of the access logs
+(:mod:`.access_windows`), decide (:mod:`.verdict`) and tally the persons it covers by legal
+category (:mod:`leaktrace.law`).
 
 A leak may come in several files (a broker's sample, then the list): they are read as one table,
 columns joined by name. Canaries (:mod:`leaktrace.release.canary`) found in the leak are
@@ -21,7 +22,7 @@ import pyarrow.compute as pc
 from leaktrace import customers, law, scan, store, tables
 from leaktrace.exceptions import SourceError
 from leaktrace.release.writers import sha256
-from leaktrace.trace import channels
+from leaktrace.trace import access_windows, channels
 from leaktrace.trace.verdict import Verdict, decide
 
 MAX_LEAK_ROWS = 2_000_000  # a leak is read whole; larger lists are refused with a clear error
@@ -38,6 +39,7 @@ class Case:
     matched_customers: int
     mapping: customers.ColumnMap
     candidates: list[channels.Candidate]
+    windows: list[access_windows.Window]
     canaries: dict[str, int]
     verdict: Verdict
     tally: law.Tally
@@ -53,6 +55,8 @@ class Case:
             "verdict": self.verdict.as_dict(),
             "releases_tested": len(self.candidates),
             "candidates": [c.as_dict() for c in self.candidates[:top]],
+            "users_tested": len(self.windows),
+            "access_windows": [w.as_dict() for w in self.windows[:top]],
             "canaries": self.canaries,
             "tally": self.tally.as_dict(),
         }
@@ -72,6 +76,7 @@ def trace_leak(workspace: store.Workspace, sources: Sequence[str]) -> Case:
     found = channels.candidates(workspace, leaked, mapping, owners=owners)
     matched = pc.drop_null(owners)
     hits = store.decoy_hits(workspace.db, channels.exact_tokens(workspace, leaked, mapping))
+    users = access_windows.windows(workspace, matched)
     canary_sets = {r["release_id"] for r in store.releases(workspace.db) if r["role"] == "canary"}
     return Case(
         inputs=inputs,
@@ -80,8 +85,9 @@ def trace_leak(workspace: store.Workspace, sources: Sequence[str]) -> Case:
         matched_customers=len(pc.unique(matched)),
         mapping=mapping,
         candidates=found,
+        windows=users,
         canaries={r: n for r, n in hits.items() if r in canary_sets},
-        verdict=decide(found, len(matched)),
+        verdict=decide(found, len(matched), users),
         tally=law.tally(person_categories(leaked, owners)),
     )
 

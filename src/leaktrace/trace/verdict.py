@@ -8,6 +8,10 @@ the bound on the chance that this is wrong (DESIGN.md, "Rules for a verdict").
   Its recipient is *named* only when a decoy of that release is in the leak (one channel that
   is overwhelming on its own) or two independent channels pass on their own (keyed marks and
   the release set); otherwise the release is attributed and the person is left open.
+  With no release passing, the access windows (:mod:`.access_windows`) may attribute the leak
+  to users of the logs: ``p × U ≤ α`` over the U users tested shortlists a user, and a user is
+  *named* on this one channel only when it is overwhelming, ``p × U ≤ α_alone`` (10⁻¹²). Two
+  users may be named at once (a colluding pair that split one list).
 
 The bound reported is the corrected p-value of the attributed release (0 with a decoy, whose
 identifiers exist nowhere else): an upper bound on the chance that a leak that did not come
@@ -20,9 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from leaktrace.trace.access_windows import Window
 from leaktrace.trace.channels import Candidate
 
 ALPHA = 1e-6  # false attribution allowed per case, over all releases tested
+ALPHA_ALONE = 1e-12  # what one channel short of a decoy must reach to name a person alone
 MIN_MATCHED = 5  # fewer rows of the register than this: "not ours"
 OUTCOMES = ("attributed", "shortlist", "inconclusive", "not_ours")
 
@@ -37,6 +43,7 @@ class Verdict:
     person_named: bool = False
     bound: float | None = None
     shortlist: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()  # users of the access logs named
     reasons: tuple[str, ...] = field(default=())
 
     def as_dict(self) -> dict[str, Any]:
@@ -48,13 +55,20 @@ class Verdict:
             "person_named": self.person_named,
             "bound": self.bound,
             "shortlist": list(self.shortlist),
+            "users": list(self.users),
             "reasons": list(self.reasons),
         }
 
 
-def decide(candidates: Sequence[Candidate], matched: int, alpha: float = ALPHA) -> Verdict:
-    """The verdict for ``candidates`` (every release with its evidence) of a leak of which
-    ``matched`` rows matched a register customer.
+def decide(
+    candidates: Sequence[Candidate],
+    matched: int,
+    windows: Sequence[Window] = (),
+    alpha: float = ALPHA,
+) -> Verdict:
+    """The verdict for ``candidates`` (every release with its evidence) and ``windows`` (every
+    user who touched a leaked customer) of a leak of which ``matched`` rows matched a register
+    customer.
 
     >>> decide([], matched=2).outcome
     'not_ours'
@@ -69,6 +83,10 @@ def decide(candidates: Sequence[Candidate], matched: int, alpha: float = ALPHA) 
         )  # fmt: skip
     tested = max(1, len(candidates))
     passing = [c for c in candidates if c.pvalue * tested <= alpha]
+    if not passing and windows:
+        found = _by_access(windows, alpha)
+        if found is not None:
+            return found
     if not passing:
         best = min(candidates, key=lambda c: c.pvalue, default=None)
         why = "no release was recorded" if best is None else (
@@ -91,6 +109,9 @@ def decide(candidates: Sequence[Candidate], matched: int, alpha: float = ALPHA) 
     channels = _channels(chosen, tested, alpha)
     named = bool(chosen.decoys) or len(channels) >= 2
     reasons = [f"{chosen.release_id} to {chosen.recipient}: " + "; ".join(channels)]
+    users = [w for w in windows if w.pvalue * max(1, len(windows)) <= alpha]
+    if users:
+        reasons.append("users whose access covers the leak: " + _describe(users))
     if not named:
         reasons.append(
             "one channel only: the release is attributed, its recipient is not named; a decoy "
@@ -103,6 +124,40 @@ def decide(candidates: Sequence[Candidate], matched: int, alpha: float = ALPHA) 
         person_named=named,
         bound=bound,
         reasons=tuple(reasons),
+    )
+
+
+def _by_access(windows: Sequence[Window], alpha: float) -> Verdict | None:
+    """A verdict from the access windows alone, or None when no user passes."""
+    tested = max(1, len(windows))
+    passing = [w for w in windows if w.pvalue * tested <= alpha]
+    if not passing:
+        return None
+    named = [w for w in passing if w.pvalue * tested <= ALPHA_ALONE]
+    if named:
+        return Verdict(
+            "attributed",
+            person_named=True,
+            users=tuple(w.staff_id for w in named),
+            bound=min(1.0, max(w.pvalue for w in named) * tested),
+            reasons=(f"no release explains the leak; access logs: {_describe(named)}",),
+        )
+    return Verdict(
+        "shortlist",
+        shortlist=tuple(w.staff_id for w in passing),
+        reasons=(
+            f"no release explains the leak; access logs: {_describe(passing)}; one channel "
+            "only, not overwhelming: no one is named — more leaked rows would say more",
+        ),
+    )
+
+
+def _describe(windows: Sequence[Window]) -> str:
+    return "; ".join(
+        f"{w.staff_id} touched {w.hits} of the {w.matched} leaked customers between "
+        f"{w.first:%Y-%m-%d %H:%M} and {w.last:%Y-%m-%d %H:%M} (p = {w.pvalue:.3g}, "
+        f"{w.touched:,} customers touched in all)"
+        for w in windows
     )
 
 
