@@ -194,6 +194,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             updated VARCHAR,
             note VARCHAR,
             UNIQUE (staff_id, day))""",
+        # Traced leaks (leaktrace.trace): what was traced (sources, rows, SHA-256; never the
+        # content), the verdict, a summary of the evidence, the report written, the ledger entry.
+        """CREATE TABLE cases (
+            case_id VARCHAR PRIMARY KEY,
+            created VARCHAR NOT NULL,
+            inputs JSON NOT NULL,
+            verdict JSON NOT NULL,
+            summary JSON NOT NULL,
+            report VARCHAR,
+            ledger_seq BIGINT)""",
     ),
 )
 
@@ -949,13 +959,16 @@ def release_member_count(
 
 
 def tokens_exist(db: duckdb.DuckDBPyConnection, tokens: pa.Array) -> list[bool]:
-    """Whether any customer holds each token, in order."""
+    """Whether any customer, or any decoy or canary already made, holds each token, in order
+    (customer numbers by their ``customer_refs`` token)."""
     probe = pa.table({"position": pa.array(range(len(tokens)), pa.int64()), "token": tokens})
     db.register("probe_tokens", probe)
     try:
         found = db.sql(
-            f"""SELECT p.position FROM probe_tokens p
-            SEMI JOIN (SELECT token FROM tokens WHERE {LOADED}) t ON t.token = p.token"""
+            f"""SELECT p.position FROM probe_tokens p SEMI JOIN (
+                SELECT token FROM tokens WHERE {LOADED}
+                UNION ALL SELECT ref_token FROM customers WHERE {LOADED}
+                UNION ALL SELECT token FROM decoy_tokens) t ON t.token = p.token"""
         ).fetchall()
     finally:
         db.unregister("probe_tokens")
@@ -965,7 +978,38 @@ def tokens_exist(db: duckdb.DuckDBPyConnection, tokens: pa.Array) -> list[bool]:
     return held
 
 
-# -- trace: access windows --------------------------------------------------------------------
+# -- trace: cases and access windows -------------------------------------------------------
+
+
+CASE_COLUMNS = ("case_id", "created", "inputs", "verdict", "summary", "report", "ledger_seq")
+
+
+def next_case_id(db: duckdb.DuckDBPyConnection) -> str:
+    """``K000001``, ``K000002`` …"""
+    count = db.execute("SELECT count(*) FROM cases").fetchall()[0][0]
+    return f"K{count + 1:06d}"
+
+
+def insert_case(db: duckdb.DuckDBPyConnection, case: dict[str, Any]) -> None:
+    """Record a traced leak (JSON fields as Python data)."""
+    values = [
+        json.dumps(case[c], ensure_ascii=False, default=str)
+        if c in ("inputs", "verdict", "summary") else case.get(c)
+        for c in CASE_COLUMNS
+    ]  # fmt: skip
+    db.execute(f"INSERT INTO cases VALUES ({', '.join('?' * len(CASE_COLUMNS))})", values)
+
+
+def cases(db: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every recorded case, oldest first, JSON fields as Python data."""
+    rows = db.execute(f"SELECT {', '.join(CASE_COLUMNS)} FROM cases ORDER BY case_id").fetchall()
+    found = []
+    for row in rows:
+        item = dict(zip(CASE_COLUMNS, row, strict=True))
+        for name in ("inputs", "verdict", "summary"):
+            item[name] = json.loads(item[name])
+        found.append(item)
+    return found
 
 
 def access_windows(db: duckdb.DuckDBPyConnection, customer_ids: pa.Array) -> list[dict[str, Any]]:

@@ -41,8 +41,10 @@ def test_canaries_are_new_registered_as_decoys_and_in_the_ledger(workspace, tmp_
     assert customers.register_ids(ws, numbers) == [None] * 25
     match_key = ws.keyring.key("match")
     for column, kind in (("id_number", "resident_id"), ("card_number", "bank_card")):
-        values = rows.column(column).combine_chunks()
-        assert store.tokens_exist(ws.db, keys.tokens(match_key, kind, values)) == [False] * 25
+        tokens = keys.tokens(match_key, kind, rows.column(column).combine_chunks()).to_pylist()
+        held = ws.db.execute("SELECT count(*) FROM tokens WHERE list_contains(?, token)", [tokens])
+        assert held.fetchall()[0][0] == 0
+        assert store.tokens_exist(ws.db, pa.array(tokens, pa.binary(16))) == [True] * 25  # decoys
     # Every canary's customer number and ID number names the canary set.
     refs = customers.customer_refs(match_key, numbers)
     assert store.decoy_hits(ws.db, refs) == {planted.release_id: 25}

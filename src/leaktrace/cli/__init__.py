@@ -27,6 +27,7 @@ app.command(name="export")(export.export_command)
 app.add_typer(canary.app, name="canary")
 app.add_typer(ledger.app, name="ledger")
 app.command(name="trace")(trace.trace_command)
+app.command(name="cases")(trace.cases_command)
 app.command(name="synth")(synth.synth_command)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,6 +13,8 @@ from leaktrace import store
 from leaktrace.cli._common import JsonOption, WorkspaceOption, handle_errors, print_json
 from leaktrace.cli._common import stdout as out
 from leaktrace.cli.export import recover
+from leaktrace.exceptions import ConfigError
+from leaktrace.report import html
 from leaktrace.trace import case as cases
 
 _OUTCOMES = {
@@ -33,6 +37,15 @@ def trace_command(
         ),
     ],
     top: Annotated[int, typer.Option(min=1, help="How many releases to list.")] = 5,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Write the case report here: one self-contained HTML file (verdict, evidence, "
+            "timeline, masked examples, legal tally, chain of custody).",
+            show_default=False,
+        ),
+    ] = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -48,9 +61,13 @@ def trace_command(
     with store.open_workspace(workspace) as ws:
         recover(ws)
         traced = cases.trace_leak(ws, leak)
+        if report is not None:
+            write_report(report, html.render(traced, html.context_of(ws, traced)))
+        case_id = cases.record(ws, traced, report)
     if as_json:
-        print_json(traced.as_dict(top))
+        print_json({"case_id": case_id, **traced.as_dict(top), "report": report})
         return
+    out.print(f"case {case_id}", highlight=False)
     verdict = traced.verdict
     out.print(
         f"{traced.rows:,} rows, {traced.matched_rows:,} matched to "
@@ -82,6 +99,8 @@ def trace_command(
                 f"{candidate.members}/{candidate.matched}",
             )
         out.print(table)
+    if report is not None:
+        out.print(f"report: {report}", highlight=False)
     tally = traced.tally
     counted = ", ".join(f"{c.label} {n}" for c, n in tally.persons.items()) or "none"
     out.print(
@@ -91,3 +110,41 @@ def trace_command(
         "information for investigators, not legal advice)",
         highlight=False,
     )
+
+
+def write_report(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file (never half a report)."""
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"{path.name}: the report is HTML; name it with .html")
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write the report to {path}: {error.strerror}") from None
+
+
+@handle_errors
+def cases_command(workspace: WorkspaceOption = None, as_json: JsonOption = False) -> None:
+    """List the traced leaks (cases): when, what, the verdict and the report."""
+    with store.open_workspace(workspace, read_only=True) as ws:
+        recorded = store.cases(ws.db)
+    if as_json:
+        print_json(recorded)
+        return
+    if not recorded:
+        out.print("no cases yet: `leaktrace trace LEAK` records one", highlight=False)
+        return
+    table = Table("case", "created", "inputs", "verdict", "release / users", "report")
+    for item in recorded:
+        verdict = item["verdict"]
+        table.add_row(
+            item["case_id"],
+            item["created"][:19],
+            ", ".join(Path(i["source"]).name for i in item["inputs"]),
+            verdict["outcome"],
+            verdict.get("release_id") or ", ".join(verdict.get("users", [])) or "-",
+            item["report"] or "-",
+        )
+    out.print(table)

@@ -380,13 +380,14 @@ def _mask(table: pa.Table, mapping: customers.ColumnMap, policy: Policy) -> pa.T
 
 
 def registered(workspace: store.Workspace) -> decoy_rows.TakenCheck:
-    """Which customer numbers or identifiers belong to registered customers (so that no decoy
-    takes them), asked for many values at once."""
+    """Which customer numbers or identifiers belong to registered customers or to decoys made
+    before (so that no decoy takes them, and each decoy names one release), asked for many
+    values at once."""
     key = workspace.keyring.key("match")
 
     def taken(kind: str, values: Sequence[str]) -> list[bool]:
         if kind == "customer_id":
-            return [found is not None for found in customers.register_ids(workspace, values)]
+            return store.tokens_exist(workspace.db, customers.customer_refs(key, pa.array(values)))
         if kind in customers.EXACT_KINDS:
             return store.tokens_exist(workspace.db, keys.tokens(key, kind, values))
         return [False] * len(values)

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leaktrace import customers, law, scan, store, tables
+from leaktrace import customers, law, ledger, scan, store, tables
 from leaktrace.exceptions import SourceError
 from leaktrace.release.writers import sha256
 from leaktrace.trace import access_windows, channels
@@ -34,6 +34,8 @@ class Case:
     """One traced leak and everything the verdict rests on."""
 
     inputs: list[dict[str, Any]]
+    leaked: pa.Table  # in memory only, for the report's masked examples
+    matched_ids: pa.Array  # register ids of the matched rows
     rows: int
     matched_rows: int
     matched_customers: int
@@ -80,6 +82,8 @@ def trace_leak(workspace: store.Workspace, sources: Sequence[str]) -> Case:
     canary_sets = {r["release_id"] for r in store.releases(workspace.db) if r["role"] == "canary"}
     return Case(
         inputs=inputs,
+        leaked=leaked,
+        matched_ids=matched,
         rows=leaked.num_rows,
         matched_rows=len(matched),
         matched_customers=len(pc.unique(matched)),
@@ -90,6 +94,36 @@ def trace_leak(workspace: store.Workspace, sources: Sequence[str]) -> Case:
         verdict=decide(found, len(matched), users),
         tally=law.tally(person_categories(leaked, owners)),
     )
+
+
+def record(workspace: store.Workspace, case: Case, report: Path | None = None) -> str:
+    """Store ``case`` and append its ledger entry (inputs' SHA-256, verdict, the report's
+    SHA-256); its case id."""
+    with workspace.transaction():
+        case_id = store.next_case_id(workspace.db)
+        verdict = case.verdict.as_dict()
+        body = {
+            "case_id": case_id,
+            "inputs": case.inputs,
+            "verdict": {k: verdict[k] for k in ("outcome", "release_id", "users", "bound")},
+            "report": str(report) if report else None,
+            "report_sha256": sha256(report) if report else None,
+        }
+        entry = ledger.append(workspace, "case", body)
+        summary = case.as_dict(top=3)
+        store.insert_case(
+            workspace.db,
+            {
+                "case_id": case_id,
+                "created": entry.time,
+                "inputs": case.inputs,
+                "verdict": verdict,
+                "summary": {k: v for k, v in summary.items() if k not in ("inputs", "verdict")},
+                "report": body["report"],
+                "ledger_seq": entry.seq,
+            },
+        )
+    return case_id
 
 
 def person_categories(leaked: pa.Table, owners: pa.Array) -> list[str | None]:

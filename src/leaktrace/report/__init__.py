@@ -1,0 +1,1 @@
+"""Case reports: a self-contained HTML page for investigators (:mod:`.html`)."""
