@@ -15,6 +15,7 @@ from leaktrace.cli._common import stdout as out
 from leaktrace.cli.export import recover
 from leaktrace.exceptions import ConfigError
 from leaktrace.report import html
+from leaktrace.report.pdf import write_pdf
 from leaktrace.trace import case as cases
 
 _OUTCOMES = {
@@ -46,6 +47,12 @@ def trace_command(
             show_default=False,
         ),
     ] = None,
+    pdf: Annotated[
+        Path | None,
+        typer.Option(
+            "--pdf", help="Also write the case report as PDF (needs Chromium).", show_default=False
+        ),
+    ] = None,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -61,11 +68,15 @@ def trace_command(
     with store.open_workspace(workspace) as ws:
         recover(ws)
         traced = cases.trace_leak(ws, leak)
-        if report is not None:
-            write_report(report, html.render(traced, html.context_of(ws, traced)))
-        case_id = cases.record(ws, traced, report)
+        if report is not None or pdf is not None:
+            page = html.render(traced, html.context_of(ws, traced))
+            if report is not None:
+                write_report(report, page)
+            if pdf is not None:
+                write_pdf(page, pdf)
+        case_id = cases.record(ws, traced, report or pdf)
     if as_json:
-        print_json({"case_id": case_id, **traced.as_dict(top), "report": report})
+        print_json({"case_id": case_id, **traced.as_dict(top), "report": report, "pdf": pdf})
         return
     out.print(f"case {case_id}", highlight=False)
     verdict = traced.verdict
@@ -99,8 +110,9 @@ def trace_command(
                 f"{candidate.members}/{candidate.matched}",
             )
         out.print(table)
-    if report is not None:
-        out.print(f"report: {report}", highlight=False)
+    for written in (report, pdf):
+        if written is not None:
+            out.print(f"report: {written}", highlight=False)
     tally = traced.tally
     counted = ", ".join(f"{c.label} {n}" for c, n in tally.persons.items()) or "none"
     out.print(

@@ -18,6 +18,7 @@ from leaktrace import identifiers, store
 from leaktrace.trace.case import Case
 
 EXAMPLES = 5
+EXAMPLE_COLUMNS = 10  # identifier columns first, then the others, up to this many
 CHART_WIDTH, CHART_HEIGHT = 720, 180
 
 _environment = jinja2.Environment(
@@ -97,9 +98,13 @@ def chart(days: list[tuple[datetime.date, int, int]]) -> dict[str, Any] | None:
 
 
 def masked_examples(leaked: pa.Table, case: Case) -> dict[str, Any]:
-    """A few rows of the leak with every identifier column masked (others as they are)."""
-    head = leaked.slice(0, EXAMPLES).to_pylist()
+    """A few rows of the leak with every identifier column masked (others as they are; the
+    customer number left out)."""
     kinds = dict(case.mapping.identifiers)
+    columns = [c for c in leaked.column_names if c in kinds]
+    columns += [c for c in leaked.column_names if c not in kinds and c != case.mapping.id_column]
+    columns = columns[:EXAMPLE_COLUMNS]
+    head = leaked.select(columns).slice(0, EXAMPLES).to_pylist()
     rows = []
     for row in head:
         shown = {}
@@ -108,9 +113,23 @@ def masked_examples(leaked: pa.Table, case: Case) -> dict[str, Any]:
                 shown[column] = ""
             elif column in kinds:
                 shown[column] = identifiers.get(kinds[column]).mask(str(value))
-            elif column == case.mapping.id_column:
-                shown[column] = "…"  # the customer number: not needed to read the case
-            else:
-                shown[column] = str(value)
+            else:  # a column not typed as an identifier may still hold some (remarks, a
+                shown[column] = masked_text(str(value))  # phone the sample did not reveal)
         rows.append(shown)
-    return {"columns": leaked.column_names, "rows": rows}
+    return {"columns": columns, "rows": rows}
+
+
+def masked_text(text: str) -> str:
+    """``text`` with every identifier found in it masked by its type.
+
+    >>> masked_text("客户Tel13912345678")
+    '客户Tel139****5678'
+    """
+    parts, position = [], 0
+    for span in identifiers.find_all(text):
+        parts += [
+            text[position : span.start],
+            identifiers.get(span.type).mask(text[span.start : span.end]),
+        ]
+        position = span.end
+    return "".join([*parts, text[position:]])
