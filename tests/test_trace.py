@@ -144,3 +144,51 @@ def test_cli_json_and_bad_input(world, tmp_path):
     empty.write_text("name,mobile\n", encoding="utf-8")
     result = runner.invoke(app, ["trace", str(empty), "-w", str(folder / "ws")])
     assert result.exit_code == SourceError.exit_code and "no rows" in result.output
+
+
+def test_a_query_by_query_harvester_is_named_by_the_access_logs(tmp_path):
+    """No release: a credit officer queried 60 customers one by one over two evenings; the
+    leaked list holds them. The access-window channel names that user, and only that user."""
+    import numpy as np
+
+    from leaktrace import access
+    from leaktrace.report import html
+    from leaktrace.synth import access as logs
+
+    targets = np.arange(100, 160, dtype=np.int32)  # customer rows (C00000101 …)
+    harvester = 7  # staff row: EMP0000008
+
+    def harvest(ctx, work):
+        if ctx.index not in (3, 4):
+            return work
+        part = targets[:30] if ctx.index == 3 else targets[30:]
+        seconds = 20 * 3600 + np.arange(part.size, dtype=np.int32) * 90
+        extra = logs.make_events(np.full(part.size, harvester), part, seconds, logs.CREDIT_QUERY,
+                                 logs.CREDIT_REPORT, label=1)  # fmt: skip
+        return logs.DayWork(logs.Events.concat([work.events, extra]), work.applications)
+
+    bank = tmp_path / "bank"
+    synth.write_institution(bank, 3000, staff=40, days=8, seed=5, remarks=False,
+                            scenarios=[harvest])  # fmt: skip
+    with store.init_workspace(tmp_path / "ws") as ws:
+        customers.load(ws, str(bank / "customers.csv"))
+        access.load(ws, str(bank / "staff.csv"))
+        access.load(ws, str(bank / "access_log.csv"))
+        everyone = pacsv.read_csv(bank / "customers.csv")
+        wanted = pa.array([f"C{i + 1:08d}" for i in targets])
+        leaked = everyone.filter(pc.is_in(everyone.column("客户号"), wanted))
+        leak = _write(leaked.select(["姓名", "手机号"]), tmp_path / "leak.csv")
+        traced = case.trace_leak(ws, [leak])
+        context = html.context_of(ws, traced)
+    assert traced.matched_customers == 60
+    verdict = traced.verdict
+    assert verdict.outcome == "attributed" and verdict.users == ("EMP0000008",)
+    assert verdict.person_named and verdict.release_id is None
+    window = traced.windows[0]
+    assert window.staff_id == "EMP0000008" and window.hits == 60
+    assert (window.last - window.first).days == 1  # the two evenings
+    assert all(w.pvalue * len(traced.windows) > 1e-6 for w in traced.windows[1:])
+    assert context["suspect"] == "EMP0000008"
+    timeline = context["chart"]["bars"]
+    on_leaked = [int(bar["title"].split(": ")[1].split()[0]) for bar in timeline]
+    assert sum(on_leaked) >= 60 and sum(1 for n in on_leaked if n) >= 2
