@@ -10,7 +10,17 @@ from __future__ import annotations
 import typer
 
 from leaktrace import __version__
-from leaktrace.cli import canary, customers, export, ledger, scan, synth, trace, workspace
+from leaktrace.cli import (
+    canary,
+    customers,
+    demo,
+    export,
+    ledger,
+    scan,
+    synth,
+    trace,
+    workspace,
+)
 
 app = typer.Typer(
     name="leaktrace",
@@ -29,6 +39,7 @@ app.add_typer(ledger.app, name="ledger")
 app.command(name="trace")(trace.trace_command)
 app.command(name="cases")(trace.cases_command)
 app.command(name="synth")(synth.synth_command)
+app.command(name="demo")(demo.demo_command)
 
 
 def _version(value: bool) -> None:
