@@ -192,3 +192,16 @@ def test_a_query_by_query_harvester_is_named_by_the_access_logs(tmp_path):
     timeline = context["chart"]["bars"]
     on_leaked = [int(bar["title"].split(": ")[1].split()[0]) for bar in timeline]
     assert sum(on_leaked) >= 60 and sum(1 for n in on_leaked if n) >= 2
+
+
+def test_a_leak_of_decoys_only_is_attributed(world, tmp_path):
+    folder, _source, releases, _ = world
+    table = _rows(releases[1].output, 600, seed=12)
+    with store.open_workspace(folder / "ws", read_only=True) as ws:
+        owners = customers.register_ids(ws, table.column("customer_id").combine_chunks())
+        decoys = table.filter(pa.array([o is None for o in owners]))
+        leak = _write(decoys.slice(0, 2), tmp_path / "decoys.csv")
+        traced = case.trace_leak(ws, [leak])
+    assert traced.matched_rows == 0
+    assert traced.verdict.outcome == "attributed" and traced.verdict.person_named
+    assert traced.verdict.release_id == releases[1].release_id

@@ -1,7 +1,7 @@
 """The verdict on a leaked list: which release it came from, whether a person can be named, and
 the bound on the chance that this is wrong (DESIGN.md, "Rules for a verdict").
 
-* **not ours** — too few rows match the register for any attribution;
+* **not ours** — too few rows match the register for any attribution, and no decoy is in it;
 * **inconclusive** — no release passes the corrected test;
 * **shortlist** — several releases pass and nothing here tells them apart;
 * **attributed** — one release passes: ``p × K ≤ α`` (Bonferroni over the K releases tested).
@@ -75,7 +75,7 @@ def decide(
     >>> decide([Candidate("R1", "telesales", decoys=1, matched=20)], matched=20).person_named
     True
     """
-    if matched < MIN_MATCHED:
+    if matched < MIN_MATCHED and not any(c.decoys for c in candidates):
         return Verdict(
             "not_ours",
             reasons=(f"only {matched} rows match a customer of the register (fewer than "
