@@ -58,14 +58,15 @@ def resell(
     if "rename" in steps:
         table = table.rename_columns([KEPT.get(c, c) for c in table.column_names])
     if "merge" in steps and other is not None:
-        extra = resell(other, seed + 1, keep=table.num_rows, steps=("drop", "rename")
-                       if "rename" in steps else ("drop",))  # fmt: skip
-        columns = [c for c in table.column_names if c in extra.column_names]
-        table = pa.concat_tables(
-            [table.select(columns).cast(extra.select(columns).schema, safe=False),
-             extra.select(columns)]
-        )  # fmt: skip
-    table = table.cast(pa.schema([pa.field(f.name, pa.string()) for f in table.schema]))
+        table = _as_text(table)
+        # The other list's columns under this list's names, by what they hold.
+        meaning = {KEPT.get(c, c): c for c in table.column_names}
+        extra = other.select([c for c in other.column_names if KEPT.get(c, c) in meaning])
+        extra = _as_text(
+            extra.rename_columns([meaning[KEPT.get(c, c)] for c in extra.column_names])
+        )
+        table = pa.concat_tables([table, extra], promote_options="permissive")
+    table = _as_text(table)
     for name in table.column_names:
         values = table.column(name).to_pylist()
         if "phones" in steps and _is_phone_column(values):
@@ -79,6 +80,11 @@ def resell(
     if keep is not None:
         order = order[:keep]
     return table.take(pa.array(np.array(order, dtype=np.int64)))
+
+
+def _as_text(table: pa.Table) -> pa.Table:
+    """Every column as text, as a broker's spreadsheet holds it."""
+    return table.cast(pa.schema([pa.field(f.name, pa.string()) for f in table.schema]))
 
 
 def _is_phone_column(values: list[str | None]) -> bool:
