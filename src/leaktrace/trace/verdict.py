@@ -21,7 +21,7 @@ from that release would look at least this much like it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from leaktrace.trace.access_windows import Window
@@ -48,16 +48,7 @@ class Verdict:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {
-            "outcome": self.outcome,
-            "release_id": self.release_id,
-            "recipient": self.recipient,
-            "person_named": self.person_named,
-            "bound": self.bound,
-            "shortlist": list(self.shortlist),
-            "users": list(self.users),
-            "reasons": list(self.reasons),
-        }
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 def decide(
