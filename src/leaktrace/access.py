@@ -171,6 +171,8 @@ _HEADERS: dict[str, tuple[str, ...]] = {
         "申请时间", "申请日期", "提交时间", "受理时间", "进件时间",
     ),
 }  # fmt: skip
+_NOUNS = {"events": "events", "staff": "staff (new or changed)",
+          "applications": "applications", "portfolios": "portfolio entries"}  # fmt: skip
 _FOLD = re.compile(r"[\s_\-.()（）:：/]")
 
 Progress = Callable[[int, int | None], object]
@@ -225,10 +227,10 @@ class AccessLoadResult:
 
     def message(self) -> str:
         """One line for people."""
-        noun = "rows" if self.kind in ("staff", "portfolios") else self.kind
+        noun = _NOUNS[self.kind]
         text = (
-            f"{self.source}: {self.rows:,} {self.kind} rows → {self.loaded:,} {noun} loaded, "
-            f"{self.duplicates:,} duplicates, {self.rejected:,} rejected"
+            f"{self.source}: {self.rows:,} rows → {self.loaded:,} {noun} loaded, "
+            f"{self.duplicates:,} duplicates, {self.rejected:,} lines rejected"
         )
         if self.rejects:
             shown = ", ".join(f"line {line} {reason}" for line, reason in self.rejects)
@@ -447,7 +449,7 @@ def load(
     """
     started_clock = time.perf_counter()
     started = datetime.datetime.now(datetime.UTC)
-    with tables.open_table(source) as table:
+    with tables.open_table(source, skip_bad_text=True) as table:
         if isinstance(mapping, AccessMapping):
             plan = mapping
             guess_mapping(table.columns, plan.kind, _with_type(plan), source=table.source)
@@ -463,7 +465,7 @@ def load(
             rows = valid = loaded = rejected = 0
             for chunk in chunks:
                 if chunk.bad_lines:
-                    loader.reject_lines(chunk.bad_lines, "wrong number of fields")
+                    loader.reject_lines(chunk.bad_lines)
                     rejected += len(chunk.bad_lines)
                 rows += chunk.rows + len(chunk.bad_lines)
                 if chunk.rows:
@@ -520,7 +522,7 @@ class _Chunk:
     types: dict[str, str]
     trim: bool
     rows: int
-    bad_lines: list[int]
+    bad_lines: list[tuple[int, str]]
 
 
 def _chunks(db: Any, table: tables.Table, plan: AccessMapping, chunk_rows: int) -> Iterator[_Chunk]:
@@ -557,24 +559,25 @@ def _arrow_chunks(
 ) -> Iterator[_Chunk]:
     """Arrow batches of the source, shown to DuckDB as the view ``access_batch``.
 
-    Rows are numbered by the line they came from: the reader skips lines it cannot take
-    (reported in ``Table.bad_lines`` as it goes), and a row's line is its position plus the
-    lines above the data and the skipped lines before it.
+    Rows are numbered by the line they came from (the row number in sources without lines):
+    the reader skips lines it cannot take (in ``Table.bad_lines`` as it goes), and a row's line
+    is its position plus the lines above the data and the skipped lines before it.
     """
     columns = list(dict.fromkeys(plan.columns.values()))
     text_types = dict.fromkeys(plan.columns, "VARCHAR")
-    first_line = table.skipped_rows + (1 if table.has_header else 0) + 1
-    position = 0
-    reported = 0
+    has_lines = table.kind in ("csv", "xlsx", "xls", "html", "xml")
+    first_line = table.skipped_rows + (1 if table.has_header else 0) + 1 if has_lines else 1
+    position = reported = 0
     batches = table.batches(min(chunk_rows, BATCH_ROWS), columns=columns)
     try:
         for batch in batches:
-            bad = sorted(getattr(table, "bad_lines", []))
-            new_bad = bad[reported:]
-            reported = len(bad)
+            bad = sorted(table.bad_lines)
+            new_bad = table.bad_lines[reported:]
+            reported = len(table.bad_lines)
             # A skipped line's position among the rows read: its line minus the lines before
             # it that are not rows (above the data, or skipped before it).
-            skipped_at = np.asarray(bad, np.int64) - first_line - np.arange(len(bad))
+            skipped_at = np.array([line for line, _ in bad], np.int64)
+            skipped_at -= first_line + np.arange(len(bad))
             index = np.arange(position, position + batch.num_rows, dtype=np.int64)
             lines = first_line + index + np.searchsorted(skipped_at, index, side="right")
             view = pa.RecordBatch.from_arrays(
@@ -584,10 +587,11 @@ def _arrow_chunks(
             relation = store.access_source_sql("access_batch", plan.columns, "__line")
             yield _Chunk(relation, text_types, True, batch.num_rows, new_bad)
             position += batch.num_rows
-        extra = table.bad_rows - reported
-        if extra > 0:
-            # Skipped lines the reader could not number.
-            yield _Chunk("", {}, True, 0, [0] * extra)
+        new_bad = table.bad_lines[reported:]
+        if table.kind == "csv":  # rows the whitespace reader skipped cannot be numbered
+            new_bad += [(0, "wrong number of fields")] * (table.bad_rows - len(table.bad_lines))
+        if new_bad:
+            yield _Chunk("", {}, True, 0, new_bad)
     finally:
         batches.close()
         with contextlib.suppress(duckdb.Error):  # nothing registered when there were no rows

@@ -1195,16 +1195,23 @@ class AccessLoad:
                 raise
         return AccessChunk(valid=valid, loaded=loaded, rejected=rejected)
 
-    def reject_lines(self, lines: Sequence[int], reason: str) -> None:
-        """Record lines the source reader could not take (a wrong number of fields …)."""
+    def reject_lines(self, lines: Sequence[tuple[int, str]]) -> None:
+        """Record (line, reason) of lines the source reader could not take (a wrong number of
+        fields, text in another encoding …); line 0 when the reader could not number it."""
         if not lines:
             return
         db = self.db
-        db.register("access_bad_lines", pa.table({"line": pa.array(lines, pa.int64())}))
+        rejects = pa.table(
+            {
+                "line": pa.array([line for line, _ in lines], pa.int64()),
+                "reason": pa.array([reason for _, reason in lines], pa.string()),
+            }
+        )
+        db.register("access_bad_lines", rejects)
         try:
             db.execute(
-                "INSERT INTO access_rejects SELECT ?, line, ? FROM access_bad_lines",
-                [self.load_id, reason],
+                "INSERT INTO access_rejects SELECT ?, line, reason FROM access_bad_lines",
+                [self.load_id],
             )
         finally:
             db.unregister("access_bad_lines")
