@@ -1265,6 +1265,10 @@ class AccessLoad:
                 "has_time": given("time"),
                 "bad_customer": bad_customer[0],
             }
+            # With the source's event ids, a repeated id is a duplicate. Without, identical
+            # rows are told apart by their order among the chunk's identical rows: two views
+            # of one customer in the same second are two events, and a file loaded again
+            # gives each the same key again.
             key = (
                 "hash('event_id', event_id, time, p.staff_id)"
                 if keyed_by_id
@@ -1340,12 +1344,18 @@ class AccessLoad:
         if self.check_staff and kind != "staff":
             staff_join = " LEFT JOIN staff s ON s.staff_id = p.staff_id"
         parsed = ", ".join(f"{expr} AS {name}" for name, expr in fields.items())
-        return (
+        query = (
             f"WITH src AS ({source_sql}), "
             f"p AS (SELECT src.line, {parsed} FROM src{joins}) "
             f"SELECT p.line, {_reason(*checks)} AS reason, {', '.join(outputs)} "
             f"FROM p{staff_join}"
         )
+        if kind == "events" and not keyed_by_id:
+            query = (
+                "SELECT * REPLACE (hash(event_key, row_number() OVER "
+                f"(PARTITION BY event_key ORDER BY line)) AS event_key) FROM ({query})"
+            )
+        return query
 
     def _insert(self, stage: str) -> int:
         """Add the chunk's valid rows that are not duplicates; how many were added."""
