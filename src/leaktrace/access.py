@@ -51,6 +51,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -469,12 +470,12 @@ def load(
                     rejected += len(chunk.bad_lines)
                 rows += chunk.rows + len(chunk.bad_lines)
                 if chunk.rows:
-                    references.add(chunk.sql, chunk.types, chunk.trim)
                     done = loader.add(
                         chunk.sql,
                         chunk.types,
                         trim=chunk.trim,
                         keyed_by_id="event_id" in plan.columns,
+                        references=partial(references.add, chunk.sql, chunk.types, chunk.trim),
                     )
                     valid += done.valid
                     loaded += done.loaded

@@ -1157,13 +1157,20 @@ class AccessLoad:
         *,
         trim: bool = True,
         keyed_by_id: bool = False,
+        references: Callable[[], object] | None = None,
     ) -> AccessChunk:
         """One chunk: ``source_sql`` yields ``line`` and the kind's fields (``types``: their
         DuckDB types; missing fields are null; text is trimmed when ``trim``). Customer
         references are joined to the view ``access_refs`` (``value``, ``token``,
-        ``customer_id``); events are keyed by their event id when ``keyed_by_id``."""
+        ``customer_id``), which ``references()`` brings up to date for the chunk: it is called
+        only once they are needed, so a chunk already stored costs no tokens. Events are keyed
+        by their event id when ``keyed_by_id``."""
         db = self.db
         stage = self._stage_sql(source_sql, types, trim, keyed_by_id)
+        lean = self._lean(keyed_by_id)
+        self._references = references or (lambda: None)
+        if not lean:
+            self._references()
         with _memory_errors(self.rollback):
             db.execute("BEGIN TRANSACTION")
             try:
@@ -1174,7 +1181,7 @@ class AccessLoad:
                 db.execute(
                     f"""CREATE OR REPLACE TEMP TABLE access_keys AS
                     SELECT line, reason{keys}
-                    FROM ({self._stage_sql(source_sql, types, trim, keyed_by_id, True)})"""
+                    FROM ({self._stage_sql(source_sql, types, trim, keyed_by_id, lean)})"""
                 )
                 valid, rejected = db.execute(
                     """SELECT count(*) FILTER (WHERE reason IS NULL),
@@ -1186,7 +1193,7 @@ class AccessLoad:
                         WHERE reason IS NOT NULL""",
                         [self.load_id],
                     )
-                loaded = self._insert(stage) if valid else 0
+                loaded = self._insert(stage, lean) if valid else 0
                 db.execute("DROP TABLE access_keys")
                 db.execute("COMMIT")
             except BaseException:
@@ -1194,6 +1201,13 @@ class AccessLoad:
                     db.execute("ROLLBACK")
                 raise
         return AccessChunk(valid=valid, loaded=loaded, rejected=rejected)
+
+    def _lean(self, keyed_by_id: bool) -> bool:
+        """Whether rows can be judged without their customers' tokens: customer numbers always
+        have one (raw identifiers may be invalid), and only events without ids are keyed by
+        their customer's token (never by the value: a hash of a customer number beside the
+        rest of its row could be reversed by trying numbers)."""
+        return self.customer_numbers and (keyed_by_id or self.kind != "events")
 
     def reject_lines(self, lines: Sequence[tuple[int, str]]) -> None:
         """Record (line, reason) of lines the source reader could not take (a wrong number of
@@ -1222,11 +1236,10 @@ class AccessLoad:
         types: dict[str, str],
         trim: bool,
         keyed_by_id: bool,
-        judge_only: bool = False,
+        lean: bool = False,
     ) -> str:
         """The chunk's rows as they are stored, with ``line`` and ``reason`` (null when the
-        row is taken). With ``judge_only``, customer references are joined only where they
-        may be invalid (raw identifiers): every customer number has a token."""
+        row is taken); ``lean`` leaves customer references out (see :meth:`_lean`)."""
         kind = self.kind
 
         def text(field: str) -> str:
@@ -1241,9 +1254,6 @@ class AccessLoad:
         joins = ""
         bad_customer = ("false", "invalid customer reference")
         token, customer_id = "NULL::BLOB", "NULL::BIGINT"
-        # The key of an event without an id holds its customer's token (never the value: a
-        # hash of a customer number beside the rest of its row could be reversed by trying).
-        lean = judge_only and self.customer_numbers and (keyed_by_id or kind != "events")
         if "customer" in types and not lean:
             joins = f" LEFT JOIN access_refs r ON r.value = {customer}"
             token, customer_id = "r.token", "r.customer_id"
@@ -1357,11 +1367,13 @@ class AccessLoad:
             )
         return query
 
-    def _insert(self, stage: str) -> int:
+    def _insert(self, stage: str, lean: bool) -> int:
         """Add the chunk's valid rows that are not duplicates; how many were added."""
         db, load_id = self.db, self.load_id
         if self.kind == "events":
-            return self._insert_events(stage)
+            return self._insert_events(stage, lean)
+        if lean:
+            self._references()
         if self.kind == "applications":
             return db.execute(
                 f"""INSERT INTO applications
@@ -1387,7 +1399,7 @@ class AccessLoad:
         )
         return 0  # counted by finish, when the rows are applied
 
-    def _insert_events(self, stage: str) -> int:
+    def _insert_events(self, stage: str, lean: bool) -> int:
         """Add the chunk's new events. Keys already stored are looked up among the events of
         the chunk's time range (zone maps skip the rest, so no index over all events is
         needed); a chunk that is all duplicates (a file loaded again) writes nothing."""
@@ -1407,6 +1419,8 @@ class AccessLoad:
         stored = db.execute("SELECT count(*) FROM access_dups").fetchall()[0][0]
         if stored == distinct:
             return 0
+        if lean:
+            self._references()
         # Rows repeated within the chunk are rare: only then is the chunk deduplicated.
         first = "QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY line) = 1"
         known = "ANTI JOIN access_dups d ON d.event_key = n.event_key"
