@@ -11,6 +11,7 @@ import typer
 
 from leaktrace import __version__
 from leaktrace.cli import (
+    access,
     canary,
     customers,
     demo,
@@ -36,6 +37,7 @@ app.add_typer(customers.app, name="customers")
 app.command(name="export")(export.export_command)
 app.add_typer(canary.app, name="canary")
 app.add_typer(ledger.app, name="ledger")
+app.add_typer(access.app, name="access")
 app.command(name="trace")(trace.trace_command)
 app.command(name="cases")(trace.cases_command)
 app.command(name="synth")(synth.synth_command)
