@@ -20,8 +20,9 @@ characters and shuffles — so "n" is the number of matched records):
   only them);
 * decoy_only — two decoy rows of one release, nothing else: correct when it names it.
 
-Innocent trials: random register customers that no release held and no one harvested, and lists
-that are not ours (another synthetic bank): anyone named is a false accusation. A false accusation
+Innocent trials: random register customers that no release held and no one harvested; such
+customers of one branch (whose own staff touch many of them in normal work); and lists that are
+not ours (another synthetic bank): anyone named is a false accusation. A false accusation
 in any trial is a named person who is not the source.
 
 Robustness: at n = 20 (release) and n = 50 (harvest), each broker step alone, none, and all.
@@ -58,7 +59,7 @@ from leaktrace.trace import case
 CUSTOMERS, STAFF, DAYS, RELEASES, RELEASE_SIZE, HARVEST = 20_000, 80, 30, 20, 500, 400
 SIZES = (10, 20, 50, 100, 1000)
 TEXT = pacsv.ConvertOptions(strings_can_be_null=True, column_types={
-    "身份证号": pa.string(), "手机号": pa.string(), "客户号": pa.string(),
+    "身份证号": pa.string(), "手机号": pa.string(), "客户号": pa.string(), "网点代码": pa.string(),
     "id_number": pa.string(), "mobile": pa.string(), "customer_id": pa.string()})  # fmt: skip
 
 
@@ -132,6 +133,13 @@ class Trials:
         ids = customers.register_ids(self.ws, self.register.column("客户号"))
         self.innocent_rows = [i for i, owner in enumerate(ids)
                               if owner not in held and i not in harvested]  # fmt: skip
+        # Customers of the larger branches, never released or harvested: lists drawn from one
+        # branch, where its own staff touch many customers in normal work.
+        by_branch = defaultdict(list)
+        for i, code in zip(self.innocent_rows, self.register.column("网点代码").take(
+                pa.array(self.innocent_rows)).to_pylist(), strict=True):  # fmt: skip
+            by_branch[code].append(i)
+        self.branches = sorted((v for v in by_branch.values() if len(v) >= 40), key=len)[-20:]
         self.scratch = Path(tempfile.mkdtemp(prefix="attribution_", dir=OUT))
 
     def trace(self, ours: pa.Table, seed: int, steps=STEPS, extra_rows: int | None = None):
@@ -230,6 +238,10 @@ def run_trials(trials: Trials, per_cell: int, innocent: int, seed: int) -> dict:
         verdict = trials.trace(trials.register_rows(rows), rng.randrange(10**9)).verdict
         record("innocent: never released or harvested", verdict.outcome != "attributed",
                _named(verdict), set())  # fmt: skip
+        branch = rng.choice(trials.branches)
+        rows = rng.sample(branch, min(n, len(branch)))
+        verdict = trials.trace(trials.register_rows(rows), rng.randrange(10**9)).verdict
+        record("innocent: one branch's customers", not _named(verdict), _named(verdict), set())
         strangers = synth.customers(n, seed=rng.randrange(10**6) + 10**6)
         verdict = trials.trace(strangers, rng.randrange(10**9), extra_rows=0).verdict
         record("innocent: not ours", verdict.outcome == "not_ours", _named(verdict), set())

@@ -205,3 +205,30 @@ def test_a_leak_of_decoys_only_is_attributed(world, tmp_path):
     assert traced.matched_rows == 0
     assert traced.verdict.outcome == "attributed" and traced.verdict.person_named
     assert traced.verdict.release_id == releases[1].release_id
+
+
+def test_a_list_from_one_branch_names_none_of_its_staff(tmp_path):
+    """Tellers and the province's back office touch many of a branch's customers in normal
+    work: a list drawn from one branch must not make them suspects. The register-wide share
+    alone (|A_u| / N) would name one; the branch's own share does not."""
+    from leaktrace import access
+    from leaktrace.release.marks import binomial_pvalue
+
+    bank = tmp_path / "bank"
+    synth.write_institution(bank, 20_000, staff=80, days=30, seed=3, remarks=False)
+    text = pacsv.ConvertOptions(column_types={"网点代码": pa.string(), "客户号": pa.string()})
+    everyone = pacsv.read_csv(bank / "customers.csv", convert_options=text)
+    counts = pc.value_counts(everyone.column("网点代码")).to_pylist()
+    largest = max(counts, key=lambda c: c["counts"])["values"]
+    one_branch = everyone.filter(pc.equal(everyone.column("网点代码"), largest)).slice(0, 60)
+    leak = _write(one_branch.select(["姓名", "手机号"]), tmp_path / "branch.csv")
+    with store.init_workspace(tmp_path / "ws") as ws:
+        customers.load(ws, str(bank / "customers.csv"))
+        for name in ("staff", "access_log"):
+            access.load(ws, str(bank / f"{name}.csv"))
+        traced = case.trace_leak(ws, [leak])
+        register = ws.counts()["customers"]
+    assert traced.matched_customers == 60 and traced.windows
+    assert not traced.verdict.person_named and traced.verdict.outcome != "attributed"
+    naive = [binomial_pvalue(w.hits, w.matched, w.touched / register) for w in traced.windows]
+    assert min(naive) * len(traced.windows) <= 1e-12  # the trap the branch share avoids

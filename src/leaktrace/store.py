@@ -1013,31 +1013,64 @@ def cases(db: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return found
 
 
-def access_windows(db: duckdb.DuckDBPyConnection, customer_ids: pa.Array) -> list[dict[str, Any]]:
+def access_windows(
+    db: duckdb.DuckDBPyConnection, customer_ids: pa.Array, branch: str | None = None
+) -> list[dict[str, Any]]:
     """Per user who touched any of ``customer_ids`` (register ids): how many of them, when
-    first and last, and how many distinct customers the user touched at all (recorded loads
-    only), most hits first."""
+    first and last, how many distinct customers the user touched at all (recorded loads
+    only), and ``share``: the chance that the user touches a customer like the leaked ones in
+    normal work — the mean over the leaked customers of the share of their ``branch`` segment
+    (a segment attribute name) that the user touched, or of all customers without one. Most
+    hits first."""
+    group = "''" if branch is None else "coalesce(json_extract_string(segment, ?), '')"
     db.register("probe_leaked", pa.table({"customer_id": pc.unique(customer_ids)}))
     try:
         rows = db.execute(
-            """WITH events AS (
+            f"""WITH events AS (
                 SELECT staff_id, customer_id, time FROM access_events
                 WHERE customer_id IS NOT NULL
                   AND load_id IN (SELECT load_id FROM access_loads)),
+            groups AS (SELECT customer_id, {group} AS g FROM customers WHERE {LOADED}),
+            leaked AS (
+                SELECT g, count(*) AS m_g FROM groups SEMI JOIN probe_leaked USING (customer_id)
+                GROUP BY g),
+            sizes AS (SELECT g, count(*) AS n_g FROM groups SEMI JOIN leaked USING (g) GROUP BY g),
             hits AS (
                 SELECT e.staff_id, count(DISTINCT e.customer_id) AS hits,
                        min(e.time) AS first, max(e.time) AS last
                 FROM events e SEMI JOIN probe_leaked p ON e.customer_id = p.customer_id
-                GROUP BY e.staff_id)
-            SELECT h.staff_id, h.hits, h.first, h.last, count(DISTINCT e.customer_id) AS touched
-            FROM hits h JOIN events e USING (staff_id)
-            GROUP BY h.staff_id, h.hits, h.first, h.last
-            ORDER BY h.hits DESC, h.staff_id"""
+                GROUP BY e.staff_id),
+            touched AS (
+                SELECT e.staff_id, count(DISTINCT e.customer_id) AS touched
+                FROM events e SEMI JOIN hits h ON e.staff_id = h.staff_id GROUP BY e.staff_id),
+            by_group AS (
+                SELECT e.staff_id, g.g, count(DISTINCT e.customer_id) AS k_g
+                FROM events e SEMI JOIN hits h ON e.staff_id = h.staff_id
+                JOIN groups g USING (customer_id) SEMI JOIN leaked l ON l.g = g.g
+                GROUP BY e.staff_id, g.g),
+            shares AS (
+                SELECT b.staff_id, sum(l.m_g * b.k_g / s.n_g) / (SELECT sum(m_g) FROM leaked)
+                       AS share
+                FROM by_group b JOIN leaked l USING (g) JOIN sizes s USING (g)
+                GROUP BY b.staff_id)
+            SELECT h.staff_id, h.hits, h.first, h.last, t.touched, coalesce(s.share, 0)
+            FROM hits h JOIN touched t USING (staff_id) LEFT JOIN shares s USING (staff_id)
+            ORDER BY h.hits DESC, h.staff_id""",
+            [] if branch is None else [f"$.{branch}"],
         ).fetchall()
     finally:
         db.unregister("probe_leaked")
-    names = ("staff_id", "hits", "first", "last", "touched")
+    names = ("staff_id", "hits", "first", "last", "touched", "share")
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def segment_names(db: duckdb.DuckDBPyConnection) -> set[str]:
+    """The segment attribute names the register holds."""
+    rows = db.execute(
+        f"""SELECT DISTINCT unnest(json_keys(segment)) FROM customers
+        WHERE segment IS NOT NULL AND {LOADED}"""
+    ).fetchall()
+    return {name for (name,) in rows}
 
 
 def access_days(

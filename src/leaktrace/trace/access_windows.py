@@ -2,12 +2,17 @@
 
 A user who harvested a list query by query (the bank case of the field notes: credit reports of
 strangers, one at a time) touched its customers in the access logs. For each user u who touched
-any of the m leaked customers of the register, under "the leak did not come from u" the number
-of them u touched follows Binomial(m, |A_u| / N), where A_u is every customer u touched in the
-logs and N the customers of the register: someone who touches a third of all customers in normal
-work (a call centre) is expected to touch a third of any list. The p-value is that binomial's
-upper tail; the verdict corrects it for the number of users tested. The harvest window is the
-first and last access of the user to the leaked customers.
+any of the m leaked customers of the register, under "the leak did not come from u" u touched
+each leaked customer c with the chance p_c that u touches a customer of c's branch in normal
+work: |A_u ∩ B(c)| / |B(c)|, where A_u is every customer u touched in the logs and B(c) the
+register's customers of c's branch (a segment attribute such as ``branch_code``; all customers
+when the register keeps none). Someone who touches a third of a branch's customers in normal
+work (its tellers, the province's back office) is expected to touch a third of a list drawn
+from that branch. The number touched then follows a Poisson-binomial law, whose upper tail is at
+most that of Binomial(m, p̄) with the mean p̄ of the p_c (Hoeffding, 1956), and never less than
+Binomial(m, |A_u| / N) is used either: the p-value is the larger of the two tails, and the
+verdict corrects it for the number of users tested. The harvest window is the first and last
+access of the user to the leaked customers.
 
 The channel works on register ids, so customers must have been loaded (`customers load`) before
 the logs (`access load`) for their events to name them.
@@ -24,6 +29,9 @@ import pyarrow as pa
 from leaktrace import store
 from leaktrace.release.marks import binomial_pvalue
 
+# Segment attributes of the register that hold a customer's branch, tried in this order.
+BRANCH_ATTRIBUTES = ("branch_code", "网点代码", "branch", "网点", "开户网点", "机构号")
+
 
 @dataclass(frozen=True, slots=True)
 class Window:
@@ -33,6 +41,7 @@ class Window:
     hits: int  # leaked customers the user touched
     matched: int  # leaked customers of the register (m)
     touched: int  # customers the user touched in all the logs (|A_u|)
+    share: float  # the chance of touching a customer like the leaked ones in normal work
     first: datetime.datetime
     last: datetime.datetime
     pvalue: float
@@ -44,6 +53,7 @@ class Window:
             "hits": self.hits,
             "matched": self.matched,
             "touched": self.touched,
+            "share": self.share,
             "first": self.first.isoformat(sep=" "),
             "last": self.last.isoformat(sep=" "),
             "pvalue": self.pvalue,
@@ -58,14 +68,16 @@ def windows(workspace: store.Workspace, leaked_customers: pa.Array) -> list[Wind
     if not matched or not register:
         return []
     found = []
-    for row in store.access_windows(workspace.db, leaked_customers):
-        share = min(1.0, row["touched"] / register)
+    branch = next((n for n in BRANCH_ATTRIBUTES if n in store.segment_names(workspace.db)), None)
+    for row in store.access_windows(workspace.db, leaked_customers, branch):
+        share = min(1.0, max(row["touched"] / register, row["share"]))
         found.append(
             Window(
                 staff_id=row["staff_id"],
                 hits=row["hits"],
                 matched=matched,
                 touched=row["touched"],
+                share=share,
                 first=row["first"],
                 last=row["last"],
                 pvalue=binomial_pvalue(row["hits"], matched, share),
