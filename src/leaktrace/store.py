@@ -207,6 +207,45 @@ key_file = "{key_file}"
 key_version = 1
 # DuckDB's memory limit; larger work spills to {database}.tmp/ (tokens only).
 memory_limit = "2GB"
+
+[monitor]
+# Events outside these hours (and at weekends) count as off hours (非工作时间).
+office_hours = "07:00-20:00"
+weekend_off_hours = true
+# Actions of the access log that are credit-report queries, and exports or prints.
+credit_actions = ["credit_report"]
+export_actions = ["export", "print"]
+# A credit query is covered by an application of the same customer named in its business
+# reference, or submitted up to this many days before it.
+application_days = 30
+# The register's segment attribute with a customer's branch ("" finds branch_code or 网点代码).
+branch_attribute = ""
+# The user's own baseline: the days before, and how many of them must have been worked.
+history_days = 28
+history_min_days = 5
+# Days of logs the baselines learn from before deviations alert (rules alert from the start).
+learning_days = 10
+# Peers are the same role at the same branch when this many work that day, else the same role.
+min_peers = 8
+# Enumeration (遍历): a block of this many consecutive register ids with at least
+# enumeration_run of them touched in a day; enumeration_min such customers make a rule hit.
+enumeration_block = 16
+enumeration_run = 4
+enumeration_min = 20
+# Credit reports without an application that make a rule hit.
+credit_min = 1
+# Activity this many days before a leave date multiplies the score by leave_factor.
+leave_days = 30
+leave_factor = 1.5
+# Robust z-scores below z_floor do not count; above z_floor + z_cap they count no more.
+z_floor = 3.0
+z_cap = 20.0
+# A user-day is alerted from alert_score (high from high_score; a decoy touch is critical);
+# the day's best analysts × alerts_per_analyst alerts are kept (decoy touches always).
+alert_score = 12.0
+high_score = 40.0
+analysts = 1
+alerts_per_analyst = 10
 """
 
 
@@ -949,3 +988,436 @@ def token_exists(db: duckdb.DuckDBPyConnection, token: bytes) -> bool:
     """Whether any customer holds ``token``."""
     found = db.execute(f"SELECT count(*) FROM tokens WHERE token = ? AND {LOADED}", [token])
     return bool(found.fetchall()[0][0])
+
+
+# -- monitor ---------------------------------------------------------------------------------
+
+# Access rows of recorded loads only (see ``access_loads``).
+ACCESS_LOADED = "load_id IN (SELECT load_id FROM access_loads)"
+
+# One number per customer for counting and joining: the register id when the register knows
+# the customer, else (negative) a hash of the token the log named it by; null for events that
+# name no customer.
+_CUSTOMER_KEY = """CASE WHEN customer_id IS NOT NULL THEN customer_id
+    WHEN customer_token IS NOT NULL THEN -1 - CAST(hash(customer_token) >> 2 AS BIGINT) END"""
+
+# The per-day counts the monitor computes for each user (columns of ``monitor_days``).
+MONITOR_COUNTS = (
+    "events", "customers", "no_ref", "out_branch", "out_branch_no_ref", "out_portfolio",
+    "out_portfolio_no_ref", "credit_events", "credit_customers", "credit_no_app",
+    "export_customers", "off_events", "off_customers", "enum_customers", "decoy_events",
+    "decoy_customers",
+)  # fmt: skip
+
+ALERT_COLUMNS = (
+    "alert_id", "staff_id", "day", "score", "severity", "reasons", "features", "status",
+    "created", "updated", "note",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorQuery:
+    """What the feature queries need from ``[monitor]``: action names, office hours, windows."""
+
+    credit_actions: tuple[str, ...]
+    export_actions: tuple[str, ...]
+    office_start: datetime.time
+    office_end: datetime.time
+    weekend_off_hours: bool
+    application_days_before: int
+    application_days_after: int
+    enumeration_block: int
+    enumeration_run: int
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    return "(" + ", ".join(f"'{_sql_text(v)}'" for v in values) + ")" if values else "(NULL)"
+
+
+def monitor_event_days(
+    db: duckdb.DuckDBPyConnection, since: datetime.date | None, until: datetime.date | None
+) -> list[tuple[datetime.date, int]]:
+    """Days that have access events of recorded loads (from ``since`` to ``until``), with
+    their number of events, in order."""
+    conditions = [ACCESS_LOADED]
+    parameters: list[Any] = []
+    if since is not None:
+        conditions.append("time >= ?")
+        parameters.append(datetime.datetime.combine(since, datetime.time()))
+    if until is not None:
+        conditions.append("time < ?")
+        parameters.append(datetime.datetime.combine(until, datetime.time()) + _ONE_DAY)
+    rows = db.execute(
+        f"""SELECT CAST(time AS DATE) AS day, count(*) FROM access_events
+        WHERE {" AND ".join(conditions)} GROUP BY day ORDER BY day""",
+        parameters,
+    ).fetchall()
+    return [(row[0], int(row[1])) for row in rows]
+
+
+_ONE_DAY = datetime.timedelta(days=1)
+
+
+def monitor_prepare(db: duckdb.DuckDBPyConnection, branch_attribute: str | None) -> None:
+    """Temporary tables the day features join with: each staff member's role, branch and leave
+    date (and whether the register has customers of that branch, and a portfolio), each
+    registered customer's branch (segment attribute ``branch_attribute``), portfolios and
+    loan applications keyed by customer, and an empty ``monitor_days``."""
+    branch = (
+        f"json_extract_string(segment, '$.\"{_sql_text(branch_attribute)}\"')"
+        if branch_attribute
+        else "CAST(NULL AS VARCHAR)"
+    )
+    db.execute(
+        f"""CREATE OR REPLACE TEMP TABLE m_customer_branch AS
+        SELECT customer_id, {branch} AS branch FROM customers
+        WHERE {LOADED} AND {branch} IS NOT NULL"""
+    )
+    db.execute(
+        f"""CREATE OR REPLACE TEMP TABLE m_portfolio AS
+        SELECT DISTINCT staff_id, {_CUSTOMER_KEY} AS cust FROM portfolios
+        WHERE {ACCESS_LOADED} AND customer_token IS NOT NULL"""
+    )
+    db.execute(
+        f"""CREATE OR REPLACE TEMP TABLE m_apps AS
+        SELECT DISTINCT {_CUSTOMER_KEY} AS cust, application_id, submitted FROM applications
+        WHERE {ACCESS_LOADED}"""
+    )
+    db.execute(
+        f"""CREATE OR REPLACE TEMP TABLE m_staff AS
+        SELECT s.staff_id, s.role, s.branch_code, s.leave_date,
+               s.branch_code IN (SELECT DISTINCT branch FROM m_customer_branch) AS serves,
+               s.staff_id IN (SELECT DISTINCT staff_id FROM m_portfolio) AS has_portfolio
+        FROM staff s WHERE {ACCESS_LOADED}"""
+    )
+    columns = ", ".join(f"{name} BIGINT" for name in MONITOR_COUNTS)
+    db.execute(
+        f"""CREATE OR REPLACE TEMP TABLE monitor_days (
+            staff_id VARCHAR, day DATE, {columns}, decoy_releases VARCHAR[],
+            first_time TIMESTAMP, last_time TIMESTAMP)"""
+    )
+
+
+def monitor_add_days(
+    db: duckdb.DuckDBPyConnection,
+    query: MonitorQuery,
+    first: datetime.date,
+    last: datetime.date,
+) -> None:
+    """Compute the day features of every user for the days ``first`` to ``last`` into
+    ``monitor_days`` (after :func:`monitor_prepare`).
+
+    All of it is set work in the engine: events are reduced to one row per user, day and
+    customer, which the day's counts, the branch and portfolio checks and the enumeration
+    blocks are taken from; credit queries are checked against applications, and events of
+    unregistered customers against decoy tokens.
+    """
+    start = datetime.datetime.combine(first, datetime.time())
+    end = datetime.datetime.combine(last, datetime.time()) + _ONE_DAY
+    in_range = f"time >= $start AND time < $end AND {ACCESS_LOADED}"
+    clock = "CAST(time AS TIME)"
+    off = f"({clock} < $office_start OR {clock} >= $office_end"
+    off += " OR isodow(time) >= 6)" if query.weekend_off_hours else ")"
+    no_ref = "(business_ref IS NULL OR trim(business_ref) = '')"
+    parameters: dict[str, Any] = {
+        "start": start,
+        "end": end,
+        "office_start": query.office_start,
+        "office_end": query.office_end,
+    }
+    db.execute(
+        f"""CREATE OR REPLACE TEMP TABLE m_touch AS
+        SELECT staff_id, CAST(time AS DATE) AS day, {_CUSTOMER_KEY} AS cust,
+               count(*) AS events,
+               bool_and({no_ref}) AS no_ref,
+               bool_or(action IN {_sql_list(query.export_actions)}) AS exported,
+               count(*) FILTER (WHERE {off}) AS off_events,
+               min(time) AS first_time, max(time) AS last_time
+        FROM access_events WHERE {in_range}
+        GROUP BY ALL""",
+        parameters,
+    )
+    parameters_window = {
+        "start": start,
+        "end": end,
+        "before": query.application_days_before,
+        "after": query.application_days_after,
+    }
+    db.execute(
+        f"""INSERT INTO monitor_days
+        WITH days AS (
+            SELECT t.staff_id, t.day,
+                   sum(t.events) AS events,
+                   count(t.cust) AS customers,
+                   count(t.cust) FILTER (WHERE t.no_ref) AS no_ref,
+                   count(t.cust) FILTER (WHERE s.serves AND b.branch <> s.branch_code)
+                       AS out_branch,
+                   count(t.cust) FILTER (WHERE s.serves AND b.branch <> s.branch_code
+                                         AND t.no_ref) AS out_branch_no_ref,
+                   CASE WHEN any_value(s.has_portfolio) THEN
+                       count(t.cust) FILTER (WHERE p.cust IS NULL) END AS out_portfolio,
+                   CASE WHEN any_value(s.has_portfolio) THEN
+                       count(t.cust) FILTER (WHERE p.cust IS NULL AND t.no_ref) END
+                       AS out_portfolio_no_ref,
+                   count(t.cust) FILTER (WHERE t.exported) AS export_customers,
+                   sum(t.off_events) AS off_events,
+                   count(t.cust) FILTER (WHERE t.off_events > 0) AS off_customers,
+                   min(t.first_time) AS first_time, max(t.last_time) AS last_time
+            FROM m_touch t
+            LEFT JOIN m_staff s ON s.staff_id = t.staff_id
+            LEFT JOIN m_customer_branch b ON b.customer_id = t.cust
+            LEFT JOIN m_portfolio p ON p.staff_id = t.staff_id AND p.cust = t.cust
+            GROUP BY t.staff_id, t.day
+        ), runs AS (
+            SELECT staff_id, day, sum(n) FILTER (WHERE n >= {int(query.enumeration_run)})
+                       AS enum_customers
+            FROM (SELECT staff_id, day, count(*) AS n FROM m_touch WHERE cust > 0
+                  GROUP BY staff_id, day, cust // {int(query.enumeration_block)})
+            GROUP BY staff_id, day
+        ), credit AS (
+            SELECT staff_id, CAST(time AS DATE) AS day, {_CUSTOMER_KEY} AS cust, time,
+                   business_ref
+            FROM access_events
+            WHERE {in_range} AND action IN {_sql_list(query.credit_actions)}
+        ), covered AS (
+            SELECT c.staff_id, c.day, c.cust, c.time, count(*) AS queries,
+                   bool_or(a.cust IS NOT NULL) AS covered
+            FROM credit c LEFT JOIN m_apps a ON a.cust = c.cust
+                AND (a.application_id = c.business_ref
+                     OR (a.submitted >= c.time - to_days($before)
+                         AND a.submitted <= c.time + to_days($after)))
+            GROUP BY c.staff_id, c.day, c.cust, c.time
+        ), credit_days AS (
+            SELECT staff_id, day, sum(queries) AS credit_events,
+                   count(DISTINCT cust) AS credit_customers,
+                   count(DISTINCT cust) FILTER (WHERE NOT covered) AS credit_no_app
+            FROM covered GROUP BY staff_id, day
+        ), decoys AS (
+            SELECT e.staff_id, CAST(e.time AS DATE) AS day, count(*) AS decoy_events,
+                   count(DISTINCT e.customer_token) AS decoy_customers,
+                   list(DISTINCT d.release_id ORDER BY d.release_id) AS decoy_releases
+            FROM access_events e
+            JOIN (SELECT DISTINCT token, release_id FROM decoy_tokens) d
+                ON d.token = e.customer_token
+            WHERE e.customer_id IS NULL AND e.time >= $start AND e.time < $end
+                AND e.load_id IN (SELECT load_id FROM access_loads)
+            GROUP BY ALL
+        )
+        SELECT d.staff_id, d.day, d.events, d.customers, d.no_ref, d.out_branch,
+               d.out_branch_no_ref, d.out_portfolio, d.out_portfolio_no_ref,
+               coalesce(c.credit_events, 0), coalesce(c.credit_customers, 0),
+               coalesce(c.credit_no_app, 0), d.export_customers, d.off_events, d.off_customers,
+               coalesce(r.enum_customers, 0), coalesce(x.decoy_events, 0),
+               coalesce(x.decoy_customers, 0), x.decoy_releases, d.first_time, d.last_time
+        FROM days d
+        LEFT JOIN runs r USING (staff_id, day)
+        LEFT JOIN credit_days c USING (staff_id, day)
+        LEFT JOIN decoys x USING (staff_id, day)""",
+        parameters_window,
+    )
+    db.execute("DROP TABLE m_touch")
+
+
+def monitor_baselines(
+    db: duckdb.DuckDBPyConnection,
+    features: Sequence[str],
+    first: datetime.date,
+    last: datetime.date,
+    history_days: int,
+    min_peers: int,
+) -> pa.Table:
+    """The days ``first`` to ``last`` of ``monitor_days`` with each user's role, branch and
+    leave date, and for each of ``features`` the robust statistics of its baselines:
+
+    * peers (``<f>_peer_median``, ``_mad``, ``_q75``): the same day's users of the same role
+      and branch when at least ``min_peers`` of them worked that day, else of the same role
+      (``peer_scope`` says which, ``peers`` how many);
+    * the user's own history (``<f>_own_median``, ``_mad``): the ``history_days`` days
+      before (``history`` says how many of them the user worked);
+    * the role's usual high (``<f>_high``): how high three in four of the role's users went
+      on some day of the ``history_days`` days before (the 75th percentile of their maxima,
+      over everyone of the role who worked in that time, whether at work today or not) —
+      what rare but ordinary work, a list export now and then, reaches. One user's behaviour
+      cannot move it while the role has four or more users.
+    """
+
+    def stats(over: str = "") -> str:
+        return ", ".join(
+            f"median({f}){over} AS {f}_median, mad({f}){over} AS {f}_mad, "
+            f"quantile_cont({f}, 0.75){over} AS {f}_q75"
+            for f in features
+        )
+
+    def pick(scope: str) -> str:
+        return ", ".join(
+            f"CASE WHEN {scope} THEN b.{f}_{s} ELSE r.{f}_{s} END AS {f}_peer_{s}"
+            for f in features
+            for s in ("median", "mad", "q75")
+        )
+
+    own = ", ".join(f"o.{f}_{s} AS {f}_own_{s}" for f in features for s in ("median", "mad"))
+    window = (
+        f" OVER (PARTITION BY staff_id ORDER BY day RANGE BETWEEN INTERVAL {int(history_days)} "
+        "DAYS PRECEDING AND INTERVAL 1 DAY PRECEDING)"
+    )
+    maxima = ", ".join(f"max({f}){window} AS {f}_max" for f in features)
+    highs = ", ".join(f"quantile_cont({f}_max, 0.75) AS {f}_high" for f in features)
+    branch_peers = f"b.peers >= {int(min_peers)}"
+    return db.sql(
+        f"""
+        WITH d AS (
+            SELECT m.*, s.role, s.branch_code, s.leave_date
+            FROM monitor_days m LEFT JOIN m_staff s USING (staff_id)
+        ), own AS (
+            SELECT staff_id, day, count(*){window} AS history, {stats(window)} FROM d
+        ), grid AS (
+            -- every user of every day, worked or not, for the maxima of the days before
+            SELECT u.staff_id, u.role, days.day, {", ".join(f"d.{f}" for f in features)}
+            FROM (SELECT DISTINCT staff_id, role FROM d) u
+            CROSS JOIN (SELECT DISTINCT day FROM d) days
+            LEFT JOIN d ON d.staff_id = u.staff_id AND d.day = days.day
+        ), highs AS (
+            SELECT role, day, {highs}
+            FROM (SELECT role, day, {maxima} FROM grid)
+            GROUP BY role, day
+        ), by_branch AS (
+            SELECT role, branch_code, day, count(*) AS peers, {stats()}
+            FROM d GROUP BY role, branch_code, day
+        ), by_role AS (
+            SELECT role, day, count(*) AS peers, {stats()} FROM d GROUP BY role, day
+        )
+        SELECT d.*,
+               CASE WHEN {branch_peers} THEN 'branch' ELSE 'role' END AS peer_scope,
+               CASE WHEN {branch_peers} THEN b.peers ELSE r.peers END AS peers,
+               {pick(branch_peers)}, o.history, {own},
+               {", ".join(f"h.{f}_high" for f in features)}
+        FROM d
+        JOIN by_branch b ON b.role IS NOT DISTINCT FROM d.role
+            AND b.branch_code IS NOT DISTINCT FROM d.branch_code AND b.day = d.day
+        JOIN by_role r ON r.role IS NOT DISTINCT FROM d.role AND r.day = d.day
+        JOIN highs h ON h.role IS NOT DISTINCT FROM d.role AND h.day = d.day
+        JOIN own o ON o.staff_id = d.staff_id AND o.day = d.day
+        WHERE d.day BETWEEN $first AND $last
+        ORDER BY d.day, d.staff_id
+        """,
+        params={"first": first, "last": last},
+    ).to_arrow_table()
+
+
+def monitor_cleanup(db: duckdb.DuckDBPyConnection) -> None:
+    """Drop the monitor's temporary tables."""
+    for table in ("m_touch", "m_customer_branch", "m_portfolio", "m_apps", "m_staff",
+                  "monitor_days"):  # fmt: skip
+        with contextlib.suppress(duckdb.Error):
+            db.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def segment_names(db: duckdb.DuckDBPyConnection) -> set[str]:
+    """The segment attributes the register's customers carry (from a sample of them)."""
+    rows = db.execute(
+        f"""SELECT DISTINCT unnest(json_keys(segment)) FROM
+        (SELECT segment FROM customers WHERE segment IS NOT NULL AND {LOADED} LIMIT 1000)"""
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+_ALERT_VALUES = ("staff_id", "day", "score", "severity", "reasons", "features")
+
+
+def save_alerts(
+    db: duckdb.DuckDBPyConnection,
+    rows: Sequence[dict[str, Any]],
+    first: datetime.date,
+    last: datetime.date,
+    now: str,
+) -> None:
+    """Store the alerts of the days ``first`` to ``last`` (inside the caller's transaction).
+
+    An alert of a user and day already stored is updated (its id, creation time, review status
+    and note stay); a new one gets the next id. Open alerts of those days that the run no
+    longer raises are removed; reviewed ones (confirmed, dismissed) stay as the record of the
+    review.
+    """
+    found = pa.table(
+        {
+            "position": pa.array(range(len(rows)), pa.int64()),
+            **{
+                name: pa.array(
+                    [row[name] for row in rows],
+                    {"day": pa.date32(), "score": pa.float64()}.get(name, pa.string()),
+                )
+                for name in _ALERT_VALUES
+            },
+        }
+    )
+    db.register("found_alerts", found)
+    try:
+        db.execute(
+            """UPDATE alerts SET score = f.score, severity = f.severity,
+                reasons = f.reasons, features = f.features, updated = ?
+            FROM found_alerts f
+            WHERE alerts.staff_id = f.staff_id AND alerts.day = f.day
+                AND (alerts.score <> f.score OR alerts.severity <> f.severity
+                     OR CAST(alerts.reasons AS VARCHAR) <> f.reasons
+                     OR CAST(alerts.features AS VARCHAR) <> f.features)""",
+            [now],
+        ).fetchall()
+        db.execute(
+            """DELETE FROM alerts WHERE status = 'open' AND day BETWEEN ? AND ?
+            AND NOT EXISTS (SELECT 1 FROM found_alerts f
+                            WHERE f.staff_id = alerts.staff_id AND f.day = alerts.day)""",
+            [first, last],
+        ).fetchall()
+        db.execute(
+            """INSERT INTO alerts (alert_id, staff_id, day, score, severity, reasons, features,
+                                   status, created)
+            SELECT (SELECT coalesce(max(alert_id), 0) FROM alerts)
+                       + row_number() OVER (ORDER BY f.position),
+                   f.staff_id, f.day, f.score, f.severity, f.reasons, f.features, 'open', ?
+            FROM found_alerts f
+            ANTI JOIN alerts a ON a.staff_id = f.staff_id AND a.day = f.day""",
+            [now],
+        ).fetchall()
+    finally:
+        db.unregister("found_alerts")
+
+
+def alert_rows(
+    db: duckdb.DuckDBPyConnection,
+    since: datetime.date | None = None,
+    until: datetime.date | None = None,
+    status: str | None = None,
+    staff_id: str | None = None,
+    alert_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Stored alerts (columns :data:`ALERT_COLUMNS`), by day and then score, best first."""
+    conditions, parameters = ["true"], []
+    for condition, value in (
+        ("day >= ?", since),
+        ("day <= ?", until),
+        ("status = ?", status),
+        ("staff_id = ?", staff_id),
+        ("alert_id = ?", alert_id),
+    ):
+        if value is not None:
+            conditions.append(condition)
+            parameters.append(value)
+    rows = db.execute(
+        f"""SELECT {", ".join(ALERT_COLUMNS)} FROM alerts WHERE {" AND ".join(conditions)}
+        ORDER BY day, score DESC, alert_id""",
+        parameters,
+    ).fetchall()
+    return [dict(zip(ALERT_COLUMNS, row, strict=True)) for row in rows]
+
+
+def update_alert_status(
+    db: duckdb.DuckDBPyConnection, alert_id: int, status: str, note: str | None, now: str
+) -> bool:
+    """Set an alert's review status and note (a None note keeps the old one); False when there
+    is no such alert."""
+    rows = db.execute(
+        """UPDATE alerts SET status = ?, note = coalesce(?, note), updated = ?
+        WHERE alert_id = ? RETURNING alert_id""",
+        [status, note, now, alert_id],
+    ).fetchall()
+    return bool(rows)

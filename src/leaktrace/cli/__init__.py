@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from leaktrace import __version__
-from leaktrace.cli import customers, export, ledger, scan, synth, workspace
+from leaktrace.cli import customers, export, ledger, monitor, scan, synth, workspace
 
 app = typer.Typer(
     name="leaktrace",
@@ -26,6 +26,7 @@ app.add_typer(customers.app, name="customers")
 app.command(name="export")(export.export_command)
 app.add_typer(ledger.app, name="ledger")
 app.command(name="synth")(synth.synth_command)
+app.add_typer(monitor.app, name="monitor")
 
 
 def _version(value: bool) -> None:
