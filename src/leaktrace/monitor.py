@@ -81,7 +81,7 @@ class Settings:
     export_actions: tuple[str, ...] = ("export", "print")
     application_days: int = 30
     branch_attribute: str = ""
-    history_days: int = 28
+    history_weeks: int = 4
     history_min_days: int = 5
     learning_days: int = 10
     min_peers: int = 8
@@ -134,8 +134,8 @@ class Settings:
         settings.office()  # checks the format
         if settings.enumeration_block < 2 or settings.enumeration_run < 2:
             raise ConfigError("[monitor] enumeration_block and enumeration_run must be ≥ 2.")
-        if settings.history_days < 1:
-            raise ConfigError("[monitor] history_days must be ≥ 1.")
+        if settings.history_weeks < 1:
+            raise ConfigError("[monitor] history_weeks must be ≥ 1.")
         return settings
 
     def office(self) -> tuple[datetime.time, datetime.time]:
@@ -305,7 +305,8 @@ def run(
             )
         raise MonitorError(f"No access events {_span_text(since, until)}.")
     first, last = period[0][0], period[-1][0]
-    history_start = first - datetime.timedelta(days=settings.history_days)
+    # The own baselines of the first week need the whole weeks before its Monday.
+    history_start = first - datetime.timedelta(days=first.weekday() + 7 * settings.history_weeks)
     needed = [(day, n) for day, n in every_day if day >= history_start]
     try:
         store.monitor_prepare(db, branch_attribute(workspace, settings))
@@ -316,11 +317,11 @@ def run(
             done += len(chunk)
             if on_days is not None:
                 on_days(done, len(needed))
-        table = store.monitor_baselines(
-            db, SCORED, first, last, settings.history_days, settings.min_peers
-        )
+        table = store.monitor_peers(db, SCORED, first, last, settings.min_peers)
+        history = store.monitor_history(db, SCORED)
     finally:
         store.monitor_cleanup(db)
+    table = own_baselines(table, history, SCORED, settings.history_weeks)
     learned = every_day[0][0] + datetime.timedelta(days=settings.learning_days)
     found = score(table, settings, learned)
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
@@ -359,6 +360,111 @@ def _chunks(days: Sequence[tuple[datetime.date, int]], limit: int) -> list[list[
         groups[-1].append(day)
         total += events
     return groups
+
+
+def own_baselines(
+    rows: pa.Table, history: pa.Table, features: Sequence[str], weeks: int
+) -> pa.Table:
+    """``rows`` (user-days with ``staff_id``, ``day``) with their own baselines appended, from
+    ``history`` (every user-day with ``staff_id``, ``role``, ``day`` and ``features``):
+
+    * ``history``: the days the user worked in the ``weeks`` calendar weeks (Monday to
+      Sunday) before the day's week; ``<f>_own_median`` and ``<f>_own_mad`` over them. The
+      baseline moves once a week, so a new behaviour stays out of it for the rest of its
+      first week;
+    * ``<f>_high``, the role's usual high: how high three in four of the role's users went on
+      some day of those weeks (the 75th percentile of their maxima, over everyone of the role
+      who worked in them) — what rare but ordinary work, a list export now and then, reaches.
+      One user cannot move it while the role has four or more.
+
+    Computed with NumPy on a dense (feature, user, day) array — a few sorts per week of the
+    period, where the engine's holistic aggregates per user and week cost ten times more.
+    """
+    both = pa.chunked_array(
+        [*history.column("staff_id").chunks, *rows.column("staff_id").chunks], pa.string()
+    )
+    codes = both.dictionary_encode().combine_chunks()
+    users = len(codes.dictionary)
+    index = codes.indices.to_numpy(zero_copy_only=False)
+    user_h, user_r = index[: history.num_rows], index[history.num_rows :]
+    day_h = _days(history.column("day"))
+    day_r = _days(rows.column("day"))
+    n = rows.num_rows
+    out: dict[str, np.ndarray] = {"history": np.zeros(n)}
+    for f in features:
+        for name in ("own_median", "own_mad", "high"):
+            out[f"{f}_{name}"] = np.full(n, np.nan)
+    if history.num_rows and n:
+        # Column of a day: days since the Monday of the first week (1970-01-01 is a Thursday).
+        week0 = int((min(day_h.min(), day_r.min()) + 3) // 7)
+        col_h = day_h + 3 - 7 * week0
+        span = int(max(col_h.max(), day_r.max() + 3 - 7 * week0)) + 1
+        values = np.full((len(features), users, span), np.nan, np.float32)
+        for k, f in enumerate(features):
+            values[k, user_h, col_h] = _column(history, f)
+        worked = np.zeros((users, span), bool)
+        worked[user_h, col_h] = True
+        role_codes = _role_codes(history, user_h, users)
+        week_r = (day_r + 3) // 7 - week0
+        for week in np.unique(week_r):
+            lo, hi = max(0, int(week - weeks) * 7), int(week) * 7
+            at = np.flatnonzero(week_r == week)
+            if hi <= lo:
+                continue
+            median, mad, high_by_user = _window_stats(values[:, :, lo:hi])
+            highs = _role_highs(high_by_user, role_codes)  # (features, roles)
+            days_worked = worked[:, lo:hi].sum(axis=1)
+            users_at = user_r[at]
+            out["history"][at] = days_worked[users_at]
+            for k, f in enumerate(features):
+                out[f"{f}_own_median"][at] = median[k, users_at]
+                out[f"{f}_own_mad"][at] = mad[k, users_at]
+                out[f"{f}_high"][at] = highs[k, role_codes[users_at]]
+    for name, column in out.items():
+        rows = rows.append_column(name, pa.array(column, mask=np.isnan(column)))
+    return rows
+
+
+def _days(column: pa.ChunkedArray) -> np.ndarray:
+    """Dates as days since 1970-01-01."""
+    return column.cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _role_codes(history: pa.Table, user_h: np.ndarray, users: int) -> np.ndarray:
+    """A small integer per user for its role (users without one share a code)."""
+    roles = history.column("role").fill_null("").dictionary_encode().combine_chunks()
+    codes = np.zeros(users, np.int64)
+    codes[user_h] = roles.indices.to_numpy(zero_copy_only=False)
+    return codes
+
+
+def _window_stats(window: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median, MAD and maximum along the last axis, ignoring NaN (NaN where all are)."""
+    count = np.sum(~np.isnan(window), axis=-1)
+    ordered = np.sort(window, axis=-1)  # NaN last
+
+    def middle(a: np.ndarray) -> np.ndarray:
+        lo = np.clip((count - 1) // 2, 0, None)[..., None]
+        hi = np.clip(count // 2, 0, a.shape[-1] - 1)[..., None]
+        got = (np.take_along_axis(a, lo, -1) + np.take_along_axis(a, hi, -1))[..., 0] / 2
+        return np.where(count > 0, got, np.nan)
+
+    median = middle(ordered)
+    mad = middle(np.sort(np.abs(window - median[..., None]), axis=-1))
+    top = np.take_along_axis(ordered, np.clip(count - 1, 0, None)[..., None], -1)[..., 0]
+    return median, mad, np.where(count > 0, top, np.nan)
+
+
+def _role_highs(maxima: np.ndarray, role_codes: np.ndarray) -> np.ndarray:
+    """Per feature and role, the 75th percentile of the users' maxima (NaN where none)."""
+    roles = int(role_codes.max()) + 1 if role_codes.size else 0
+    highs = np.full((maxima.shape[0], max(roles, 1)), np.nan)
+    for role in range(roles):
+        members = maxima[:, role_codes == role]
+        known = ~np.all(np.isnan(members), axis=1)
+        if members.shape[1] and known.any():
+            highs[known, role] = np.nanquantile(members[known], 0.75, axis=1)
+    return highs
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:
@@ -596,8 +702,6 @@ def _features(row: Mapping[str, Any], points: Mapping[str, float]) -> dict[str, 
         "peers": row.get("peers"),
         "history_days": row.get("history"),
         "leave_date": row.get("leave_date"),
-        "first_time": row.get("first_time"),
-        "last_time": row.get("last_time"),
         "decoy_releases": row.get("decoy_releases"),
         "counts": counts,
         "baselines": baselines,

@@ -220,8 +220,9 @@ export_actions = ["export", "print"]
 application_days = 30
 # The register's segment attribute with a customer's branch ("" finds branch_code or 网点代码).
 branch_attribute = ""
-# The user's own baseline: the days before, and how many of them must have been worked.
-history_days = 28
+# The user's own baseline: the calendar weeks before the day's week, and how many days of
+# them must have been worked.
+history_weeks = 4
 history_min_days = 5
 # Days of logs the baselines learn from before deviations alert (rules alert from the start).
 learning_days = 10
@@ -1003,8 +1004,8 @@ _CUSTOMER_KEY = """CASE WHEN customer_id IS NOT NULL THEN customer_id
 
 # The per-day counts the monitor computes for each user (columns of ``monitor_days``).
 MONITOR_COUNTS = (
-    "events", "customers", "no_ref", "out_branch", "out_branch_no_ref", "out_portfolio",
-    "out_portfolio_no_ref", "credit_events", "credit_customers", "credit_no_app",
+    "events", "customers", "no_ref", "out_branch_no_ref", "out_portfolio_no_ref",
+    "credit_events", "credit_customers", "credit_no_app",
     "export_customers", "off_events", "off_customers", "enum_customers", "decoy_events",
     "decoy_customers",
 )  # fmt: skip
@@ -1059,10 +1060,12 @@ _ONE_DAY = datetime.timedelta(days=1)
 
 
 def monitor_prepare(db: duckdb.DuckDBPyConnection, branch_attribute: str | None) -> None:
-    """Temporary tables the day features join with: each staff member's role, branch and leave
-    date (and whether the register has customers of that branch, and a portfolio), each
-    registered customer's branch (segment attribute ``branch_attribute``), portfolios and
-    loan applications keyed by customer, and an empty ``monitor_days``."""
+    """Temporary tables the day features join with, keyed by numbers (the engine groups and
+    joins numbers several times faster than strings): each staff member's role, branch and
+    leave date, whether the register has customers of that branch and whether the staff member
+    holds a portfolio (``m_staff``, by ``staff_key = hash(staff_id)``); each registered
+    customer's branch (segment attribute ``branch_attribute``); portfolios and loan
+    applications keyed by customer; an empty ``monitor_days``."""
     branch = (
         f"json_extract_string(segment, '$.\"{_sql_text(branch_attribute)}\"')"
         if branch_attribute
@@ -1070,12 +1073,12 @@ def monitor_prepare(db: duckdb.DuckDBPyConnection, branch_attribute: str | None)
     )
     db.execute(
         f"""CREATE OR REPLACE TEMP TABLE m_customer_branch AS
-        SELECT customer_id, {branch} AS branch FROM customers
-        WHERE {LOADED} AND {branch} IS NOT NULL"""
+        SELECT * FROM (SELECT customer_id, {branch} AS branch FROM customers WHERE {LOADED})
+        WHERE branch IS NOT NULL"""
     )
     db.execute(
         f"""CREATE OR REPLACE TEMP TABLE m_portfolio AS
-        SELECT DISTINCT staff_id, {_CUSTOMER_KEY} AS cust FROM portfolios
+        SELECT DISTINCT hash(staff_id) AS staff_key, {_CUSTOMER_KEY} AS cust FROM portfolios
         WHERE {ACCESS_LOADED} AND customer_token IS NOT NULL"""
     )
     db.execute(
@@ -1085,16 +1088,20 @@ def monitor_prepare(db: duckdb.DuckDBPyConnection, branch_attribute: str | None)
     )
     db.execute(
         f"""CREATE OR REPLACE TEMP TABLE m_staff AS
-        SELECT s.staff_id, s.role, s.branch_code, s.leave_date,
-               s.branch_code IN (SELECT DISTINCT branch FROM m_customer_branch) AS serves,
-               s.staff_id IN (SELECT DISTINCT staff_id FROM m_portfolio) AS has_portfolio
-        FROM staff s WHERE {ACCESS_LOADED}"""
+        SELECT hash(staff_id) AS staff_key, staff_id, role, branch_code, leave_date,
+               branch_code IN (SELECT DISTINCT branch FROM m_customer_branch) AS serves,
+               hash(staff_id) IN (SELECT staff_key FROM m_portfolio) AS has_portfolio
+        FROM staff WHERE {ACCESS_LOADED}"""
     )
+    keys, ids = db.execute(
+        "SELECT count(DISTINCT staff_key), count(DISTINCT staff_id) FROM m_staff"
+    ).fetchall()[0]
+    if keys != ids:  # two staff ids with one 64-bit hash: never seen, but never silent
+        raise WorkspaceError("Two staff ids share a hash; the monitor cannot tell them apart.")
     columns = ", ".join(f"{name} BIGINT" for name in MONITOR_COUNTS)
     db.execute(
         f"""CREATE OR REPLACE TEMP TABLE monitor_days (
-            staff_id VARCHAR, day DATE, {columns}, decoy_releases VARCHAR[],
-            first_time TIMESTAMP, last_time TIMESTAMP)"""
+            staff_id VARCHAR, day DATE, {columns}, decoy_releases VARCHAR[])"""
     )
 
 
@@ -1107,93 +1114,93 @@ def monitor_add_days(
     """Compute the day features of every user for the days ``first`` to ``last`` into
     ``monitor_days`` (after :func:`monitor_prepare`).
 
-    All of it is set work in the engine: events are reduced to one row per user, day and
-    customer, which the day's counts, the branch and portfolio checks and the enumeration
-    blocks are taken from; credit queries are checked against applications, and events of
-    unregistered customers against decoy tokens.
+    One query in the engine: events become one row per user, day and customer (``touch``),
+    which is summed per user and day; its customers without a business reference are placed
+    against the user's branch and portfolio; and it is gathered, in a narrow pass of its own,
+    into blocks of neighbouring register ids (the enumeration runs). Credit queries are
+    checked against applications, and events of unregistered customers against decoy tokens,
+    on their own (they are few). Times are taken apart as integers (microseconds since 1970):
+    day, second of the day, weekday.
     """
     start = datetime.datetime.combine(first, datetime.time())
     end = datetime.datetime.combine(last, datetime.time()) + _ONE_DAY
     in_range = f"time >= $start AND time < $end AND {ACCESS_LOADED}"
-    clock = "CAST(time AS TIME)"
-    off = f"({clock} < $office_start OR {clock} >= $office_end"
-    off += " OR isodow(time) >= 6)" if query.weekend_off_hours else ")"
-    no_ref = "(business_ref IS NULL OR trim(business_ref) = '')"
-    parameters: dict[str, Any] = {
-        "start": start,
-        "end": end,
-        "office_start": query.office_start,
-        "office_end": query.office_end,
+    day_no = "epoch_us(time) // 86400000000"
+    second = "(epoch_us(time) // 1000000) % 86400"
+    off = f"({second} < $office_start OR {second} >= $office_end"
+    # 1970-01-01 was a Thursday: (day + 3) % 7 is 0 on Mondays, 5 and 6 at weekends.
+    off += f" OR ({day_no} + 3) % 7 >= 5)" if query.weekend_off_hours else ")"
+    block = int(query.enumeration_block)
+    counted = {
+        "no_ref": "t.no_ref",
+        "export_customers": "t.exported",
+        "off_customers": "t.off_events > 0",
     }
-    db.execute(
-        f"""CREATE OR REPLACE TEMP TABLE m_touch AS
-        SELECT staff_id, CAST(time AS DATE) AS day, {_CUSTOMER_KEY} AS cust,
-               count(*) AS events,
-               bool_and({no_ref}) AS no_ref,
-               bool_or(action IN {_sql_list(query.export_actions)}) AS exported,
-               count(*) FILTER (WHERE {off}) AS off_events,
-               min(time) AS first_time, max(time) AS last_time
-        FROM access_events WHERE {in_range}
-        GROUP BY ALL""",
-        parameters,
-    )
-    parameters_window = {
+    per_day = ", ".join(f"count(t.cust) FILTER (WHERE {c}) AS {n}" for n, c in counted.items())
+    parameters = {
         "start": start,
         "end": end,
+        "office_start": _seconds(query.office_start),
+        "office_end": _seconds(query.office_end),
         "before": query.application_days_before,
         "after": query.application_days_after,
     }
     db.execute(
-        f"""INSERT INTO monitor_days
-        WITH days AS (
-            SELECT t.staff_id, t.day,
-                   sum(t.events) AS events,
-                   count(t.cust) AS customers,
-                   count(t.cust) FILTER (WHERE t.no_ref) AS no_ref,
-                   count(t.cust) FILTER (WHERE s.serves AND b.branch <> s.branch_code)
-                       AS out_branch,
-                   count(t.cust) FILTER (WHERE s.serves AND b.branch <> s.branch_code
-                                         AND t.no_ref) AS out_branch_no_ref,
-                   CASE WHEN any_value(s.has_portfolio) THEN
-                       count(t.cust) FILTER (WHERE p.cust IS NULL) END AS out_portfolio,
-                   CASE WHEN any_value(s.has_portfolio) THEN
-                       count(t.cust) FILTER (WHERE p.cust IS NULL AND t.no_ref) END
-                       AS out_portfolio_no_ref,
-                   count(t.cust) FILTER (WHERE t.exported) AS export_customers,
-                   sum(t.off_events) AS off_events,
-                   count(t.cust) FILTER (WHERE t.off_events > 0) AS off_customers,
-                   min(t.first_time) AS first_time, max(t.last_time) AS last_time
-            FROM m_touch t
-            LEFT JOIN m_staff s ON s.staff_id = t.staff_id
+        f"""CREATE OR REPLACE TEMP TABLE m_chunk AS
+        WITH touch AS MATERIALIZED (
+            SELECT hash(staff_id) AS staff_key, {day_no} AS day_no, {_CUSTOMER_KEY} AS cust,
+                   count(*) AS events,
+                   bool_and(business_ref IS NULL OR business_ref = '') AS no_ref,
+                   bool_or(action IN {_sql_list(query.export_actions)}) AS exported,
+                   count(*) FILTER (WHERE {off}) AS off_events
+            FROM access_events WHERE {in_range}
+            GROUP BY ALL
+        ), placed AS (
+            -- other branches and portfolios matter among customers without a business
+            -- reference (work for another branch with a reference is work): only those are
+            -- looked up, a tenth of the touches
+            SELECT t.staff_key, t.day_no, s.has_portfolio,
+                   count(*) FILTER (WHERE s.serves AND b.branch <> s.branch_code)
+                       AS out_branch_no_ref,
+                   count(*) FILTER (WHERE s.has_portfolio AND p.cust IS NULL)
+                       AS out_portfolio_no_ref
+            FROM touch t
+            JOIN m_staff s ON s.staff_key = t.staff_key
             LEFT JOIN m_customer_branch b ON b.customer_id = t.cust
-            LEFT JOIN m_portfolio p ON p.staff_id = t.staff_id AND p.cust = t.cust
-            GROUP BY t.staff_id, t.day
+            LEFT JOIN m_portfolio p ON p.staff_key = t.staff_key AND p.cust = t.cust
+            WHERE t.no_ref AND t.cust IS NOT NULL
+            GROUP BY t.staff_key, t.day_no, s.has_portfolio
+        ), days AS (
+            SELECT t.staff_key, t.day_no, sum(t.events) AS events, count(t.cust) AS customers,
+                   {per_day}, sum(t.off_events) AS off_events
+            FROM touch t GROUP BY t.staff_key, t.day_no
         ), runs AS (
-            SELECT staff_id, day, sum(n) FILTER (WHERE n >= {int(query.enumeration_run)})
-                       AS enum_customers
-            FROM (SELECT staff_id, day, count(*) AS n FROM m_touch WHERE cust > 0
-                  GROUP BY staff_id, day, cust // {int(query.enumeration_block)})
-            GROUP BY staff_id, day
+            -- a narrow pass of its own: blocks of neighbouring register ids touched that day
+            SELECT staff_key, day_no,
+                   sum(n) FILTER (WHERE n >= {int(query.enumeration_run)}) AS enum_customers
+            FROM (SELECT staff_key, day_no, count(*) AS n FROM touch WHERE cust >= 0
+                  GROUP BY staff_key, day_no, cust // {block})
+            GROUP BY staff_key, day_no
         ), credit AS (
-            SELECT staff_id, CAST(time AS DATE) AS day, {_CUSTOMER_KEY} AS cust, time,
-                   business_ref
+            SELECT hash(staff_id) AS staff_key, {day_no} AS day_no, {_CUSTOMER_KEY} AS cust,
+                   time, business_ref
             FROM access_events
             WHERE {in_range} AND action IN {_sql_list(query.credit_actions)}
         ), covered AS (
-            SELECT c.staff_id, c.day, c.cust, c.time, count(*) AS queries,
+            SELECT c.staff_key, c.day_no, c.cust, c.time, count(*) AS queries,
                    bool_or(a.cust IS NOT NULL) AS covered
             FROM credit c LEFT JOIN m_apps a ON a.cust = c.cust
                 AND (a.application_id = c.business_ref
                      OR (a.submitted >= c.time - to_days($before)
                          AND a.submitted <= c.time + to_days($after)))
-            GROUP BY c.staff_id, c.day, c.cust, c.time
+            GROUP BY c.staff_key, c.day_no, c.cust, c.time
         ), credit_days AS (
-            SELECT staff_id, day, sum(queries) AS credit_events,
+            SELECT staff_key, day_no, sum(queries) AS credit_events,
                    count(DISTINCT cust) AS credit_customers,
                    count(DISTINCT cust) FILTER (WHERE NOT covered) AS credit_no_app
-            FROM covered GROUP BY staff_id, day
+            FROM covered GROUP BY staff_key, day_no
         ), decoys AS (
-            SELECT e.staff_id, CAST(e.time AS DATE) AS day, count(*) AS decoy_events,
+            SELECT hash(e.staff_id) AS staff_key, {day_no} AS day_no, count(*) AS decoy_events,
                    count(DISTINCT e.customer_token) AS decoy_customers,
                    list(DISTINCT d.release_id ORDER BY d.release_id) AS decoy_releases
             FROM access_events e
@@ -1203,111 +1210,124 @@ def monitor_add_days(
                 AND e.load_id IN (SELECT load_id FROM access_loads)
             GROUP BY ALL
         )
-        SELECT d.staff_id, d.day, d.events, d.customers, d.no_ref, d.out_branch,
-               d.out_branch_no_ref, d.out_portfolio, d.out_portfolio_no_ref,
-               coalesce(c.credit_events, 0), coalesce(c.credit_customers, 0),
-               coalesce(c.credit_no_app, 0), d.export_customers, d.off_events, d.off_customers,
-               coalesce(r.enum_customers, 0), coalesce(x.decoy_events, 0),
-               coalesce(x.decoy_customers, 0), x.decoy_releases, d.first_time, d.last_time
+        SELECT d.staff_key, DATE '1970-01-01' + CAST(d.day_no AS INTEGER) AS day, d.events,
+               d.customers, d.no_ref, coalesce(o.out_branch_no_ref, 0) AS out_branch_no_ref,
+               CASE WHEN s.has_portfolio THEN coalesce(o.out_portfolio_no_ref, 0) END
+                   AS out_portfolio_no_ref,
+               coalesce(c.credit_events, 0) AS credit_events,
+               coalesce(c.credit_customers, 0) AS credit_customers,
+               coalesce(c.credit_no_app, 0) AS credit_no_app, d.export_customers,
+               d.off_events, d.off_customers, coalesce(r.enum_customers, 0) AS enum_customers,
+               coalesce(x.decoy_events, 0) AS decoy_events,
+               coalesce(x.decoy_customers, 0) AS decoy_customers, x.decoy_releases
         FROM days d
-        LEFT JOIN runs r USING (staff_id, day)
-        LEFT JOIN credit_days c USING (staff_id, day)
-        LEFT JOIN decoys x USING (staff_id, day)""",
-        parameters_window,
+        LEFT JOIN m_staff s USING (staff_key)
+        LEFT JOIN placed o USING (staff_key, day_no)
+        LEFT JOIN runs r USING (staff_key, day_no)
+        LEFT JOIN credit_days c USING (staff_key, day_no)
+        LEFT JOIN decoys x USING (staff_key, day_no)""",
+        parameters,
     )
-    db.execute("DROP TABLE m_touch")
+    # Users the staff directory does not know keep their id (and no role).
+    db.execute(
+        f"""INSERT INTO m_staff (staff_key, staff_id, serves, has_portfolio)
+        SELECT DISTINCT hash(staff_id), staff_id, false, false FROM access_events
+        WHERE {in_range} AND hash(staff_id) IN
+            (SELECT staff_key FROM m_chunk ANTI JOIN m_staff USING (staff_key))""",
+        {"start": start, "end": end},
+    )
+    db.execute(
+        f"""INSERT INTO monitor_days
+        SELECT s.staff_id, c.day, {", ".join(f"c.{n}" for n in MONITOR_COUNTS)},
+               c.decoy_releases
+        FROM m_chunk c JOIN m_staff s USING (staff_key)"""
+    )
+    db.execute("DROP TABLE m_chunk")
 
 
-def monitor_baselines(
+def _seconds(clock: datetime.time) -> int:
+    if clock == datetime.time.max:  # 24:00
+        return 86_400
+    return clock.hour * 3600 + clock.minute * 60 + clock.second
+
+
+def monitor_peers(
     db: duckdb.DuckDBPyConnection,
     features: Sequence[str],
     first: datetime.date,
     last: datetime.date,
-    history_days: int,
     min_peers: int,
 ) -> pa.Table:
     """The days ``first`` to ``last`` of ``monitor_days`` with each user's role, branch and
-    leave date, and for each of ``features`` the robust statistics of its baselines:
-
-    * peers (``<f>_peer_median``, ``_mad``, ``_q75``): the same day's users of the same role
-      and branch when at least ``min_peers`` of them worked that day, else of the same role
-      (``peer_scope`` says which, ``peers`` how many);
-    * the user's own history (``<f>_own_median``, ``_mad``): the ``history_days`` days
-      before (``history`` says how many of them the user worked);
-    * the role's usual high (``<f>_high``): how high three in four of the role's users went
-      on some day of the ``history_days`` days before (the 75th percentile of their maxima,
-      over everyone of the role who worked in that time, whether at work today or not) —
-      what rare but ordinary work, a list export now and then, reaches. One user's behaviour
-      cannot move it while the role has four or more users.
+    leave date, and for each of ``features`` the robust statistics of the user's peers
+    (``<f>_peer_median``, ``_mad``, ``_q75``): the same day's users of the same role and branch
+    when at least ``min_peers`` of them worked that day, else of the same role (``peer_scope``
+    says which, ``peers`` how many), the user included.
     """
 
-    def stats(over: str = "") -> str:
+    def stats() -> str:
         return ", ".join(
-            f"median({f}){over} AS {f}_median, mad({f}){over} AS {f}_mad, "
-            f"quantile_cont({f}, 0.75){over} AS {f}_q75"
+            f"median({f}) AS {f}_median, mad({f}) AS {f}_mad, quantile_cont({f}, 0.75) AS {f}_q75"
             for f in features
         )
 
-    def pick(scope: str) -> str:
+    def pick() -> str:
         return ", ".join(
-            f"CASE WHEN {scope} THEN b.{f}_{s} ELSE r.{f}_{s} END AS {f}_peer_{s}"
+            f"CASE WHEN b.peers IS NULL THEN r.{f}_{s} ELSE b.{f}_{s} END AS {f}_peer_{s}"
             for f in features
             for s in ("median", "mad", "q75")
         )
 
-    own = ", ".join(f"o.{f}_{s} AS {f}_own_{s}" for f in features for s in ("median", "mad"))
-    window = (
-        f" OVER (PARTITION BY staff_id ORDER BY day RANGE BETWEEN INTERVAL {int(history_days)} "
-        "DAYS PRECEDING AND INTERVAL 1 DAY PRECEDING)"
-    )
-    maxima = ", ".join(f"max({f}){window} AS {f}_max" for f in features)
-    highs = ", ".join(f"quantile_cont({f}_max, 0.75) AS {f}_high" for f in features)
-    branch_peers = f"b.peers >= {int(min_peers)}"
     return db.sql(
         f"""
-        WITH d AS (
+        WITH today AS (
             SELECT m.*, s.role, s.branch_code, s.leave_date
             FROM monitor_days m LEFT JOIN m_staff s USING (staff_id)
-        ), own AS (
-            SELECT staff_id, day, count(*){window} AS history, {stats(window)} FROM d
-        ), grid AS (
-            -- every user of every day, worked or not, for the maxima of the days before
-            SELECT u.staff_id, u.role, days.day, {", ".join(f"d.{f}" for f in features)}
-            FROM (SELECT DISTINCT staff_id, role FROM d) u
-            CROSS JOIN (SELECT DISTINCT day FROM d) days
-            LEFT JOIN d ON d.staff_id = u.staff_id AND d.day = days.day
-        ), highs AS (
-            SELECT role, day, {highs}
-            FROM (SELECT role, day, {maxima} FROM grid)
-            GROUP BY role, day
+            WHERE m.day BETWEEN $first AND $last
+        ), branches AS (
+            -- holistic statistics cost per group: only for groups large enough to be used
+            SELECT role, branch_code, day, count(*) AS peers FROM today
+            GROUP BY role, branch_code, day HAVING count(*) >= {int(min_peers)}
         ), by_branch AS (
-            SELECT role, branch_code, day, count(*) AS peers, {stats()}
-            FROM d GROUP BY role, branch_code, day
+            SELECT t.role, t.branch_code, t.day, any_value(g.peers) AS peers, {stats()}
+            FROM today t JOIN branches g ON g.role IS NOT DISTINCT FROM t.role
+                AND g.branch_code = t.branch_code AND g.day = t.day
+            GROUP BY t.role, t.branch_code, t.day
         ), by_role AS (
-            SELECT role, day, count(*) AS peers, {stats()} FROM d GROUP BY role, day
+            SELECT role, day, count(*) AS peers, {stats()} FROM today GROUP BY role, day
         )
-        SELECT d.*,
-               CASE WHEN {branch_peers} THEN 'branch' ELSE 'role' END AS peer_scope,
-               CASE WHEN {branch_peers} THEN b.peers ELSE r.peers END AS peers,
-               {pick(branch_peers)}, o.history, {own},
-               {", ".join(f"h.{f}_high" for f in features)}
-        FROM d
-        JOIN by_branch b ON b.role IS NOT DISTINCT FROM d.role
-            AND b.branch_code IS NOT DISTINCT FROM d.branch_code AND b.day = d.day
-        JOIN by_role r ON r.role IS NOT DISTINCT FROM d.role AND r.day = d.day
-        JOIN highs h ON h.role IS NOT DISTINCT FROM d.role AND h.day = d.day
-        JOIN own o ON o.staff_id = d.staff_id AND o.day = d.day
-        WHERE d.day BETWEEN $first AND $last
-        ORDER BY d.day, d.staff_id
+        SELECT t.*,
+               CASE WHEN b.peers IS NOT NULL THEN 'branch' ELSE 'role' END AS peer_scope,
+               coalesce(b.peers, r.peers) AS peers, {pick()}
+        FROM today t
+        JOIN by_role r ON r.role IS NOT DISTINCT FROM t.role AND r.day = t.day
+        LEFT JOIN by_branch b ON b.role IS NOT DISTINCT FROM t.role
+            AND b.branch_code = t.branch_code AND b.day = t.day
+        ORDER BY t.day, t.staff_id
         """,
         params={"first": first, "last": last},
     ).to_arrow_table()
 
 
+def monitor_history(db: duckdb.DuckDBPyConnection, features: Sequence[str]) -> pa.Table:
+    """Every user-day of ``monitor_days`` (``staff_id``, ``role``, ``day`` and ``features``),
+    for the users' own baselines."""
+    return db.sql(
+        f"""SELECT m.staff_id, s.role, m.day, {", ".join(f"m.{f}" for f in features)}
+        FROM monitor_days m LEFT JOIN m_staff s USING (staff_id)"""
+    ).to_arrow_table()
+
+
 def monitor_cleanup(db: duckdb.DuckDBPyConnection) -> None:
     """Drop the monitor's temporary tables."""
-    for table in ("m_touch", "m_customer_branch", "m_portfolio", "m_apps", "m_staff",
-                  "monitor_days"):  # fmt: skip
+    for table in (
+        "m_customer_branch",
+        "m_portfolio",
+        "m_apps",
+        "m_staff",
+        "m_chunk",
+        "monitor_days",
+    ):
         with contextlib.suppress(duckdb.Error):
             db.execute(f"DROP TABLE IF EXISTS {table}")
 
