@@ -511,6 +511,7 @@ def drop_incomplete_loads(db: duckdb.DuckDBPyConnection) -> None:
         stray = db.execute(f"SELECT count(*) FROM {table} WHERE first_load > ?", [newest])
         if stray.fetchall()[0][0]:
             db.execute(f"DELETE FROM {table} WHERE first_load > ?", [newest])
+    drop_incomplete_access_loads(db)
 
 
 class RegisterLoad:
@@ -991,10 +992,533 @@ def token_exists(db: duckdb.DuckDBPyConnection, token: bytes) -> bool:
     return bool(found.fetchall()[0][0])
 
 
-# -- monitor ---------------------------------------------------------------------------------
+# -- access logs -------------------------------------------------------------------------------
 
-# Access rows of recorded loads only (see ``access_loads``).
+# The rows of recorded access loads only: events, applications, portfolios and rejects are
+# written chunk by chunk with their ``load_id`` and count once ``access_loads`` has its row
+# (see AccessLoad). A read-only reader that may meet an unfinished load filters with this.
 ACCESS_LOADED = "load_id IN (SELECT load_id FROM access_loads)"
+_ACCESS_TABLES = ("access_events", "applications", "portfolios", "access_rejects")
+ACCESS_KINDS = ("events", "staff", "applications", "portfolios")
+# Timestamps with a zone are kept as wall-clock time in this zone (off-hours are local hours).
+ACCESS_TIMEZONE = "Asia/Shanghai"
+_TIME_FORMATS = (
+    "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M", "%Y%m%d%H%M%S", "%Y%m%d %H:%M:%S",
+    "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y.%m.%d %H:%M:%S", "%Y/%m/%d", "%Y%m%d",
+    "%Y年%m月%d日",
+)  # fmt: skip
+_DATE_FORMATS = ("%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%Y.%m.%d")
+# A fixed row whose hash() is recorded with the first event load: event keys are DuckDB
+# hashes, and a DuckDB that hashed differently would silently key the same event anew.
+_HASH_PROBE = "hash('leaktrace', 1::BIGINT, TIMESTAMP '2000-01-02 03:04:05', 'x'::BLOB)"
+
+
+def drop_incomplete_access_loads(db: duckdb.DuckDBPyConnection) -> None:
+    """Delete the rows an access load that never finished (a crash, ``kill -9``) had written."""
+    newest = db.execute("SELECT coalesce(max(load_id), 0) FROM access_loads").fetchall()[0][0]
+    for table in _ACCESS_TABLES:
+        stray = db.execute(f"SELECT count(*) FROM {table} WHERE load_id > ?", [newest])
+        if stray.fetchall()[0][0]:
+            db.execute(f"DELETE FROM {table} WHERE load_id > ?", [newest])
+
+
+def quote_name(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def access_source_sql(relation: str, columns: dict[str, str], line: str) -> str:
+    """``SELECT line, field… FROM relation``: the source's columns under the field names."""
+    picked = ", ".join(f"{quote_name(column)} AS {field}" for field, column in columns.items())
+    return f"SELECT {line} AS line{', ' + picked if picked else ''} FROM {relation}"
+
+
+def parquet_relation(path: str, first_row: int, end_row: int) -> str:
+    """Rows ``[first_row, end_row)`` of a Parquet file, with ``file_row_number`` (row groups
+    outside the range are skipped, not read)."""
+    return (
+        f"read_parquet('{_sql_text(path)}', file_row_number = true) "
+        f"WHERE file_row_number >= {int(first_row)} AND file_row_number < {int(end_row)}"
+    )
+
+
+def relation_types(db: duckdb.DuckDBPyConnection, source_sql: str) -> dict[str, str]:
+    """The DuckDB type of each column of a query, by name."""
+    relation = db.sql(f"SELECT * FROM ({source_sql}) LIMIT 0")
+    return {name: str(kind) for name, kind in zip(relation.columns, relation.types, strict=True)}
+
+
+def _text(column: str) -> str:
+    return f"nullif(trim(CAST({column} AS VARCHAR)), '')"
+
+
+def _time(column: str, kind: str | None) -> str:
+    """A column as TIMESTAMP (wall-clock): typed values converted, text parsed; else NULL."""
+    if kind is None:
+        return "NULL::TIMESTAMP"
+    if kind.startswith("TIMESTAMP WITH TIME ZONE"):
+        return f"timezone('{ACCESS_TIMEZONE}', {column})"
+    if kind.startswith("TIMESTAMP") or kind == "DATE":
+        return f"CAST({column} AS TIMESTAMP)"
+    text = _text(column)
+    formats = ", ".join(f"'{f}'" for f in _TIME_FORMATS)
+    return (
+        f"coalesce(try_cast({text} AS TIMESTAMP), try_strptime({text}, [{formats}]), "
+        f"timezone('{ACCESS_TIMEZONE}', try_cast({text} AS TIMESTAMPTZ)))"
+    )
+
+
+def _date(column: str, kind: str | None) -> str:
+    if kind is None:
+        return "NULL::DATE"
+    if kind.startswith("TIMESTAMP") or kind == "DATE":
+        return f"CAST({column} AS DATE)"
+    text = _text(column)
+    formats = ", ".join(f"'{f}'" for f in _DATE_FORMATS)
+    return f"coalesce(try_cast({text} AS DATE), CAST(try_strptime({text}, [{formats}]) AS DATE))"
+
+
+def _reason(*checks: tuple[str, str]) -> str:
+    """``CASE WHEN check THEN 'reason' … END``: the first failed check names the reject."""
+    return "CASE " + " ".join(f"WHEN {c} THEN '{r}'" for c, r in checks) + " END"
+
+
+def access_new_refs(db: duckdb.DuckDBPyConnection, source_sql: str) -> pa.Array:
+    """Distinct customer references of a chunk that the view ``access_refs`` lacks."""
+    return (
+        db.sql(
+            f"""SELECT DISTINCT {_text("customer")} AS value FROM ({source_sql})
+            WHERE value IS NOT NULL AND value NOT IN (SELECT value FROM access_refs)"""
+        )
+        .to_arrow_table()
+        .column("value")
+        .combine_chunks()
+    )
+
+
+def register_ids_of_tokens(
+    db: duckdb.DuckDBPyConnection, tokens: pa.Array, kind: int | None
+) -> pa.Array:
+    """The register id of each token, in order: customer-number tokens (``kind`` None) through
+    ``customers.ref_token``, identifier tokens of ``kind`` through ``tokens`` (null where no
+    customer, or several, hold it)."""
+    probe = pa.table({"position": pa.array(range(len(tokens)), pa.int64()), "token": tokens})
+    if kind is None:
+        known = f"SELECT ref_token AS token, customer_id FROM customers WHERE {LOADED}"
+    else:
+        known = f"""SELECT token, CASE WHEN count(DISTINCT customer_id) = 1
+                    THEN min(customer_id) END AS customer_id
+                    FROM tokens WHERE kind = {int(kind)} AND {LOADED} GROUP BY token"""
+    db.register("probe_access_tokens", probe)
+    try:
+        found = db.sql(
+            f"""SELECT k.customer_id FROM probe_access_tokens p
+            LEFT JOIN ({known}) k ON k.token = p.token ORDER BY p.position"""
+        ).to_arrow_table()
+    finally:
+        db.unregister("probe_access_tokens")
+    return found.column("customer_id").combine_chunks().cast(pa.int64())
+
+
+@dataclass
+class AccessChunk:
+    """What one chunk of an access load did."""
+
+    valid: int = 0  # rows without a reason to reject them
+    loaded: int = 0  # rows added (or, for staff, added or changed)
+    rejected: int = 0
+
+
+class AccessLoad:
+    """One load of staff, applications, portfolios or events, chunk by chunk; it counts only
+    once :meth:`finish` has recorded it in ``access_loads``.
+
+    Events, applications and portfolios are written chunk by chunk (one transaction each, so
+    that memory stays bounded) with this load's id; until the load is recorded every reader
+    leaves them out (:data:`ACCESS_LOADED`) and the next write-open deletes them
+    (:func:`drop_incomplete_access_loads`). Staff rows replace earlier ones, which could not be
+    undone that way: they are staged and applied in the transaction of :meth:`finish`, as is
+    the replacement of the portfolios of the managers a portfolio file names.
+
+    Duplicates are not added again: an event whose ``event_key`` is already stored (looked up
+    among events of the chunk's time range only, so no index over all events is needed), an
+    application whose id is stored, a (manager, customer) pair already in this load.
+    """
+
+    def __init__(self, workspace: Workspace, kind: str) -> None:
+        if kind not in ACCESS_KINDS:
+            raise ValueError(f"unknown access kind {kind!r}")
+        self.workspace = workspace
+        self.db = workspace.db
+        self.kind = kind
+        db = self.db  # opened for writing: an unfinished earlier load is already cleared
+        self.load_id = db.execute(
+            "SELECT coalesce(max(load_id), 0) + 1 FROM access_loads"
+        ).fetchall()[0][0]
+        self.check_staff = bool(db.execute("SELECT count(*) FROM staff").fetchall()[0][0])
+        if kind == "events":
+            self._check_hash()
+        db.execute("DROP TABLE IF EXISTS access_staff_stage")
+        if kind == "staff":
+            db.execute(
+                """CREATE TEMP TABLE access_staff_stage (line BIGINT, staff_id VARCHAR,
+                role VARCHAR, branch_code VARCHAR, join_date DATE, leave_date DATE)"""
+            )
+
+    def _check_hash(self) -> None:
+        probe = self.db.execute(f"SELECT {_HASH_PROBE}::VARCHAR").fetchall()[0][0]
+        stored = self.db.execute(
+            "SELECT value FROM meta WHERE key = 'access_hash_probe'"
+        ).fetchall()
+        if not stored:
+            self.db.execute("INSERT INTO meta VALUES ('access_hash_probe', ?)", [probe])
+        elif stored[0][0] != probe:
+            raise WorkspaceError(
+                "This DuckDB hashes events differently from the one that loaded the stored "
+                "events, so re-loaded events would be counted twice; load with the DuckDB "
+                f"version this workspace was made with ({__version__} of leaktrace)."
+            )
+
+    def add(
+        self, source_sql: str, types: dict[str, str], *, keyed_by_id: bool = False
+    ) -> AccessChunk:
+        """One chunk: ``source_sql`` yields ``line`` and the kind's fields (``types``: their
+        DuckDB types; missing fields are null). Customer references are joined to the view
+        ``access_refs`` (``value``, ``token``, ``customer_id``)."""
+        db = self.db
+        with _memory_errors(self.rollback):
+            db.execute("BEGIN TRANSACTION")
+            try:
+                db.execute(
+                    "CREATE OR REPLACE TEMP TABLE access_stage AS "
+                    + self._stage_sql(source_sql, types, keyed_by_id)
+                )
+                rejected = db.execute(
+                    "INSERT INTO access_rejects SELECT ?, line, reason FROM access_stage "
+                    "WHERE reason IS NOT NULL",
+                    [self.load_id],
+                ).fetchall()[0][0]
+                valid = db.execute(
+                    "SELECT count(*) FROM access_stage WHERE reason IS NULL"
+                ).fetchall()[0][0]
+                loaded = self._insert() if valid else 0
+                db.execute("DROP TABLE access_stage")
+                db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    db.execute("ROLLBACK")
+                raise
+        return AccessChunk(valid=valid, loaded=loaded, rejected=rejected)
+
+    def reject_lines(self, lines: Sequence[int], reason: str) -> None:
+        """Record lines the source reader could not take (a wrong number of fields …)."""
+        if not lines:
+            return
+        db = self.db
+        db.register("access_bad_lines", pa.table({"line": pa.array(lines, pa.int64())}))
+        try:
+            db.execute(
+                "INSERT INTO access_rejects SELECT ?, line, ? FROM access_bad_lines",
+                [self.load_id, reason],
+            )
+        finally:
+            db.unregister("access_bad_lines")
+
+    def _stage_sql(self, source_sql: str, types: dict[str, str], keyed_by_id: bool) -> str:
+        kind = self.kind
+
+        def text(field: str) -> str:
+            return _text(f"src.{field}") if field in types else "NULL::VARCHAR"
+
+        customer = text("customer")
+        joins = ""
+        if "customer" in types:
+            joins = f" LEFT JOIN access_refs r ON r.value = {customer}"
+            token, customer_id = "r.token", "r.customer_id"
+        else:
+            token, customer_id = "NULL::BLOB", "NULL::BIGINT"
+        bad_customer = (f"{customer} IS NOT NULL AND {token} IS NULL", "invalid customer reference")
+        if kind == "events":
+            time = _time("src.time", types.get("time"))
+            fields = {
+                "time": time,
+                "staff_id": text("staff_id"),
+                "action": f"coalesce(lower({text('action')}), 'access')",
+                "system": text("system"),
+                "customer_token": token,
+                "customer_id": customer_id,
+                "business_ref": text("business_ref"),
+                "terminal": text("terminal"),
+                "ip": text("ip"),
+                "event_id": text("event_id"),
+                "has_time": f"{text('time')} IS NOT NULL",
+                "bad_customer": bad_customer[0],
+            }
+            key = (
+                "hash('event_id', event_id, time, p.staff_id)"
+                if keyed_by_id
+                else "hash(time, p.staff_id, customer_token, action, system, business_ref)"
+            )
+            checks = [
+                ("NOT has_time", "missing time"),
+                ("time IS NULL", "bad timestamp"),
+                ("p.staff_id IS NULL", "missing user"),
+            ]
+            if self.check_staff:
+                checks.append(("s.staff_id IS NULL", "unknown user"))
+            checks.append(("bad_customer", bad_customer[1]))
+            outputs = [f"{key} AS event_key", "time", "p.staff_id", "action", "system",
+                       "customer_token", "customer_id", "business_ref", "terminal",
+                       "ip"]  # fmt: skip
+        elif kind == "applications":
+            fields = {
+                "application_id": text("application_id"),
+                "customer_token": token,
+                "customer_id": customer_id,
+                "staff_id": text("staff_id"),
+                "submitted": _time("src.submitted", types.get("submitted")),
+                "has_time": f"{text('submitted')} IS NOT NULL",
+                "has_customer": f"{customer} IS NOT NULL",
+                "bad_customer": bad_customer[0],
+            }
+            checks = [
+                ("application_id IS NULL", "missing application id"),
+                ("NOT has_customer", "missing customer"),
+                ("bad_customer", bad_customer[1]),
+                ("NOT has_time", "missing time"),
+                ("submitted IS NULL", "bad timestamp"),
+            ]
+            if self.check_staff:
+                checks.append(("p.staff_id IS NOT NULL AND s.staff_id IS NULL", "unknown user"))
+            outputs = ["application_id", "customer_token", "customer_id", "p.staff_id",
+                       "submitted"]  # fmt: skip
+        elif kind == "portfolios":
+            fields = {
+                "staff_id": text("staff_id"),
+                "customer_token": token,
+                "customer_id": customer_id,
+                "has_customer": f"{customer} IS NOT NULL",
+                "bad_customer": bad_customer[0],
+            }
+            checks = [
+                ("p.staff_id IS NULL", "missing user"),
+                ("NOT has_customer", "missing customer"),
+                ("bad_customer", bad_customer[1]),
+            ]
+            if self.check_staff:
+                checks.append(("s.staff_id IS NULL", "unknown user"))
+            outputs = ["p.staff_id", "customer_token", "customer_id"]
+        else:  # staff
+            fields = {
+                "staff_id": text("staff_id"),
+                "role": text("role"),
+                "branch_code": text("branch_code"),
+                "join_date": _date("src.join_date", types.get("join_date")),
+                "leave_date": _date("src.leave_date", types.get("leave_date")),
+                "bad_join": f"{text('join_date')} IS NOT NULL",
+                "bad_leave": f"{text('leave_date')} IS NOT NULL",
+            }
+            checks = [
+                ("p.staff_id IS NULL", "missing user"),
+                ("role IS NULL", "missing role"),
+                ("bad_join AND join_date IS NULL", "bad date"),
+                ("bad_leave AND leave_date IS NULL", "bad date"),
+            ]
+            outputs = ["p.staff_id", "role", "branch_code", "join_date", "leave_date"]
+        staff_join = ""
+        if self.check_staff and kind != "staff":
+            staff_join = " LEFT JOIN staff s ON s.staff_id = p.staff_id"
+        parsed = ", ".join(f"{expr} AS {name}" for name, expr in fields.items())
+        return (
+            f"WITH src AS ({source_sql}), "
+            f"p AS (SELECT src.line, {parsed} FROM src{joins}) "
+            f"SELECT p.line, {_reason(*checks)} AS reason, {', '.join(outputs)} "
+            f"FROM p{staff_join}"
+        )
+
+    def _insert(self) -> int:
+        """Add the chunk's valid staged rows that are not duplicates; how many were added."""
+        db, load_id = self.db, self.load_id
+        if self.kind == "events":
+            repeated = db.execute(
+                """SELECT count(*) - count(DISTINCT event_key) FROM access_stage
+                WHERE reason IS NULL"""
+            ).fetchall()[0][0]
+            rows = (
+                """(SELECT * FROM access_stage WHERE reason IS NULL
+                   QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY line) = 1)"""
+                if repeated
+                else "(SELECT * FROM access_stage WHERE reason IS NULL)"
+            )
+            low, high = db.execute(
+                "SELECT min(time), max(time) FROM access_stage WHERE reason IS NULL"
+            ).fetchall()[0]
+            return db.execute(
+                f"""INSERT INTO access_events
+                SELECT n.event_key, n.time, n.staff_id, n.action, n.system, n.customer_token,
+                       n.customer_id, n.business_ref, n.terminal, n.ip, ?
+                FROM {rows} n
+                ANTI JOIN (SELECT event_key FROM access_events WHERE time BETWEEN ? AND ?) e
+                    ON e.event_key = n.event_key""",
+                [load_id, low, high],
+            ).fetchall()[0][0]
+        if self.kind == "applications":
+            return db.execute(
+                """INSERT INTO applications
+                SELECT n.application_id, n.customer_token, n.customer_id, n.staff_id,
+                       n.submitted, ?
+                FROM (SELECT * FROM access_stage WHERE reason IS NULL
+                      QUALIFY row_number() OVER (PARTITION BY application_id ORDER BY line) = 1) n
+                ANTI JOIN applications a ON a.application_id = n.application_id""",
+                [load_id],
+            ).fetchall()[0][0]
+        if self.kind == "portfolios":
+            return db.execute(
+                """INSERT INTO portfolios
+                SELECT DISTINCT n.staff_id, n.customer_token, n.customer_id, ?
+                FROM (SELECT * FROM access_stage WHERE reason IS NULL) n
+                ANTI JOIN (SELECT * FROM portfolios WHERE load_id = ?) o
+                    ON o.staff_id = n.staff_id AND o.customer_token = n.customer_token""",
+                [load_id, load_id],
+            ).fetchall()[0][0]
+        db.execute(
+            """INSERT INTO access_staff_stage SELECT line, staff_id, role, branch_code,
+            join_date, leave_date FROM access_stage WHERE reason IS NULL"""
+        )
+        return 0  # counted by finish, when the rows are applied
+
+    def finish(
+        self,
+        source: str,
+        started: datetime.datetime,
+        rows: int,
+        rejected: int,
+        valid: int,
+        loaded: int,
+        mapping: dict[str, Any],
+    ) -> int:
+        """Apply staged staff and portfolio replacements, record the load and commit; returns
+        how many rows were loaded (for staff: new or changed)."""
+        db, load_id = self.db, self.load_id
+        with _memory_errors(self.rollback):
+            db.execute("BEGIN TRANSACTION")
+            try:
+                if self.kind == "staff":
+                    loaded = self._apply_staff()
+                elif self.kind == "portfolios":
+                    db.execute(
+                        """DELETE FROM portfolios WHERE load_id < ? AND staff_id IN
+                        (SELECT DISTINCT staff_id FROM portfolios WHERE load_id = ?)""",
+                        [load_id, load_id],
+                    )
+                db.execute(
+                    "INSERT INTO access_loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        load_id,
+                        self.kind,
+                        source,
+                        started.isoformat(),
+                        _now().isoformat(),
+                        rows,
+                        loaded,
+                        valid - loaded,
+                        rejected,
+                        json.dumps(mapping, ensure_ascii=False),
+                    ],
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    db.execute("ROLLBACK")
+                raise
+        self._drop_staging()
+        return loaded
+
+    def _apply_staff(self) -> int:
+        db, load_id = self.db, self.load_id
+        db.execute(
+            """CREATE OR REPLACE TEMP TABLE access_staff_last AS
+            SELECT staff_id, arg_max(role, line) AS role, arg_max(branch_code, line) AS branch_code,
+                   arg_max(join_date, line) AS join_date, arg_max(leave_date, line) AS leave_date
+            FROM access_staff_stage GROUP BY staff_id"""
+        )
+        changed = db.execute(
+            """SELECT count(*) FROM access_staff_last n LEFT JOIN staff o USING (staff_id)
+            WHERE o.staff_id IS NULL OR o.role IS DISTINCT FROM n.role
+               OR o.branch_code IS DISTINCT FROM n.branch_code
+               OR o.join_date IS DISTINCT FROM n.join_date
+               OR o.leave_date IS DISTINCT FROM n.leave_date"""
+        ).fetchall()[0][0]
+        db.execute(
+            """INSERT OR REPLACE INTO staff
+            SELECT staff_id, role, branch_code, join_date, leave_date, ? FROM access_staff_last""",
+            [load_id],
+        )
+        db.execute("DROP TABLE access_staff_last")
+        return changed
+
+    def rollback(self) -> None:
+        """Undo everything this load did."""
+        with contextlib.suppress(duckdb.Error):
+            self.db.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):
+            drop_incomplete_access_loads(self.db)
+        self._drop_staging()
+
+    def _drop_staging(self) -> None:
+        for table in ("access_stage", "access_staff_stage", "access_staff_last"):
+            with contextlib.suppress(duckdb.Error):
+                self.db.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def access_rejects(
+    db: duckdb.DuckDBPyConnection, load_id: int, limit: int | None = None
+) -> list[tuple[int, str]]:
+    """(line, reason) of the lines a load rejected, in line order."""
+    rows = db.execute(
+        "SELECT line, reason FROM access_rejects WHERE load_id = ? ORDER BY line"
+        + (f" LIMIT {int(limit)}" if limit is not None else ""),
+        [load_id],
+    ).fetchall()
+    return [(int(line), reason) for line, reason in rows]
+
+
+_LOAD_COUNTS = ("loads", "rows", "loaded", "duplicates", "rejected")
+
+
+def access_status(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Rows per table, loads per kind, rejected lines by reason, and the events' time span."""
+    counts = db.execute(
+        f"""SELECT (SELECT count(*) FROM staff),
+                   (SELECT count(*) FROM access_events WHERE {ACCESS_LOADED}),
+                   (SELECT count(*) FROM applications WHERE {ACCESS_LOADED}),
+                   (SELECT count(*) FROM portfolios WHERE {ACCESS_LOADED}),
+                   (SELECT min(time) FROM access_events WHERE {ACCESS_LOADED}),
+                   (SELECT max(time) FROM access_events WHERE {ACCESS_LOADED})"""
+    ).fetchall()[0]
+    loads = db.execute(
+        """SELECT kind, count(*), sum(rows), sum(loaded), sum(duplicates), sum(rejected)
+        FROM access_loads GROUP BY kind ORDER BY kind"""
+    ).fetchall()
+    reasons = db.execute(
+        f"""SELECT reason, count(*) FROM access_rejects WHERE {ACCESS_LOADED}
+        GROUP BY reason ORDER BY count(*) DESC, reason"""
+    ).fetchall()
+    return {
+        "staff": counts[0],
+        "events": counts[1],
+        "applications": counts[2],
+        "portfolios": counts[3],
+        "first_event": counts[4].isoformat(sep=" ") if counts[4] else None,
+        "last_event": counts[5].isoformat(sep=" ") if counts[5] else None,
+        "loads": {
+            kind: dict(zip(_LOAD_COUNTS, map(int, counts), strict=True)) for kind, *counts in loads
+        },
+        "rejected_by_reason": dict(reasons),
+    }
+
+
+# -- monitor ---------------------------------------------------------------------------------
 
 # One number per customer for counting and joining: the register id when the register knows
 # the customer, else (negative) a hash of the token the log named it by; null for events that
