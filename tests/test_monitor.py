@@ -17,15 +17,14 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pytest
 from typer.testing import CliRunner
 
-from leaktrace import customers, keys, monitor, store, synth
+from leaktrace import access, customers, keys, monitor, store, synth
 from leaktrace.cli import app
 from leaktrace.exceptions import ConfigError
+from leaktrace.release import export as release
 from leaktrace.synth import access as sa
 from leaktrace.synth.institution import ROLES
 
@@ -133,68 +132,23 @@ class Cast:
         ]
 
 
-def _tokens(key: bytes, numbers: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Customer-number tokens, computed once per distinct number."""
-    encoded = pc.dictionary_encode(numbers)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()
-    return customers.customer_refs(key, encoded.dictionary).take(encoded.indices)
-
-
-def _load_access(ws: store.Workspace, world: synth.Institution, scenarios: list) -> None:
-    """Fill the access tables from the synthetic institution's files as ``access load`` would:
-    customers as tokens of their numbers, resolved to register ids."""
-    # Until `leaktrace access load` (helper A) is merged, the rows are written here directly.
-    db, key = ws.db, ws.keyring.key("match")
-    db.execute("INSERT INTO access_loads VALUES (1, 'synth', 'synth', '', '', 0, 0, 0, 0, '{}')")
-    db.register("staff_rows", world.staff)
-    db.execute(
-        "INSERT INTO staff SELECT staff_id, role, branch_code, join_date, leave_date, 1 "
-        "FROM staff_rows"
-    )
-    db.unregister("staff_rows")
-    for name, batch in sa.activity_batches(world, scenarios=scenarios):
-        rows = pa.Table.from_batches([batch]).append_column(
-            "token", _tokens(key, batch.column("customer_id"))
-        )
-        db.register("rows", rows)
-        if name == "access":
-            db.execute(
-                """INSERT INTO access_events SELECT r.event_id, r.time, r.staff_id, r.action,
-                r.system, r.token, c.customer_id, r.business_ref, r.terminal, r.ip, 1
-                FROM rows r LEFT JOIN customers c ON c.ref_token = r.token"""
-            )
-        else:
-            db.execute(
-                """INSERT INTO applications SELECT r.application_id, r.token, c.customer_id,
-                r.staff_id, r.submitted, 1 FROM rows r LEFT JOIN customers c
-                ON c.ref_token = r.token"""
-            )
-        db.unregister("rows")
-    for batch in world.portfolio_batches():
-        rows = pa.Table.from_batches([batch]).append_column(
-            "token", _tokens(key, batch.column("customer_id"))
-        )
-        db.register("rows", rows)
-        db.execute(
-            """INSERT INTO portfolios SELECT r.staff_id, r.token, c.customer_id, 1
-            FROM rows r LEFT JOIN customers c ON c.ref_token = r.token"""
-        )
-        db.unregister("rows")
-
-
 @pytest.fixture(scope="module")
 def bank(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Cast, synth.Institution]:
-    """A closed workspace with the bank's register and access tables, and who is who."""
+    """A closed workspace with the bank's register and access tables (loaded from the files
+    synth writes, as an institution would), and who is who."""
     folder = tmp_path_factory.mktemp("bank")
     world = synth.institution(CUSTOMERS, STAFF, SEED, days=DAYS)
     cast = Cast(world)
     world = world.with_staff_dates([cast.exporter], leave=cast.leaves)
     path = folder / "customers.parquet"
     synth.write_customers(path, CUSTOMERS, SEED, as_of=world.start - datetime.timedelta(days=1))
+    synth.write_tables(world, folder, file_format="parquet")
+    synth.write_activity(world, folder, file_format="parquet", scenarios=cast.scenarios(world))
     with store.init_workspace(folder / "ws") as ws:
         customers.load(ws, str(path), jobs=1)
-        _load_access(ws, world, cast.scenarios(world))
+        for name in ("staff", "portfolios", "applications", "access_log"):
+            result = access.load(ws, str(folder / f"{name}.parquet"))
+            assert result.rejected == 0, result.rejects
     return folder, cast, world
 
 
@@ -349,8 +303,6 @@ def test_decoy_touch_is_always_critical(ws_path, bank, tmp_path):
     folder, cast, world = bank
     sample = tmp_path / "sample.csv"
     with store.open_workspace(ws_path) as ws:
-        from leaktrace.release import export as release
-
         made = release.export(
             ws,
             str(folder / "customers.parquet"),
@@ -361,26 +313,21 @@ def test_decoy_touch_is_always_critical(ws_path, bank, tmp_path):
         )
         assert made.decoys > 0
         # A teller looks one decoy up by its ID number (a raw identifier, tokenized on load).
-        key = ws.keyring.key("match")
-        released = pa_csv.read_csv(sample)
-        numbers = ws.db.sql(
-            f"SELECT token FROM decoy_tokens WHERE kind = {customers.EXACT_KINDS['resident_id']}"
-        ).fetchall()
-        decoy_ids = set()
-        for value in released.column("id_number").to_pylist():
-            if value and keys.tokens(key, "resident_id", [value])[0].as_py() in {
-                bytes(n[0]) for n in numbers
-            }:
-                decoy_ids.add(value)
+        numbers = pa_csv.read_csv(sample).column("id_number").to_pylist()
+        tokens = keys.tokens(ws.keyring.key("match"), "resident_id", numbers).to_pylist()
+        decoy_tokens = {bytes(t) for (t,) in ws.db.sql("SELECT token FROM decoy_tokens").fetchall()}
+        decoy_ids = sorted(n for n, t in zip(numbers, tokens, strict=True) if t in decoy_tokens)
         assert decoy_ids
-        token = keys.tokens(key, "resident_id", [sorted(decoy_ids)[0]])[0].as_py()
         teller = _staff_id(world, cast.busy)
         day = _start(world) - datetime.timedelta(days=3)
-        ws.db.execute(
-            "INSERT INTO access_events VALUES (1, ?, ?, 'view', 'core', ?, NULL, 'TX1', NULL, "
-            "NULL, 1)",
-            [datetime.datetime.combine(day, datetime.time(10, 30)), teller, token],
+        log = tmp_path / "lookup.csv"
+        log.write_text(
+            f"员工号,访问时间,身份证号,操作,系统,业务编号\n"
+            f"{teller},{day} 10:30:00,{sorted(decoy_ids)[0]},view,core,TX1\n",
+            encoding="utf-8",
         )
+        loaded = access.load(ws, str(log))
+        assert (loaded.loaded, loaded.mapping.customer_type) == (1, "resident_id")
         found = monitor.run(ws, day, day)
     alert = next(a for a in found if a.staff_id == teller)
     assert alert.severity == "critical"
