@@ -67,6 +67,8 @@ CHUNK_EVENTS = 25_000_000
 # counts are about normal; so is the spread up to the role's usual high (the 75th percentile of
 # maxima of about 20 working days, ~2.3 standard deviations above the median) over _Z_HIGH.
 _Z75 = 0.6745
+# The role's usual high is this quantile of its users' maxima: one in ten went that high.
+HIGH_QUANTILE = 0.9
 _EPOCH = datetime.date(1970, 1, 1)
 _Z_HIGH = 2.3
 
@@ -278,21 +280,32 @@ def branch_attribute(workspace: store.Workspace, settings: Settings) -> str | No
     return next((name for name in BRANCH_ATTRIBUTES if name in names), None)
 
 
-def run(
+@dataclass(frozen=True)
+class DayFeatures:
+    """Every user-day of a period with its counts and baselines (what :func:`run` scores)."""
+
+    table: pa.Table  # columns of store.monitor_peers, then those of own_baselines
+    first: datetime.date  # the period's first and last days with events
+    last: datetime.date
+    learned: datetime.date  # the first day deviations score (see Settings.learning_days)
+
+
+def day_features(
     workspace: store.Workspace,
     since: datetime.date | None = None,
     until: datetime.date | None = None,
     *,
+    settings: Settings | None = None,
     on_days: Callable[[int, int], object] | None = None,
-) -> list[Alert]:
-    """Score every user-day from ``since`` to ``until`` (default: all days with events), store
-    the alerts and return those of the period (with their review status), best first per day.
+) -> DayFeatures:
+    """The features of every user-day from ``since`` to ``until`` (default: all days with
+    events) with their peer and own baselines, as :func:`run` scores them; nothing is stored.
 
     Days before ``since`` are read too, as the users' own history. ``on_days`` is called as
     ``on_days(done, total)`` with days of features computed. Raises :class:`MonitorError` when
     there are no access events in the period.
     """
-    settings = Settings.from_config(workspace.config)
+    settings = settings or Settings.from_config(workspace.config)
     if since is not None and until is not None and until < since:
         raise ConfigError(f"--until {until} is before --since {since}.")
     db = workspace.db
@@ -321,9 +334,30 @@ def run(
         history = store.monitor_history(db, SCORED)
     finally:
         store.monitor_cleanup(db)
-    table = own_baselines(table, history, SCORED, settings.history_weeks)
-    learned = every_day[0][0] + datetime.timedelta(days=settings.learning_days)
-    found = score(table, settings, learned)
+    return DayFeatures(
+        table=own_baselines(table, history, SCORED, settings.history_weeks),
+        first=first,
+        last=last,
+        learned=every_day[0][0] + datetime.timedelta(days=settings.learning_days),
+    )
+
+
+def run(
+    workspace: store.Workspace,
+    since: datetime.date | None = None,
+    until: datetime.date | None = None,
+    *,
+    on_days: Callable[[int, int], object] | None = None,
+) -> list[Alert]:
+    """Score every user-day from ``since`` to ``until`` (default: all days with events), store
+    the alerts and return those of the period (with their review status), best first per day.
+
+    See :func:`day_features` for the arguments; raises :class:`MonitorError` when there are no
+    access events in the period.
+    """
+    settings = Settings.from_config(workspace.config)
+    days = day_features(workspace, since, until, settings=settings, on_days=on_days)
+    found = score(days.table, settings, days.learned)
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     rows = [
         {
@@ -337,8 +371,8 @@ def run(
         for item in found
     ]
     with workspace.transaction() as tx:
-        store.save_alerts(tx, rows, first, last, now)
-    return alerts(workspace, first, last)
+        store.save_alerts(tx, rows, days.first, days.last, now)
+    return alerts(workspace, days.first, days.last)
 
 
 def _span_text(since: datetime.date | None, until: datetime.date | None) -> str:
@@ -412,14 +446,14 @@ def own_baselines(
             if hi <= lo:
                 continue
             median, mad, high_by_user = _window_stats(values[:, :, lo:hi])
-            highs = _role_highs(high_by_user, role_codes)  # (features, roles)
+            highs = _role_highs(high_by_user, role_codes)  # (features, users)
             days_worked = worked[:, lo:hi].sum(axis=1)
             users_at = user_r[at]
             out["history"][at] = days_worked[users_at]
             for k, f in enumerate(features):
                 out[f"{f}_own_median"][at] = median[k, users_at]
                 out[f"{f}_own_mad"][at] = mad[k, users_at]
-                out[f"{f}_high"][at] = highs[k, role_codes[users_at]]
+                out[f"{f}_high"][at] = highs[k, users_at]
     for name, column in out.items():
         rows = rows.append_column(name, pa.array(column, mask=np.isnan(column)))
     return rows
@@ -456,15 +490,45 @@ def _window_stats(window: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def _role_highs(maxima: np.ndarray, role_codes: np.ndarray) -> np.ndarray:
-    """Per feature and role, the 75th percentile of the users' maxima (NaN where none)."""
-    roles = int(role_codes.max()) + 1 if role_codes.size else 0
-    highs = np.full((maxima.shape[0], max(roles, 1)), np.nan)
-    for role in range(roles):
-        members = maxima[:, role_codes == role]
-        known = ~np.all(np.isnan(members), axis=1)
-        if members.shape[1] and known.any():
-            highs[known, role] = np.nanquantile(members[known], 0.75, axis=1)
+    """Per feature and user, the :data:`HIGH_QUANTILE` of the maxima of the user's colleagues
+    of the same role, the user left out (NaN where no colleague has one).
+
+    Leaving the user out keeps a small role's high from becoming the user's own behaviour:
+    among five engineers, one who walked through 200 customers last week would otherwise set
+    the high that hides this week's walk.
+
+    >>> maxima = np.array([[1.0, 2.0, 3.0, 100.0, np.nan]])
+    >>> _role_highs(maxima, np.zeros(5, np.int64)).round(1)
+    array([[80.6, 80.6, 80.4,  2.8, 70.9]])
+    """
+    highs = np.full(maxima.shape, np.nan)
+    for role in np.unique(role_codes):
+        members = np.flatnonzero(role_codes == role)
+        values = maxima[:, members]  # (features, members)
+        ordered = np.sort(values, axis=1)  # NaN last
+        known = np.sum(~np.isnan(values), axis=1)  # per feature
+        # Rank of each member's own value among the known ones (ties: any one of them).
+        rank = np.argsort(np.argsort(values, axis=1, kind="stable"), axis=1)
+        own_known = ~np.isnan(values)
+        others = known[:, None] - own_known  # colleagues with a value
+        position = HIGH_QUANTILE * np.maximum(others - 1, 0)
+        low = np.floor(position).astype(np.int64)
+        frac = position - low
+
+        upper = np.minimum(low + 1, np.maximum(others - 1, 0))
+        below = _colleague_value(ordered, rank, own_known, low)
+        got = below + frac * (_colleague_value(ordered, rank, own_known, upper) - below)
+        highs[:, members] = np.where(others > 0, got, np.nan)
     return highs
+
+
+def _colleague_value(
+    ordered: np.ndarray, rank: np.ndarray, own: np.ndarray, j: np.ndarray
+) -> np.ndarray:
+    """The ``j``-th smallest of a row of sorted values with each member's own value (at
+    ``rank``, where ``own``) skipped."""
+    shifted = np.clip(j + (own & (j >= rank)), 0, ordered.shape[1] - 1)
+    return np.take_along_axis(ordered, shifted, axis=1)
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:
@@ -515,7 +579,7 @@ def score(
     history = np.nan_to_num(_column(table, "history"))
     own_ok = history >= settings.history_min_days
     peers = np.nan_to_num(_column(table, "peers"))
-    peer_ok = peers >= 3
+    peer_ok = peers >= settings.min_peers  # a small group is mostly the user themself
     total = np.zeros(n)
     points: dict[str, np.ndarray] = {}
     zs: dict[str, np.ndarray] = {}
