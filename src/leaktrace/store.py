@@ -1674,7 +1674,7 @@ def monitor_add_days(
         WITH touch AS MATERIALIZED (
             SELECT hash(staff_id) AS staff_key, {day_no} AS day_no, {_CUSTOMER_KEY} AS cust,
                    count(*) AS events,
-                   bool_and(business_ref IS NULL OR business_ref = '') AS no_ref,
+                   bool_and(business_ref IS NULL) AS no_ref,  -- access.load keeps '' as NULL
                    bool_or(action IN {_sql_list(query.export_actions)}) AS exported,
                    count(*) FILTER (WHERE {off}) AS off_events
             FROM access_events WHERE {in_range}
