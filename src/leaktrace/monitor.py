@@ -26,17 +26,22 @@ Features, per user (staff member) and day, all computed in DuckDB over ``access_
 * any touch of a decoy (诱饵客户: a token of a release's decoy): always critical.
 
 Each count is compared with two baselines by robust statistics: the same day's peers (same
-role and branch when at least ``min_peers`` of them worked, else same role) and the user's own
-``history_days`` days before. A robust z-score is ``(x − median) / scale``, where the scale is
-the largest of 1.4826 × MAD, the spread up to the baseline's 90th percentile, and a Poisson
-floor √(median + 1), so that rare, zero-inflated counts do not make every small value an
-outlier. The day's deviation is the smaller of the two z-scores (unusual for the peers *and*
-for the user; peers alone for a user without history). Score = Σ weight × (z − z_floor),
-clipped, plus points for rule hits (credit queries without an application, enumeration runs,
-decoys), × ``leave_factor`` near a leave date. User-days scoring ``alert_score`` or more are
-ranked by score and the day's best ``analysts × alerts_per_analyst`` are kept (decoy touches
-always). Alerts are stored once per user and day: running the monitor again over the same days
-updates them and keeps their review status.
+role and branch when at least ``min_peers`` of them worked, else same role; a smaller group is
+mostly the user) and the user's own days in the ``history_weeks`` calendar weeks before the
+day's week (a baseline that moves once a week, so that a new behaviour stays out of it for the
+rest of its first week). A robust z-score is ``(x − median) / scale``, where the scale is the
+largest of 1.4826 × MAD, the spread up to the peers' 75th percentile, the spread up to the
+role's usual high (the 90th percentile of the user's colleagues' maxima over those weeks: what
+rare but ordinary work, a list export now and then, reaches), and a Poisson floor
+√(median + 1), so that rare, zero-inflated counts do not make every small value an outlier. The
+day's deviation is the smaller of the two z-scores (unusual for the peers *and* for the user;
+one of them when the other is missing). Score = Σ weight × (z − z_floor), clipped, plus points
+for rule hits (credit queries without an application, enumeration runs, decoys), ×
+``leave_factor`` near a leave date; deviations score only after the first ``learning_days`` of
+logs. User-days scoring ``alert_score`` or more are ranked by score and the day's best
+``analysts × alerts_per_analyst`` are kept (decoy touches always). Alerts are stored once per
+user and day: running the monitor again over the same days updates them and keeps their review
+status.
 
 Nothing here looks at the ground-truth labels of :mod:`leaktrace.synth`.
 """
@@ -63,14 +68,14 @@ SEVERITIES = ("medium", "high", "critical")
 BRANCH_ATTRIBUTES = ("branch_code", "网点代码", "branch", "网点", "开户网点", "机构号")
 # Days of events computed in one pass (bounded memory; the engine works on one such chunk).
 CHUNK_EVENTS = 25_000_000
-# A spread from the median up to the 75th percentile, over _Z75, is a standard deviation where
-# counts are about normal; so is the spread up to the role's usual high (the 75th percentile of
-# maxima of about 20 working days, ~2.3 standard deviations above the median) over _Z_HIGH.
-_Z75 = 0.6745
 # The role's usual high is this quantile of its users' maxima: one in ten went that high.
 HIGH_QUANTILE = 0.9
-_EPOCH = datetime.date(1970, 1, 1)
+# A spread from the median up to the 75th percentile, over _Z75, is a standard deviation where
+# counts are about normal; so is the spread up to the role's usual high (a high quantile of the
+# maxima of about 20 working days) over _Z_HIGH.
+_Z75 = 0.6745
 _Z_HIGH = 2.3
+_EPOCH = datetime.date(1970, 1, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +100,7 @@ class Settings:
     leave_factor: float = 1.5
     z_floor: float = 3.0
     z_cap: float = 20.0
-    alert_score: float = 12.0
+    alert_score: float = 10.0
     high_score: float = 40.0
     analysts: int = 1
     alerts_per_analyst: int = 10
@@ -200,7 +205,11 @@ FEATURES = (
         "{n} customers outside own portfolio (非管户客户) without a business reference",
     ),
     Feature("export_customers", 1.0, "{n} customers exported or printed (导出/打印)"),
-    Feature("off_customers", 0.5, "{n} customers touched off hours (非工作时间)"),
+    Feature(
+        "off_no_ref",
+        0.5,
+        "{n} customers touched off hours (非工作时间) without a business reference",
+    ),
     Feature("enum_customers", 1.0, "{n} customers in runs of neighbouring customer numbers (遍历)"),
 )
 SCORED = tuple(f.name for f in FEATURES)
@@ -563,8 +572,8 @@ def robust_z(
 def score(
     table: pa.Table, settings: Settings, learned: datetime.date | None = None
 ) -> list[dict[str, Any]]:
-    """The alerts of a :func:`leaktrace.store.monitor_baselines` table: score, severity, reasons
-    and the features behind them, for the user-days that score ``alert_score`` or more (or touch
+    """The alerts of a :func:`day_features` table: score, severity, reasons and the features
+    behind them, for the user-days that score ``alert_score`` or more (or touch
     a decoy), the day's best ``budget`` (and every decoy touch) kept.
 
     Before ``learned`` (the first day of the logs plus ``learning_days``) the baselines are
@@ -593,8 +602,8 @@ def score(
             _column(table, f"{feature.name}_peer_q75"),
             high,
         )
-        # The user's own 90th percentile is left out: a few days of the behaviour we look for
-        # would raise it to that behaviour (MAD takes half the days to move).
+        # The user's own spread is the MAD alone: a few days of the behaviour we look for would
+        # raise a quantile of their own days to that behaviour (MAD takes half the days).
         z_own = robust_z(
             x,
             _column(table, f"{feature.name}_own_median"),

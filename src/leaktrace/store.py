@@ -243,7 +243,7 @@ z_floor = 3.0
 z_cap = 20.0
 # A user-day is alerted from alert_score (high from high_score; a decoy touch is critical);
 # the day's best analysts × alerts_per_analyst alerts are kept (decoy touches always).
-alert_score = 12.0
+alert_score = 10.0
 high_score = 40.0
 analysts = 1
 alerts_per_analyst = 10
@@ -1530,7 +1530,7 @@ _CUSTOMER_KEY = """CASE WHEN customer_id IS NOT NULL THEN customer_id
 MONITOR_COUNTS = (
     "events", "customers", "no_ref", "out_branch_no_ref", "out_portfolio_no_ref",
     "credit_events", "credit_customers", "credit_no_app",
-    "export_customers", "off_events", "off_customers", "enum_customers", "decoy_events",
+    "export_customers", "off_events", "off_no_ref", "enum_customers", "decoy_events",
     "decoy_customers",
 )  # fmt: skip
 
@@ -1658,7 +1658,7 @@ def monitor_add_days(
     counted = {
         "no_ref": "t.no_ref",
         "export_customers": "t.exported",
-        "off_customers": "t.off_events > 0",
+        "off_no_ref": "t.off_events > 0 AND t.no_ref",
     }
     per_day = ", ".join(f"count(t.cust) FILTER (WHERE {c}) AS {n}" for n, c in counted.items())
     parameters = {
@@ -1741,7 +1741,7 @@ def monitor_add_days(
                coalesce(c.credit_events, 0) AS credit_events,
                coalesce(c.credit_customers, 0) AS credit_customers,
                coalesce(c.credit_no_app, 0) AS credit_no_app, d.export_customers,
-               d.off_events, d.off_customers, coalesce(r.enum_customers, 0) AS enum_customers,
+               d.off_events, d.off_no_ref, coalesce(r.enum_customers, 0) AS enum_customers,
                coalesce(x.decoy_events, 0) AS decoy_events,
                coalesce(x.decoy_customers, 0) AS decoy_customers, x.decoy_releases
         FROM days d
