@@ -59,6 +59,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from leaktrace import customers, keys, scan, store, tables
+from leaktrace._pool import default_jobs, ordered_map
 from leaktrace.attributes import header_hint
 from leaktrace.exceptions import ConfigError, SourceError
 from leaktrace.identifiers._normalize import normalize_column
@@ -82,6 +83,7 @@ REJECTS_SHOWN = 10  # rejected lines named in a result's message
 CHUNK_ROWS = 1_000_000
 BATCH_ROWS = 262_144
 SAMPLE_ROWS = 2_000
+PARALLEL_TOKENS = 50_000  # new references per worker process, at least
 
 # Header words per field, compared after folding (NFKC, lower case, no spaces, ``_-.()``).
 _HEADERS: dict[str, tuple[str, ...]] = {
@@ -169,6 +171,8 @@ _HEADERS: dict[str, tuple[str, ...]] = {
         "申请时间", "申请日期", "提交时间", "受理时间", "进件时间",
     ),
 }  # fmt: skip
+_NOUNS = {"events": "events", "staff": "staff (new or changed)",
+          "applications": "applications", "portfolios": "portfolio entries"}  # fmt: skip
 _FOLD = re.compile(r"[\s_\-.()（）:：/]")
 
 Progress = Callable[[int, int | None], object]
@@ -223,10 +227,10 @@ class AccessLoadResult:
 
     def message(self) -> str:
         """One line for people."""
-        noun = "rows" if self.kind in ("staff", "portfolios") else self.kind
+        noun = _NOUNS[self.kind]
         text = (
-            f"{self.source}: {self.rows:,} {self.kind} rows → {self.loaded:,} {noun} loaded, "
-            f"{self.duplicates:,} duplicates, {self.rejected:,} rejected"
+            f"{self.source}: {self.rows:,} rows → {self.loaded:,} {noun} loaded, "
+            f"{self.duplicates:,} duplicates, {self.rejected:,} lines rejected"
         )
         if self.rejects:
             shown = ", ".join(f"line {line} {reason}" for line, reason in self.rejects)
@@ -361,6 +365,22 @@ def _customer_type(column: str, sample: pa.Table | None) -> str:
 # -- customer references ----------------------------------------------------------------------
 
 
+def reference_tokens(key: bytes, customer_type: str, values: pa.Array) -> pa.Array:
+    """Match tokens of customer references: the register's token of a customer number, or
+    the identifier token of a normalized ID number, phone … (null where not valid).
+
+    >>> ring = keys.Keyring(bytes(32))
+    >>> tokens = reference_tokens(ring.key("match"), "mobile",
+    ...                           pa.array(["+86 138-1234-5678", "13812345678", "12345"]))
+    >>> phone, same, invalid = tokens.to_pylist()
+    >>> phone == same == keys.token(ring.key("match"), "mobile", "13812345678"), invalid
+    (True, None)
+    """
+    if customer_type == NUMBER:
+        return customers.customer_refs(key, values)
+    return keys.tokens(key, customer_type, normalize_column(customer_type, values))
+
+
 class _References:
     """Customer references seen in this load (the source's values, in memory only) with their
     token and register id, shown to DuckDB as the view ``access_refs``."""
@@ -383,20 +403,20 @@ class _References:
     def _show(self) -> None:
         self.db.register("access_refs", pa.concat_tables(self.parts))
 
-    def add(self, source_sql: str) -> None:
+    def add(self, source_sql: str, types: dict[str, str], trim: bool) -> None:
         """Tokenize the references of a chunk not seen before."""
         if self.customer_type is None:
             return
-        values = store.access_new_refs(self.db, source_sql)
+        values = store.access_new_refs(self.db, source_sql, types, trim)
         if not len(values):
             return
-        if self.customer_type == NUMBER:
-            tokens = customers.customer_refs(self.key, values)
-            kind = None
-        else:
-            normalized = normalize_column(self.customer_type, values)
-            tokens = keys.tokens(self.key, self.customer_type, normalized)
-            kind = customers.EXACT_KINDS[self.customer_type]
+        # Keyed hashing is the one part done in Python: spread over the CPUs when it is long.
+        jobs = min(default_jobs(), len(values) // PARALLEL_TOKENS) or 1
+        size = -(-len(values) // jobs)
+        parts = [(self.key, self.customer_type, values.slice(i, size))
+                 for i in range(0, len(values), size)]  # fmt: skip
+        tokens = pa.concat_arrays(list(ordered_map(reference_tokens, parts, jobs)))
+        kind = customers.EXACT_KINDS.get(self.customer_type)
         ids = store.register_ids_of_tokens(self.db, tokens, kind)
         self.parts.append(pa.table({"value": values, "token": tokens, "customer_id": ids}))
         self._show()
@@ -429,7 +449,7 @@ def load(
     """
     started_clock = time.perf_counter()
     started = datetime.datetime.now(datetime.UTC)
-    with tables.open_table(source) as table:
+    with tables.open_table(source, skip_bad_text=True) as table:
         if isinstance(mapping, AccessMapping):
             plan = mapping
             guess_mapping(table.columns, plan.kind, _with_type(plan), source=table.source)
@@ -437,18 +457,25 @@ def load(
             sample = table.sample(SAMPLE_ROWS)
             plan = guess_mapping(table.columns, kind, mapping, sample, table.source)
         chunks = _chunks(workspace.db, table, plan, chunk_rows)
-        loader = store.AccessLoad(workspace, plan.kind)
+        loader = store.AccessLoad(
+            workspace, plan.kind, customer_numbers=plan.customer_type in (None, NUMBER)
+        )
         references = _References(workspace, plan.customer_type)
         try:
             rows = valid = loaded = rejected = 0
-            for source_sql, types, read, bad_lines in chunks:
-                if bad_lines:
-                    loader.reject_lines(bad_lines, "wrong number of fields")
-                    rejected += len(bad_lines)
-                rows += read + len(bad_lines)
-                if read:
-                    references.add(source_sql)
-                    done = loader.add(source_sql, types, keyed_by_id="event_id" in plan.columns)
+            for chunk in chunks:
+                if chunk.bad_lines:
+                    loader.reject_lines(chunk.bad_lines)
+                    rejected += len(chunk.bad_lines)
+                rows += chunk.rows + len(chunk.bad_lines)
+                if chunk.rows:
+                    references.add(chunk.sql, chunk.types, chunk.trim)
+                    done = loader.add(
+                        chunk.sql,
+                        chunk.types,
+                        trim=chunk.trim,
+                        keyed_by_id="event_id" in plan.columns,
+                    )
                     valid += done.valid
                     loaded += done.loaded
                     rejected += done.rejected
@@ -485,10 +512,20 @@ def _with_type(plan: AccessMapping) -> dict[str, str]:
     return columns
 
 
-Chunk = tuple[str, dict[str, str], int, list[int]]
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """Part of a source as DuckDB sees it: a query yielding ``line`` and the fields, their
+    DuckDB types, whether text needs trimming, the rows it holds and the lines skipped before
+    it that the reader could not take."""
+
+    sql: str
+    types: dict[str, str]
+    trim: bool
+    rows: int
+    bad_lines: list[tuple[int, str]]
 
 
-def _chunks(db: Any, table: tables.Table, plan: AccessMapping, chunk_rows: int) -> Iterator[Chunk]:
+def _chunks(db: Any, table: tables.Table, plan: AccessMapping, chunk_rows: int) -> Iterator[_Chunk]:
     """(source SQL, field types, rows, bad line numbers) per chunk of the source."""
     if table.kind == "parquet":
         native = pq.ParquetFile(table.source)
@@ -500,7 +537,7 @@ def _chunks(db: Any, table: tables.Table, plan: AccessMapping, chunk_rows: int) 
 
 def _parquet_chunks(
     db: Any, path: str, native: pq.ParquetFile, plan: AccessMapping, chunk_rows: int
-) -> Iterator[Chunk]:
+) -> Iterator[_Chunk]:
     """Row-group ranges of a Parquet file, read by DuckDB."""
     metadata = native.metadata
     first = end = 0
@@ -513,32 +550,34 @@ def _parquet_chunks(
         source_sql = store.access_source_sql(relation, plan.columns, "file_row_number + 1")
         if types is None:
             types = store.relation_types(db, source_sql)
-        yield source_sql, types, end - first, []
+        yield _Chunk(source_sql, types, False, end - first, [])
         first = end
 
 
 def _arrow_chunks(
     db: Any, table: tables.Table, plan: AccessMapping, chunk_rows: int
-) -> Iterator[Chunk]:
+) -> Iterator[_Chunk]:
     """Arrow batches of the source, shown to DuckDB as the view ``access_batch``.
 
-    Rows are numbered by the line they came from: the reader skips lines it cannot take
-    (reported in ``Table.bad_lines`` as it goes), and a row's line is its position plus the
-    lines above the data and the skipped lines before it.
+    Rows are numbered by the line they came from (the row number in sources without lines):
+    the reader skips lines it cannot take (in ``Table.bad_lines`` as it goes), and a row's line
+    is its position plus the lines above the data and the skipped lines before it.
     """
     columns = list(dict.fromkeys(plan.columns.values()))
-    first_line = table.skipped_rows + (1 if table.has_header else 0) + 1
-    position = 0
-    reported = 0
+    text_types = dict.fromkeys(plan.columns, "VARCHAR")
+    has_lines = table.kind in ("csv", "xlsx", "xls", "html", "xml")
+    first_line = table.skipped_rows + (1 if table.has_header else 0) + 1 if has_lines else 1
+    position = reported = 0
     batches = table.batches(min(chunk_rows, BATCH_ROWS), columns=columns)
     try:
         for batch in batches:
-            bad = sorted(getattr(table, "bad_lines", []))
-            new_bad = bad[reported:]
-            reported = len(bad)
+            bad = sorted(table.bad_lines)
+            new_bad = table.bad_lines[reported:]
+            reported = len(table.bad_lines)
             # A skipped line's position among the rows read: its line minus the lines before
             # it that are not rows (above the data, or skipped before it).
-            skipped_at = np.asarray(bad, np.int64) - first_line - np.arange(len(bad))
+            skipped_at = np.array([line for line, _ in bad], np.int64)
+            skipped_at -= first_line + np.arange(len(bad))
             index = np.arange(position, position + batch.num_rows, dtype=np.int64)
             lines = first_line + index + np.searchsorted(skipped_at, index, side="right")
             view = pa.RecordBatch.from_arrays(
@@ -546,12 +585,13 @@ def _arrow_chunks(
             )
             db.register("access_batch", view)
             relation = store.access_source_sql("access_batch", plan.columns, "__line")
-            yield relation, dict.fromkeys(plan.columns, "VARCHAR"), batch.num_rows, new_bad
+            yield _Chunk(relation, text_types, True, batch.num_rows, new_bad)
             position += batch.num_rows
-        extra = table.bad_rows - reported
-        if extra > 0:
-            # Skipped lines the reader could not number.
-            yield "", {}, 0, [0] * extra
+        new_bad = table.bad_lines[reported:]
+        if table.kind == "csv":  # rows the whitespace reader skipped cannot be numbered
+            new_bad += [(0, "wrong number of fields")] * (table.bad_rows - len(table.bad_lines))
+        if new_bad:
+            yield _Chunk("", {}, True, 0, new_bad)
     finally:
         batches.close()
         with contextlib.suppress(duckdb.Error):  # nothing registered when there were no rows

@@ -1048,11 +1048,17 @@ def relation_types(db: duckdb.DuckDBPyConnection, source_sql: str) -> dict[str, 
     return {name: str(kind) for name, kind in zip(relation.columns, relation.types, strict=True)}
 
 
-def _text(column: str) -> str:
-    return f"nullif(trim(CAST({column} AS VARCHAR)), '')"
+def _text(column: str, kind: str | None, trim: bool) -> str:
+    """A column as text, null when empty; trimmed when it comes from a text source (typed
+    sources such as Parquet are taken as they are: trimming costs more than reading)."""
+    if kind is None:
+        return "NULL::VARCHAR"
+    if kind != "VARCHAR":
+        return f"CAST({column} AS VARCHAR)"
+    return f"nullif(trim({column}), '')" if trim else f"nullif({column}, '')"
 
 
-def _time(column: str, kind: str | None) -> str:
+def _time(column: str, kind: str | None, trim: bool) -> str:
     """A column as TIMESTAMP (wall-clock): typed values converted, text parsed; else NULL."""
     if kind is None:
         return "NULL::TIMESTAMP"
@@ -1060,7 +1066,7 @@ def _time(column: str, kind: str | None) -> str:
         return f"timezone('{ACCESS_TIMEZONE}', {column})"
     if kind.startswith("TIMESTAMP") or kind == "DATE":
         return f"CAST({column} AS TIMESTAMP)"
-    text = _text(column)
+    text = _text(column, "VARCHAR", trim)
     formats = ", ".join(f"'{f}'" for f in _TIME_FORMATS)
     return (
         f"coalesce(try_cast({text} AS TIMESTAMP), try_strptime({text}, [{formats}]), "
@@ -1068,12 +1074,12 @@ def _time(column: str, kind: str | None) -> str:
     )
 
 
-def _date(column: str, kind: str | None) -> str:
+def _date(column: str, kind: str | None, trim: bool) -> str:
     if kind is None:
         return "NULL::DATE"
     if kind.startswith("TIMESTAMP") or kind == "DATE":
         return f"CAST({column} AS DATE)"
-    text = _text(column)
+    text = _text(column, "VARCHAR", trim)
     formats = ", ".join(f"'{f}'" for f in _DATE_FORMATS)
     return f"coalesce(try_cast({text} AS DATE), CAST(try_strptime({text}, [{formats}]) AS DATE))"
 
@@ -1083,11 +1089,14 @@ def _reason(*checks: tuple[str, str]) -> str:
     return "CASE " + " ".join(f"WHEN {c} THEN '{r}'" for c, r in checks) + " END"
 
 
-def access_new_refs(db: duckdb.DuckDBPyConnection, source_sql: str) -> pa.Array:
+def access_new_refs(
+    db: duckdb.DuckDBPyConnection, source_sql: str, types: dict[str, str], trim: bool
+) -> pa.Array:
     """Distinct customer references of a chunk that the view ``access_refs`` lacks."""
     return (
         db.sql(
-            f"""SELECT DISTINCT {_text("customer")} AS value FROM ({source_sql})
+            f"""SELECT DISTINCT {_text("customer", types.get("customer"), trim)} AS value
+            FROM ({source_sql})
             WHERE value IS NOT NULL AND value NOT IN (SELECT value FROM access_refs)"""
         )
         .to_arrow_table()
@@ -1145,12 +1154,14 @@ class AccessLoad:
     application whose id is stored, a (manager, customer) pair already in this load.
     """
 
-    def __init__(self, workspace: Workspace, kind: str) -> None:
+    def __init__(self, workspace: Workspace, kind: str, *, customer_numbers: bool = True) -> None:
         if kind not in ACCESS_KINDS:
             raise ValueError(f"unknown access kind {kind!r}")
         self.workspace = workspace
         self.db = workspace.db
         self.kind = kind
+        # Customer numbers always have a token; raw identifiers may be invalid (no token).
+        self.customer_numbers = customer_numbers
         db = self.db  # opened for writing: an unfinished earlier load is already cleared
         self.load_id = db.execute(
             "SELECT coalesce(max(load_id), 0) + 1 FROM access_loads"
@@ -1180,29 +1191,43 @@ class AccessLoad:
             )
 
     def add(
-        self, source_sql: str, types: dict[str, str], *, keyed_by_id: bool = False
+        self,
+        source_sql: str,
+        types: dict[str, str],
+        *,
+        trim: bool = True,
+        keyed_by_id: bool = False,
     ) -> AccessChunk:
         """One chunk: ``source_sql`` yields ``line`` and the kind's fields (``types``: their
-        DuckDB types; missing fields are null). Customer references are joined to the view
-        ``access_refs`` (``value``, ``token``, ``customer_id``)."""
+        DuckDB types; missing fields are null; text is trimmed when ``trim``). Customer
+        references are joined to the view ``access_refs`` (``value``, ``token``,
+        ``customer_id``); events are keyed by their event id when ``keyed_by_id``."""
         db = self.db
+        stage = self._stage_sql(source_sql, types, trim, keyed_by_id)
         with _memory_errors(self.rollback):
             db.execute("BEGIN TRANSACTION")
             try:
+                # Only what judging a row takes is materialized (line, reason and, for events,
+                # key and time): writing the whole chunk to a temporary table costs more than
+                # evaluating it once more for the insert.
+                keys = ", event_key, time" if self.kind == "events" else ""
                 db.execute(
-                    "CREATE OR REPLACE TEMP TABLE access_stage AS "
-                    + self._stage_sql(source_sql, types, keyed_by_id)
+                    f"""CREATE OR REPLACE TEMP TABLE access_keys AS
+                    SELECT line, reason{keys}
+                    FROM ({self._stage_sql(source_sql, types, trim, keyed_by_id, True)})"""
                 )
-                rejected = db.execute(
-                    "INSERT INTO access_rejects SELECT ?, line, reason FROM access_stage "
-                    "WHERE reason IS NOT NULL",
-                    [self.load_id],
-                ).fetchall()[0][0]
-                valid = db.execute(
-                    "SELECT count(*) FROM access_stage WHERE reason IS NULL"
-                ).fetchall()[0][0]
-                loaded = self._insert() if valid else 0
-                db.execute("DROP TABLE access_stage")
+                valid, rejected = db.execute(
+                    """SELECT count(*) FILTER (WHERE reason IS NULL),
+                    count(*) FILTER (WHERE reason IS NOT NULL) FROM access_keys"""
+                ).fetchall()[0]
+                if rejected:
+                    db.execute(
+                        """INSERT INTO access_rejects SELECT ?, line, reason FROM access_keys
+                        WHERE reason IS NOT NULL""",
+                        [self.load_id],
+                    )
+                loaded = self._insert(stage) if valid else 0
+                db.execute("DROP TABLE access_keys")
                 db.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(duckdb.Error):
@@ -1210,36 +1235,62 @@ class AccessLoad:
                 raise
         return AccessChunk(valid=valid, loaded=loaded, rejected=rejected)
 
-    def reject_lines(self, lines: Sequence[int], reason: str) -> None:
-        """Record lines the source reader could not take (a wrong number of fields …)."""
+    def reject_lines(self, lines: Sequence[tuple[int, str]]) -> None:
+        """Record (line, reason) of lines the source reader could not take (a wrong number of
+        fields, text in another encoding …); line 0 when the reader could not number it."""
         if not lines:
             return
         db = self.db
-        db.register("access_bad_lines", pa.table({"line": pa.array(lines, pa.int64())}))
+        rejects = pa.table(
+            {
+                "line": pa.array([line for line, _ in lines], pa.int64()),
+                "reason": pa.array([reason for _, reason in lines], pa.string()),
+            }
+        )
+        db.register("access_bad_lines", rejects)
         try:
             db.execute(
-                "INSERT INTO access_rejects SELECT ?, line, ? FROM access_bad_lines",
-                [self.load_id, reason],
+                "INSERT INTO access_rejects SELECT ?, line, reason FROM access_bad_lines",
+                [self.load_id],
             )
         finally:
             db.unregister("access_bad_lines")
 
-    def _stage_sql(self, source_sql: str, types: dict[str, str], keyed_by_id: bool) -> str:
+    def _stage_sql(
+        self,
+        source_sql: str,
+        types: dict[str, str],
+        trim: bool,
+        keyed_by_id: bool,
+        judge_only: bool = False,
+    ) -> str:
+        """The chunk's rows as they are stored, with ``line`` and ``reason`` (null when the
+        row is taken). With ``judge_only``, customer references are joined only where they
+        may be invalid (raw identifiers): every customer number has a token."""
         kind = self.kind
 
         def text(field: str) -> str:
-            return _text(f"src.{field}") if field in types else "NULL::VARCHAR"
+            return _text(f"src.{field}", types.get(field), trim)
+
+        def given(field: str) -> str:
+            if types.get(field) in (None, "VARCHAR"):
+                return f"{text(field)} IS NOT NULL"
+            return f"src.{field} IS NOT NULL"
 
         customer = text("customer")
         joins = ""
-        if "customer" in types:
+        bad_customer = ("false", "invalid customer reference")
+        token, customer_id = "NULL::BLOB", "NULL::BIGINT"
+        # The key of an event without an id holds its customer's token (never the value: a
+        # hash of a customer number beside the rest of its row could be reversed by trying).
+        lean = judge_only and self.customer_numbers and (keyed_by_id or kind != "events")
+        if "customer" in types and not lean:
             joins = f" LEFT JOIN access_refs r ON r.value = {customer}"
             token, customer_id = "r.token", "r.customer_id"
-        else:
-            token, customer_id = "NULL::BLOB", "NULL::BIGINT"
-        bad_customer = (f"{customer} IS NOT NULL AND {token} IS NULL", "invalid customer reference")
+            if not self.customer_numbers:
+                bad_customer = (f"{customer} IS NOT NULL AND {token} IS NULL", bad_customer[1])
         if kind == "events":
-            time = _time("src.time", types.get("time"))
+            time = _time("src.time", types.get("time"), trim)
             fields = {
                 "time": time,
                 "staff_id": text("staff_id"),
@@ -1251,7 +1302,7 @@ class AccessLoad:
                 "terminal": text("terminal"),
                 "ip": text("ip"),
                 "event_id": text("event_id"),
-                "has_time": f"{text('time')} IS NOT NULL",
+                "has_time": given("time"),
                 "bad_customer": bad_customer[0],
             }
             key = (
@@ -1276,8 +1327,8 @@ class AccessLoad:
                 "customer_token": token,
                 "customer_id": customer_id,
                 "staff_id": text("staff_id"),
-                "submitted": _time("src.submitted", types.get("submitted")),
-                "has_time": f"{text('submitted')} IS NOT NULL",
+                "submitted": _time("src.submitted", types.get("submitted"), trim),
+                "has_time": given("submitted"),
                 "has_customer": f"{customer} IS NOT NULL",
                 "bad_customer": bad_customer[0],
             }
@@ -1313,10 +1364,10 @@ class AccessLoad:
                 "staff_id": text("staff_id"),
                 "role": text("role"),
                 "branch_code": text("branch_code"),
-                "join_date": _date("src.join_date", types.get("join_date")),
-                "leave_date": _date("src.leave_date", types.get("leave_date")),
-                "bad_join": f"{text('join_date')} IS NOT NULL",
-                "bad_leave": f"{text('leave_date')} IS NOT NULL",
+                "join_date": _date("src.join_date", types.get("join_date"), trim),
+                "leave_date": _date("src.leave_date", types.get("leave_date"), trim),
+                "bad_join": given("join_date"),
+                "bad_leave": given("leave_date"),
             }
             checks = [
                 ("p.staff_id IS NULL", "missing user"),
@@ -1336,56 +1387,68 @@ class AccessLoad:
             f"FROM p{staff_join}"
         )
 
-    def _insert(self) -> int:
-        """Add the chunk's valid staged rows that are not duplicates; how many were added."""
+    def _insert(self, stage: str) -> int:
+        """Add the chunk's valid rows that are not duplicates; how many were added."""
         db, load_id = self.db, self.load_id
         if self.kind == "events":
-            repeated = db.execute(
-                """SELECT count(*) - count(DISTINCT event_key) FROM access_stage
-                WHERE reason IS NULL"""
-            ).fetchall()[0][0]
-            rows = (
-                """(SELECT * FROM access_stage WHERE reason IS NULL
-                   QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY line) = 1)"""
-                if repeated
-                else "(SELECT * FROM access_stage WHERE reason IS NULL)"
-            )
-            low, high = db.execute(
-                "SELECT min(time), max(time) FROM access_stage WHERE reason IS NULL"
-            ).fetchall()[0]
-            return db.execute(
-                f"""INSERT INTO access_events
-                SELECT n.event_key, n.time, n.staff_id, n.action, n.system, n.customer_token,
-                       n.customer_id, n.business_ref, n.terminal, n.ip, ?
-                FROM {rows} n
-                ANTI JOIN (SELECT event_key FROM access_events WHERE time BETWEEN ? AND ?) e
-                    ON e.event_key = n.event_key""",
-                [load_id, low, high],
-            ).fetchall()[0][0]
+            return self._insert_events(stage)
         if self.kind == "applications":
             return db.execute(
-                """INSERT INTO applications
+                f"""INSERT INTO applications
                 SELECT n.application_id, n.customer_token, n.customer_id, n.staff_id,
                        n.submitted, ?
-                FROM (SELECT * FROM access_stage WHERE reason IS NULL
+                FROM (SELECT * FROM ({stage}) WHERE reason IS NULL
                       QUALIFY row_number() OVER (PARTITION BY application_id ORDER BY line) = 1) n
                 ANTI JOIN applications a ON a.application_id = n.application_id""",
                 [load_id],
             ).fetchall()[0][0]
         if self.kind == "portfolios":
             return db.execute(
-                """INSERT INTO portfolios
+                f"""INSERT INTO portfolios
                 SELECT DISTINCT n.staff_id, n.customer_token, n.customer_id, ?
-                FROM (SELECT * FROM access_stage WHERE reason IS NULL) n
+                FROM (SELECT * FROM ({stage}) WHERE reason IS NULL) n
                 ANTI JOIN (SELECT * FROM portfolios WHERE load_id = ?) o
                     ON o.staff_id = n.staff_id AND o.customer_token = n.customer_token""",
                 [load_id, load_id],
             ).fetchall()[0][0]
         db.execute(
-            """INSERT INTO access_staff_stage SELECT line, staff_id, role, branch_code,
-            join_date, leave_date FROM access_stage WHERE reason IS NULL"""
+            f"""INSERT INTO access_staff_stage SELECT line, staff_id, role, branch_code,
+            join_date, leave_date FROM ({stage}) WHERE reason IS NULL"""
         )
         return 0  # counted by finish, when the rows are applied
+
+    def _insert_events(self, stage: str) -> int:
+        """Add the chunk's new events. Keys already stored are looked up among the events of
+        the chunk's time range (zone maps skip the rest, so no index over all events is
+        needed); a chunk that is all duplicates (a file loaded again) writes nothing."""
+        db, load_id = self.db, self.load_id
+        distinct, valid, low, high = db.execute(
+            """SELECT count(DISTINCT event_key), count(*), min(time), max(time)
+            FROM access_keys WHERE reason IS NULL"""
+        ).fetchall()[0]
+        db.execute(
+            """CREATE OR REPLACE TEMP TABLE access_dups AS
+            SELECT DISTINCT k.event_key FROM access_keys k
+            SEMI JOIN (SELECT event_key FROM access_events WHERE time BETWEEN ? AND ?) e
+                ON e.event_key = k.event_key
+            WHERE k.reason IS NULL""",
+            [low, high],
+        )
+        stored = db.execute("SELECT count(*) FROM access_dups").fetchall()[0][0]
+        if stored == distinct:
+            return 0
+        # Rows repeated within the chunk are rare: only then is the chunk deduplicated.
+        first = "QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY line) = 1"
+        known = "ANTI JOIN access_dups d ON d.event_key = n.event_key"
+        return db.execute(
+            f"""INSERT INTO access_events
+            SELECT n.event_key, n.time, n.staff_id, n.action, n.system, n.customer_token,
+                   n.customer_id, n.business_ref, n.terminal, n.ip, ?
+            FROM (SELECT * FROM ({stage}) WHERE reason IS NULL
+                  {first if distinct < valid else ""}) n
+            {known if stored else ""}""",
+            [load_id],
+        ).fetchall()[0][0]
 
     def finish(
         self,
@@ -1466,7 +1529,7 @@ class AccessLoad:
         self._drop_staging()
 
     def _drop_staging(self) -> None:
-        for table in ("access_stage", "access_staff_stage", "access_staff_last"):
+        for table in ("access_keys", "access_dups", "access_staff_stage", "access_staff_last"):
             with contextlib.suppress(duckdb.Error):
                 self.db.execute(f"DROP TABLE IF EXISTS {table}")
 

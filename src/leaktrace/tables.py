@@ -15,7 +15,8 @@ delimiter=None) -> Table`` opens and sniffs; ``Table.batches(batch_rows=65536, c
 streams record batches (each call starts again from the first row); ``Table.sample(rows=1000)``
 returns the first rows; ``Table.close()`` (or ``with``) releases files. A Table tells what was
 found: ``source`` (no password), ``kind``, ``schema``/``columns``, ``encoding``, ``delimiter``,
-``has_header``, ``skipped_rows``, ``num_rows`` (when cheap), ``sheet``, ``bad_rows``.
+``has_header``, ``skipped_rows``, ``num_rows`` (when cheap), ``sheet``, ``bad_rows``,
+``bad_lines``.
 ``discover(paths)`` expands folders to the supported files in them.
 
 What is sniffed, and how
@@ -65,8 +66,14 @@ Rows that do not fit
 A delimited row with too many or too few fields (a truncated last line, an unquoted delimiter in
 a value) is skipped and counted in ``Table.bad_rows`` (as is a JSON line that is not an object or
 array, and a spreadsheet row with cells beyond the last column, which is kept without them).
-``bad_rows`` counts the latest pass of :meth:`Table.batches`. A file with a header and no rows is
-an empty table; an empty (0-byte or all-blank) file is a :class:`SourceError`.
+``bad_rows`` counts the latest pass of :meth:`Table.batches`; ``bad_lines`` lists the skipped
+rows it can number as (line, reason): delimited rows with the wrong number of fields, JSON lines
+that are not objects (the record number in a JSON array) and, opened with ``skip_bad_text``,
+rows of a UTF-8 file that are not UTF-8 (lines saved in another encoding; without it they make
+the file unreadable). Line numbers count the
+file's lines from 1, header and title rows included (blank lines amid the data are not counted,
+and a quoted value that spans lines counts as one). A file with a header and no rows is an
+empty table; an empty (0-byte or all-blank) file is a :class:`SourceError`.
 
 SQL
 ---
@@ -124,6 +131,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from xml.etree import ElementTree
 
 import charset_normalizer
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -172,6 +180,7 @@ class Table:
     num_rows: int | None = None
     sheet: str | None = None
     bad_rows: int = 0
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)
     _reader: Reader | None = field(default=None, repr=False)
     _closer: Callable[[], None] | None = field(default=None, repr=False)
     _closed: bool = field(default=False, repr=False)
@@ -197,6 +206,7 @@ class Table:
             self.schema if picked is None else pa.schema([self.schema.field(c) for c in picked])
         )
         self.bad_rows = 0
+        self.bad_lines = []
         return self._guarded(_rebatch(self._reader(batch_rows, picked), batch_rows, schema))
 
     def sample(self, rows: int = 1000) -> pa.Table:
@@ -262,12 +272,15 @@ def open_table(
     header: bool | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    skip_bad_text: bool = False,
 ) -> Table:
     """Open a file or SQL URL as a :class:`Table`, sniffing what the module docstring lists.
 
     ``sheet`` names a worksheet (default: the first). ``query`` is SQL for a database URL.
     ``header``, ``encoding`` and ``delimiter`` override what would be sniffed (``delimiter=" "``
-    means runs of whitespace). Raises :class:`SourceError` for anything that cannot be read.
+    means runs of whitespace). With ``skip_bad_text``, a UTF-8 text file with a few lines in
+    another encoding is read as UTF-8 and those lines are skipped (``bad_lines``) instead of
+    failing. Raises :class:`SourceError` for anything that cannot be read.
     """
     text = os.fspath(source)
     if _is_url(text):
@@ -293,7 +306,7 @@ def open_table(
     if not head:
         raise SourceError(f"{text}: empty file (0 bytes); export the data again")
     kind = _detect_kind(text, path, head)
-    opts = _Options(text, path, sheet, all_text, header, encoding, delimiter)
+    opts = _Options(text, path, sheet, all_text, header, encoding, delimiter, skip_bad_text)
     try:
         if kind == "xlsx":
             return _open_xlsx(opts)
@@ -418,6 +431,7 @@ class _Options:
     header: bool | None
     encoding: str | None
     delimiter: str | None
+    skip_bad_text: bool = False
 
 
 def _is_url(text: str) -> bool:
@@ -797,8 +811,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def _sniff_encoding(source: str, path: str, head: bytes, size: int) -> tuple[str, str]:
-    """(codec name to report, decoded head text); raise SourceError for binary or unknown."""
+def _sniff_encoding(
+    source: str, path: str, head: bytes, size: int, skip_bad_text: bool = False
+) -> tuple[str, str]:
+    """(codec name to report, decoded head text); raise SourceError for binary or unknown.
+    With ``skip_bad_text``, UTF-8 with a few lines in another encoding counts as UTF-8."""
     if head.startswith(codecs.BOM_UTF8):
         encodings = ["utf-8-sig"]
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -814,6 +831,8 @@ def _sniff_encoding(source: str, path: str, head: bytes, size: int) -> tuple[str
     probes = [head] + ([] if encodings == ["utf-16"] else _probes(path, size))
     at_end = len(head) >= size
     chosen = next((e for e in encodings if _decodes(probes, e, at_end)), None)
+    if skip_bad_text and chosen in (None, "gb18030") and _mostly_utf8(probes):
+        chosen = "utf-8"  # a few lines saved in another encoding: skipped as bad lines
     if chosen == "gb18030" and _private_use(probes) and _decodes(probes, "big5", at_end):
         # Big5 bytes decode as GB18030 too, but land in the private-use area, which GBK text
         # hardly ever uses.
@@ -847,6 +866,21 @@ def _probes(path: str, size: int) -> list[bytes]:
             if 0 < start < end:
                 chunks.append(chunk[start:end])
     return chunks
+
+
+def _mostly_utf8(probes: list[bytes]) -> bool:
+    """Whether all but a few (≤ 5 %) of the lines with non-ASCII bytes are UTF-8: GBK text
+    hardly ever is, so this is UTF-8 text with stray lines in another encoding."""
+    lines = [line for probe in probes for line in probe.split(b"\n")[:-1] if not line.isascii()]
+    if len(lines) < 10:
+        return False
+    invalid = 0
+    for line in lines:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            invalid += 1
+    return invalid * 20 <= len(lines)
 
 
 def _private_use(probes: list[bytes]) -> bool:
@@ -946,14 +980,15 @@ def _open_text(opts: _Options, head: bytes, size: int) -> Table:
     source = opts.source
     if opts.encoding is not None:
         encoding = opts.encoding
+        errors = "replace" if opts.skip_bad_text and encoding.startswith("utf-8") else "strict"
         try:
-            text = codecs.getincrementaldecoder(encoding)().decode(head, len(head) >= size)
+            text = codecs.getincrementaldecoder(encoding)(errors).decode(head, len(head) >= size)
         except UnicodeDecodeError as error:
             raise SourceError(
                 f"{source}: the text is not {encoding}; check the encoding"
             ) from error
     else:
-        encoding, text = _sniff_encoding(source, opts.path, head, size)
+        encoding, text = _sniff_encoding(source, opts.path, head, size, opts.skip_bad_text)
     if len(_CONTROL.findall(text[:8192])) > max(8, len(text[:8192]) // 100):
         raise SourceError(f"{source}: not a text table (binary content); export it as CSV or XLSX")
     if len(head) < size:  # drop the partial last line of the sample
@@ -1029,20 +1064,25 @@ def _csv_reader(
     multiline: bool,
     unwrap: list[str],
 ) -> Reader:
-    def on_bad_row(_row: Any) -> str:
+    def on_bad_row(row: Any) -> str:
         table.bad_rows += 1
+        if row.number is not None:
+            table.bad_lines.append((row.number, "wrong number of fields"))
         return "skip"
 
     names = table.schema.names
+    utf8 = encoding in ("utf-8", "utf-8-sig")
+    skip_bad_text = utf8 and opts.skip_bad_text
 
     def read(batch_rows: int, columns: list[str] | None) -> Iterator[pa.RecordBatch]:
         read_options = pacsv.ReadOptions(
             # pyarrow skips a UTF-8 byte-order mark itself; its UTF-8 path is not transcoded.
-            encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding,
+            encoding="utf8" if utf8 else encoding,
             skip_rows=table.skipped_rows,
             column_names=names,
             skip_rows_after_names=1 if table.has_header else 0,
             block_size=_CSV_BLOCK,
+            use_threads=False,  # the reader streams anyway; threads would hide line numbers
         )
         parse_options = pacsv.ParseOptions(
             delimiter=delimiter,
@@ -1055,6 +1095,9 @@ def _csv_reader(
             strings_can_be_null=True,
             null_values=[""] if opts.all_text else None,
             include_columns=columns,
+            # With skip_bad_text, UTF-8 is checked row by row below, so that a line in
+            # another encoding is skipped like a ragged one rather than failing the file.
+            check_utf8=not skip_bad_text,
         )
         reader = pacsv.open_csv(
             opts.path,
@@ -1062,8 +1105,14 @@ def _csv_reader(
             parse_options=parse_options,
             convert_options=convert_options,
         )
+        first_line = table.skipped_rows + (1 if table.has_header else 0) + 1
+        position = 0  # rows the parser produced so far
         try:
             for batch in reader:
+                rows = batch.num_rows
+                if skip_bad_text:
+                    batch = _drop_invalid_text(table, batch, first_line, position)
+                position += rows
                 for name in unwrap:
                     j = batch.schema.get_field_index(name)
                     if j >= 0 and batch.schema.field(j).type == _STRING:
@@ -1074,6 +1123,35 @@ def _csv_reader(
             reader.close()
 
     return read
+
+
+def _drop_invalid_text(
+    table: Table, batch: pa.RecordBatch, first_line: int, position: int
+) -> pa.RecordBatch:
+    """``batch`` without the rows whose text is not valid UTF-8, recorded as bad lines."""
+    try:
+        batch.validate(full=True)
+        return batch
+    except pa.ArrowInvalid:
+        pass
+    bad = np.zeros(batch.num_rows, dtype=bool)
+    for column in batch.columns:
+        if pa.types.is_string(column.type):
+            for i, value in enumerate(column.cast(pa.binary()).to_pylist()):
+                if value is not None and not bad[i]:
+                    try:
+                        value.decode("utf-8")
+                    except UnicodeDecodeError:
+                        bad[i] = True
+    # A row's line: its position among the parsed rows, plus the lines above the data and
+    # the ragged lines the parser skipped before it.
+    ragged = sorted(line for line, why in table.bad_lines if why == "wrong number of fields")
+    skipped_at = np.asarray(ragged, np.int64) - first_line - np.arange(len(ragged))
+    rows = np.flatnonzero(bad) + position
+    lines = first_line + rows + np.searchsorted(skipped_at, rows, side="right")
+    table.bad_rows += int(bad.sum())
+    table.bad_lines.extend((int(line), "not valid UTF-8 text") for line in lines)
+    return batch.filter(pa.array(~bad))
 
 
 def _whitespace_reader(table: Table, path: str, encoding: str, skip: int) -> Reader:
@@ -1529,11 +1607,13 @@ def _open_json(opts: _Options, kind: str, head: bytes, size: int) -> Table:
     )  # fmt: skip
 
     def rows() -> Iterator[Row]:
-        for value in values():
+        # JSON Lines yield one value per line (blank ones too): ``number`` is the line.
+        for number, value in enumerate(values(), 1):
             if value is _BLANK:
                 continue
             if not isinstance(value, dict):
                 table.bad_rows += 1
+                table.bad_lines.append((number, "not a JSON object"))
                 continue
             row: Row = [None] * len(keys)
             extra = False

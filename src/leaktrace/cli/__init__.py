@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from leaktrace import __version__
-from leaktrace.cli import customers, export, ledger, monitor, scan, synth, workspace
+from leaktrace.cli import access, customers, export, ledger, monitor, scan, synth, workspace
 
 app = typer.Typer(
     name="leaktrace",
@@ -25,6 +25,7 @@ app.command(name="scan")(scan.scan_command)
 app.add_typer(customers.app, name="customers")
 app.command(name="export")(export.export_command)
 app.add_typer(ledger.app, name="ledger")
+app.add_typer(access.app, name="access")
 app.command(name="synth")(synth.synth_command)
 app.add_typer(monitor.app, name="monitor")
 
