@@ -435,9 +435,8 @@ def test_robust_z_uses_the_widest_scale():
     z = monitor.robust_z(
         np.array([30.0, 30.0, 30.0]),
         np.array([0.0, 0.0, 0.0]),
-        np.array([0.0, 0.0, 0.0]),
-        np.array([0.0, 0.0, np.nan]),
+        np.array([0.0, 0.0, 2.0]),
         np.array([np.nan, 23.0, np.nan]),
     )
-    # √(0 + 1) alone; the role's usual high of 23 gives a scale of 10.
-    assert z.tolist() == pytest.approx([30.0, 3.0, 30.0])
+    # √(0 + 1) alone; the role's usual high of 23 gives a scale of 10; a spread of 2.
+    assert z.tolist() == pytest.approx([30.0, 3.0, 15.0])

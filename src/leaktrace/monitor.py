@@ -30,10 +30,11 @@ role and branch when at least ``min_peers`` of them worked, else same role; a sm
 mostly the user) and the user's own days in the ``history_weeks`` calendar weeks before the
 day's week (a baseline that moves once a week, so that a new behaviour stays out of it for the
 rest of its first week). A robust z-score is ``(x − median) / scale``, where the scale is the
-largest of 1.4826 × MAD, the spread up to the peers' 75th percentile, the spread up to the
-role's usual high (the 90th percentile of the user's colleagues' maxima over those weeks: what
-rare but ordinary work, a list export now and then, reaches), and a Poisson floor
-√(median + 1), so that rare, zero-inflated counts do not make every small value an outlier. The
+largest of the baseline's spread (from the peers' quartiles, or 1.4826 × the user's MAD), the
+spread up to the role's usual high (the 90th percentile of the user's colleagues' maxima over
+those weeks: what rare but ordinary work, a list export now and then, reaches), and a Poisson
+floor √(median + 1), so that rare, zero-inflated counts do not make every small value an
+outlier. The
 day's deviation is the smaller of the two z-scores (unusual for the peers *and* for the user;
 one of them when the other is missing). Score = Σ weight × (z − z_floor), clipped, plus points
 for rule hits (credit queries without an application, enumeration runs, decoys), ×
@@ -74,6 +75,8 @@ HIGH_QUANTILE = 0.9
 # counts are about normal; so is the spread up to the role's usual high (a high quantile of the
 # maxima of about 20 working days) over _Z_HIGH.
 _Z75 = 0.6745
+_IQR = 1.349
+_MAD = 1.4826
 _Z_HIGH = 2.3
 _EPOCH = datetime.date(1970, 1, 1)
 
@@ -548,25 +551,33 @@ def _column(table: pa.Table, name: str) -> np.ndarray:
 def robust_z(
     value: np.ndarray,
     median: np.ndarray,
-    mad: np.ndarray,
-    q75: np.ndarray | float,
+    spread: np.ndarray,
     high: np.ndarray | float = np.nan,
 ) -> np.ndarray:
-    """``(value − median) / scale``, the scale being the largest of 1.4826 × MAD, the spread
-    from the median to the 75th percentile (over 0.6745), the spread to the role's usual high
-    (over 2.3), and √(median + 1).
+    """``(value − median) / scale``: the scale is the largest of the baseline's robust spread
+    (a standard deviation estimated from quartiles or the MAD), the spread up to the role's
+    usual high (over 2.3), and √(median + 1) — a Poisson floor, so that rare, zero-inflated
+    counts do not make every small value an outlier.
 
-    412 customers against peers' median 23 (MAD 6, 75th percentile 35): the spread to the 75th
-    percentile gives the scale, 17.8.
+    412 customers against peers' median 23 with a spread of 17.8:
 
-    >>> z = robust_z(np.array([412.0]), np.array([23.0]), np.array([6.0]), np.array([35.0]))
+    >>> z = robust_z(np.array([412.0]), np.array([23.0]), np.array([17.8]))
     >>> round(float(z[0]), 1)
     21.9
     """
-    spread = np.fmax(1.4826 * mad, (q75 - median) / _Z75)
     spread = np.fmax(spread, (high - median) / _Z_HIGH)
     scale = np.fmax(spread, np.sqrt(np.fmax(median, 0) + 1))
     return (value - median) / scale
+
+
+def quartile_spread(q25: np.ndarray, median: np.ndarray, q75: np.ndarray) -> np.ndarray:
+    """A standard deviation from quartiles: the interquartile range over 1.349, or the upper
+    half of it over 0.6745 where counts are skewed upwards (the side that matters here).
+
+    >>> quartile_spread(np.array([20.0]), np.array([23.0]), np.array([35.0])).round(1)
+    array([17.8])
+    """
+    return np.fmax((q75 - q25) / _IQR, (q75 - median) / _Z75)
 
 
 def score(
@@ -595,20 +606,19 @@ def score(
     for feature in FEATURES:
         x = _column(table, feature.name)
         high = _column(table, f"{feature.name}_high")
-        z_peer = robust_z(
-            x,
-            _column(table, f"{feature.name}_peer_median"),
-            _column(table, f"{feature.name}_peer_mad"),
+        median = _column(table, f"{feature.name}_peer_median")
+        spread = quartile_spread(
+            _column(table, f"{feature.name}_peer_q25"),
+            median,
             _column(table, f"{feature.name}_peer_q75"),
-            high,
         )
+        z_peer = robust_z(x, median, spread, high)
         # The user's own spread is the MAD alone: a few days of the behaviour we look for would
         # raise a quantile of their own days to that behaviour (MAD takes half the days).
         z_own = robust_z(
             x,
             _column(table, f"{feature.name}_own_median"),
-            _column(table, f"{feature.name}_own_mad"),
-            np.nan,
+            _MAD * _column(table, f"{feature.name}_own_mad"),
             high,
         )
         z = np.where(
@@ -638,8 +648,8 @@ def score(
     candidate = (total >= settings.alert_score) | decoy
     chosen = _within_budget(table, total, decoy, candidate, settings.budget)
     found = []
-    for i in chosen:
-        row = {name: table.column(name)[i].as_py() for name in table.column_names}
+    rows = table.take(pa.array(chosen, pa.int64())).to_pylist() if chosen else []
+    for i, row in zip(chosen, rows, strict=True):
         severity = (
             "critical" if decoy[i] else "high" if total[i] >= settings.high_score else "medium"
         )
@@ -762,6 +772,7 @@ def _features(row: Mapping[str, Any], points: Mapping[str, float]) -> dict[str, 
     baselines = {
         name: {
             "peer_median": row[f"{name}_peer_median"],
+            "peer_q25": row[f"{name}_peer_q25"],
             "peer_q75": row[f"{name}_peer_q75"],
             "own_median": row[f"{name}_own_median"],
             "role_high": row[f"{name}_high"],
