@@ -1,9 +1,12 @@
-"""The insider monitor on a small synthetic bank with planted insiders and a busy colleague.
+"""The insider monitor on a small synthetic bank with the planted insiders and busy colleagues
+of leaktrace.synth.plant.
 
-The bank (leaktrace.synth) works normally for four weeks; from day 16 a few staff misbehave,
-one rule each, and one teller works three times as hard as usual on her own branch's
-customers, every session with a transaction reference. Each rule must alert its insider with
-its own reason, and the busy colleague must not be alerted.
+The bank works six weeks; after two clean weeks one case of each insider scenario starts (a
+credit-report harvesting trio, a slow harvester, a manager exporting before leaving, an
+off-hours enumerator, a call-centre agent copying numbers, a colluding pair), and colleagues
+are legitimately busy (a month-end batch, campaign calls, a branch merger, a portfolio
+takeover). Each insider must be alerted by their deadline with the reason of their behaviour,
+and no busy colleague may be. The files are loaded with access.load, as an institution would.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import csv
 import datetime
 import io
 import json
-import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pytest
 from typer.testing import CliRunner
@@ -25,142 +29,50 @@ from leaktrace import access, customers, keys, monitor, store, synth
 from leaktrace.cli import app
 from leaktrace.exceptions import ConfigError
 from leaktrace.release import export as release
-from leaktrace.synth import access as sa
-from leaktrace.synth.institution import ROLES
 
 SEED = 5
 CUSTOMERS = 30_000
 STAFF = 300
-DAYS = 28
-START = 16  # the day (index) the insiders start
+DAYS = 42
 runner = CliRunner()
-
-
-def _staff_of(world: synth.Institution, role: str, count: int) -> list[int]:
-    """Rows of ``count`` staff of ``role`` employed the whole period."""
-    rows = np.flatnonzero(
-        (world.staff_role == ROLES.index(role))
-        & (world.staff_join < world.first_day)
-        & (world.staff_leave > world.last_day)
-    )
-    return [int(r) for r in rows[:count]]
-
-
-def _planting(staff: int, make: callable, days: range) -> sa.Scenario:
-    def scenario(ctx: sa.DayContext, work: sa.DayWork) -> sa.DayWork:
-        if ctx.index in days:
-            work.events = sa.Events.concat([work.events, make(ctx, ctx.rng(f"plant{staff}"))])
-        return work
-
-    return scenario
-
-
-class Cast:
-    """Who does what in the test bank (staff rows)."""
-
-    def __init__(self, world: synth.Institution) -> None:
-        self.harvester = _staff_of(world, "customer_manager", 1)[0]
-        self.enumerator = _staff_of(world, "it", 1)[0]
-        self.exporter = _staff_of(world, "back_office", 1)[0]
-        self.copier = _staff_of(world, "call_centre", 1)[0]
-        self.busy = _staff_of(world, "teller", 1)[0]
-        self.leaves = world.start + datetime.timedelta(days=START + 3)
-
-    def scenarios(self, world: synth.Institution) -> list[sa.Scenario]:
-        n = world.customers
-        after = range(START, DAYS)
-
-        def credit(ctx: sa.DayContext, rng: np.random.Generator) -> sa.Events:
-            people = rng.choice(n, 12, replace=False)
-            seconds = np.sort(rng.integers(9 * 3600, 17 * 3600, 12))
-            return sa.make_events(
-                np.full(12, self.harvester),
-                people,
-                seconds,
-                sa.CREDIT_QUERY,
-                sa.CREDIT_REPORT,
-                label=1,
-            )
-
-        def walk(ctx: sa.DayContext, rng: np.random.Generator) -> sa.Events:
-            first = int(rng.integers(0, n - 80))
-            seconds = 23 * 3600 + np.arange(80) * 30
-            return sa.make_events(
-                np.full(80, self.enumerator),
-                np.arange(first, first + 80),
-                seconds,
-                sa.CORE,
-                sa.QUERY,
-                label=2,
-            )
-
-        def export(ctx: sa.DayContext, rng: np.random.Generator) -> sa.Events:
-            people = rng.choice(n, 400, replace=False)
-            seconds = 16 * 3600 + np.arange(400) // 2
-            return sa.make_events(
-                np.full(400, self.exporter), people, seconds, sa.CORE, sa.EXPORT, label=3
-            )
-
-        def copy(ctx: sa.DayContext, rng: np.random.Generator) -> sa.Events:
-            people = rng.choice(n, 40, replace=False)
-            seconds = np.sort(rng.integers(9 * 3600, 18 * 3600, 40))
-            return sa.make_events(
-                np.full(40, self.copier), people, seconds, sa.CALL_SYSTEM, sa.VIEW, label=4
-            )
-
-        def busy(ctx: sa.DayContext, rng: np.random.Generator) -> sa.Events:
-            lo, hi = world.staff_lo[self.busy], world.staff_hi[self.busy]
-            people = world.customer_order[rng.integers(lo, hi, 90)]
-            seconds = np.sort(rng.integers(9 * 3600, 17 * 3600, 90))
-            serial = 9_000_000 + np.arange(90)
-            return sa.make_events(
-                np.full(90, self.busy),
-                people,
-                seconds,
-                sa.CORE,
-                sa.VIEW,
-                sa.TX,
-                ctx.reference_number(serial),
-            )
-
-        return [
-            _planting(self.harvester, credit, after),
-            _planting(self.enumerator, walk, after),
-            _planting(self.exporter, export, range(START, START + 2)),
-            _planting(self.copier, copy, after),
-            _planting(self.busy, busy, after),
-        ]
+# What the first alert of each insider must say (a fragment of one of its reasons).
+REASONS = {
+    "credit_harvester": "credit reports (征信查询) without a loan application of the customer",
+    "slow_harvester": "customers of other branches without a business reference",
+    "departure_export": "customers exported or printed (导出/打印)",
+    "offhours_enumerator": "customers in runs of neighbouring customer numbers (遍历)",
+    "call_centre_copier": "customers without a business reference (无业务凭证)",
+    "colluding_pair": "customers of other branches without a business reference",
+}
 
 
 @pytest.fixture(scope="module")
-def bank(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Cast, synth.Institution]:
-    """A closed workspace with the bank's register and access tables (loaded from the files
-    synth writes, as an institution would), and who is who."""
+def bank(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, synth.Plan]:
+    """A closed workspace with the bank's register and access tables, and the plan."""
     folder = tmp_path_factory.mktemp("bank")
-    world = synth.institution(CUSTOMERS, STAFF, SEED, days=DAYS)
-    cast = Cast(world)
-    world = world.with_staff_dates([cast.exporter], leave=cast.leaves)
+    plan = synth.plant(synth.institution(CUSTOMERS, STAFF, SEED, days=DAYS), insiders=1, benign=1)
+    world = plan.world
     path = folder / "customers.parquet"
     synth.write_customers(path, CUSTOMERS, SEED, as_of=world.start - datetime.timedelta(days=1))
     synth.write_tables(world, folder, file_format="parquet")
-    synth.write_activity(world, folder, file_format="parquet", scenarios=cast.scenarios(world))
+    synth.write_activity(world, folder, file_format="parquet", scenarios=plan.scenarios)
     with store.init_workspace(folder / "ws") as ws:
         customers.load(ws, str(path), jobs=1)
         for name in ("staff", "portfolios", "applications", "access_log"):
             result = access.load(ws, str(folder / f"{name}.parquet"))
             assert result.rejected == 0, result.rejects
-    return folder, cast, world
+    return folder, plan
 
 
 @pytest.fixture
-def ws_path(bank: tuple[Path, Cast, synth.Institution], tmp_path: Path) -> Path:
+def ws_path(bank: tuple[Path, synth.Plan], tmp_path: Path) -> Path:
     """A fresh copy of the bank's workspace for one test."""
     shutil.copytree(bank[0] / "ws", tmp_path / "ws")
     return tmp_path / "ws"
 
 
 @pytest.fixture(scope="module")
-def scored(bank: tuple[Path, Cast, synth.Institution], tmp_path_factory) -> list[monitor.Alert]:
+def scored(bank: tuple[Path, synth.Plan], tmp_path_factory) -> list[monitor.Alert]:
     """The alerts of a run over the whole period (on a copy of the workspace)."""
     copy = tmp_path_factory.mktemp("scored") / "ws"
     shutil.copytree(bank[0] / "ws", copy)
@@ -168,102 +80,73 @@ def scored(bank: tuple[Path, Cast, synth.Institution], tmp_path_factory) -> list
         return monitor.run(ws)
 
 
-def _staff_id(world: synth.Institution, row: int) -> str:
-    return world.staff["staff_id"][row].as_py()
+def _cases(plan: synth.Plan, scenario: str) -> list[dict[str, Any]]:
+    return [row for row in plan.truth.to_pylist() if row["scenario"] == scenario]
 
 
-def _first_alert(found: list[monitor.Alert], staff_id: str) -> monitor.Alert:
-    mine = [a for a in found if a.staff_id == staff_id]
-    assert mine, f"{staff_id} was not alerted"
-    return min(mine, key=lambda a: a.day)
+def _in(alert: monitor.Alert, row: dict[str, Any], last: str = "deadline") -> bool:
+    return alert.staff_id == row["staff_id"] and row["start"] <= alert.day <= row[last]
 
 
-def _start(world: synth.Institution) -> datetime.date:
-    return world.start + datetime.timedelta(days=START)
+@pytest.mark.parametrize("scenario", sorted(REASONS))
+def test_each_insider_is_alerted_by_the_deadline_with_its_reason(scored, bank, scenario):
+    cases = _cases(bank[1], scenario)
+    assert cases
+    for row in cases:
+        mine = sorted((a for a in scored if _in(a, row)), key=lambda a: a.day)
+        assert mine, f"{scenario} {row['staff_id']} not alerted by {row['deadline']}"
+        assert any(REASONS[scenario] in reason for reason in mine[0].reasons), mine[0].reasons
 
 
-def _within_two_days(alert: monitor.Alert, world: synth.Institution) -> bool:
-    return _start(world) <= alert.day <= _start(world) + datetime.timedelta(days=1)
+def test_the_credit_harvesters_queries_lack_applications(scored, bank):
+    for row in _cases(bank[1], "credit_harvester"):
+        first = min((a for a in scored if _in(a, row)), key=lambda a: a.day)
+        assert first.features["counts"]["credit_no_app"] >= 10
+        assert first.severity == "high"
 
 
-def test_credit_reports_without_application_are_alerted(scored, bank):
-    _, cast, world = bank
-    alert = _first_alert(scored, _staff_id(world, cast.harvester))
-    assert _within_two_days(alert, world)
-    # Twelve strangers a day; one may happen to have applied for a loan in the last month.
-    lacking = alert.features["counts"]["credit_no_app"]
-    assert 10 <= lacking <= 12
-    assert any(
-        r.startswith(f"{lacking} credit reports (征信查询) without a loan application")
-        for r in alert.reasons
+def test_the_departing_exporter_is_alerted_with_the_leave_date(scored, bank):
+    (row,) = _cases(bank[1], "departure_export")
+    first = min((a for a in scored if _in(a, row)), key=lambda a: a.day)
+    leave = (
+        bank[1]
+        .world.staff.filter(pc.equal(bank[1].world.staff["staff_id"], row["staff_id"]))[
+            "leave_date"
+        ][0]
+        .as_py()
     )
-    assert alert.severity in ("medium", "high")
+    assert any(r.startswith(f"leaves on {leave}") for r in first.reasons)
 
 
 def test_only_the_harvesters_credit_queries_lack_an_application(ws_path, bank):
     # Every credit query of normal work has its application (synth draws them so): the core
-    # rule fires on the planted harvester's queries and on nothing else.
-    _, cast, world = bank
+    # rule fires on the planted harvesters' queries and on nothing else.
+    plan = bank[1]
     with store.open_workspace(ws_path) as ws:
         store.monitor_prepare(ws.db, "branch_code")
-        last = world.start + datetime.timedelta(days=DAYS - 1)
-        store.monitor_add_days(ws.db, monitor.Settings().query(), world.start, last)
+        last = plan.world.start + datetime.timedelta(days=DAYS - 1)
+        store.monitor_add_days(ws.db, monitor.Settings().query(), plan.world.start, last)
         rows = ws.db.execute(
             "SELECT staff_id, sum(credit_events), sum(credit_no_app) FROM monitor_days "
             "GROUP BY staff_id HAVING sum(credit_events) > 0"
         ).fetchall()
     assert len(rows) > 10
-    lacking = {staff: int(n) for staff, _, n in rows if n}
-    assert list(lacking) == [_staff_id(world, cast.harvester)]
-    # A few of the strangers happen to have applied for a loan in the month before: covered.
-    assert 0.9 * 12 * (DAYS - START) <= sum(lacking.values()) <= 12 * (DAYS - START)
+    lacking = {staff for staff, _, n in rows if n}
+    assert lacking == {row["staff_id"] for row in _cases(plan, "credit_harvester")}
 
 
-def test_night_enumeration_is_alerted_as_enumeration_off_hours(scored, bank):
-    _, cast, world = bank
-    alert = _first_alert(scored, _staff_id(world, cast.enumerator))
-    assert _within_two_days(alert, world)
-    assert alert.features["counts"]["enum_customers"] >= 64
-    text = " ".join(alert.reasons)
-    assert "runs of neighbouring customer numbers (遍历)" in text
-    assert "off hours" in text
+def test_busy_colleagues_are_not_alerted(scored, bank):
+    benign = [row for row in bank[1].truth.to_pylist() if row["benign"]]
+    assert {row["scenario"] for row in benign} == set(synth.scenarios.BENIGN_SCENARIOS)
+    flagged = [(a.staff_id, a.day) for a in scored for row in benign if _in(a, row, "end")]
+    assert not flagged
 
 
-def test_bulk_export_before_leaving_is_alerted_with_the_leave_date(scored, bank):
-    _, cast, world = bank
-    alert = _first_alert(scored, _staff_id(world, cast.exporter))
-    assert alert.day == _start(world)
-    assert alert.severity == "high"
-    assert alert.features["counts"]["export_customers"] >= 400
-    assert any(re.match(r"4\d\d customers exported or printed", r) for r in alert.reasons)
-    assert any(r.startswith(f"leaves on {cast.leaves} (in 3 days") for r in alert.reasons)
-    assert alert.features["points"]["export_customers"] > 0
-
-
-def test_views_without_a_ticket_are_alerted(scored, bank):
-    _, cast, world = bank
-    alert = _first_alert(scored, _staff_id(world, cast.copier))
-    assert _within_two_days(alert, world)
-    assert any(
-        "without a business reference (无业务凭证); peers' median" in r for r in alert.reasons[1:]
-    )
-
-
-def test_busy_colleague_with_references_is_not_alerted(scored, bank):
-    _, cast, world = bank
-    busy = _staff_id(world, cast.busy)
-    assert not [a for a in scored if a.staff_id == busy]
-
-
-def test_every_alert_has_reasons_and_few_are_raised(scored, bank):
-    _, cast, world = bank
-    planted = {
-        _staff_id(world, r) for r in (cast.harvester, cast.enumerator, cast.exporter, cast.copier)
-    }
+def test_every_alert_has_reasons_and_false_ones_are_rare(scored, bank):
+    insiders = [row for row in bank[1].truth.to_pylist() if not row["benign"]]
     assert all(a.reasons and a.reasons[0].split()[1] == "customers" for a in scored)
-    others = [a for a in scored if a.staff_id not in planted]
-    staff_days = STAFF * DAYS
-    assert len(others) <= staff_days * 3 / 1000, [(a.staff_id, a.day) for a in others]
+    false = [a for a in scored if not any(_in(a, row, "end") for row in insiders)]
+    assert len(false) <= STAFF * DAYS / 1000, [(a.staff_id, a.day, a.reasons) for a in false]
     per_day: dict[datetime.date, int] = {}
     for a in scored:
         per_day[a.day] = per_day.get(a.day, 0) + 1
@@ -272,20 +155,26 @@ def test_every_alert_has_reasons_and_few_are_raised(scored, bank):
 
 def test_one_day_scores_as_in_the_whole_run(scored, bank, ws_path):
     # Baselines look back only: scoring one day alone gives that day's alerts of the whole run.
-    day = _start(bank[2]) + datetime.timedelta(days=2)
+    (row,) = _cases(bank[1], "call_centre_copier")
+    day = row["start"] + datetime.timedelta(days=1)
     with store.open_workspace(ws_path) as ws:
         alone = monitor.run(ws, day, day)
     whole = [a for a in scored if a.day == day]
+    assert whole
     assert [(a.staff_id, round(a.score, 6), a.reasons) for a in alone] == [
         (a.staff_id, round(a.score, 6), a.reasons) for a in whole
     ]
 
 
+def _harvester(plan: synth.Plan) -> dict[str, Any]:
+    return _cases(plan, "credit_harvester")[0]
+
+
 def test_rerun_updates_without_duplicates_and_keeps_review_status(ws_path, bank):
-    _, cast, world = bank
+    row = _harvester(bank[1])
     with store.open_workspace(ws_path) as ws:
         first = monitor.run(ws)
-        harvester = _first_alert(first, _staff_id(world, cast.harvester))
+        harvester = min((a for a in first if _in(a, row)), key=lambda a: a.day)
         reviewed = monitor.set_status(ws, harvester.alert_id, "confirmed", "queried strangers")
         assert reviewed.status == "confirmed" and reviewed.note == "queried strangers"
         again = monitor.run(ws)
@@ -302,8 +191,11 @@ def test_rerun_updates_without_duplicates_and_keeps_review_status(ws_path, bank)
 
 
 def test_decoy_touch_is_always_critical(ws_path, bank, tmp_path):
-    folder, cast, world = bank
+    folder, plan = bank
     sample = tmp_path / "sample.csv"
+    planted = set(plan.truth["staff_id"].to_pylist())
+    tellers = plan.world.staff.filter(pc.equal(plan.world.staff["role"], "teller"))
+    teller = next(s for s in tellers["staff_id"].to_pylist() if s not in planted)
     with store.open_workspace(ws_path) as ws:
         made = release.export(
             ws,
@@ -320,12 +212,11 @@ def test_decoy_touch_is_always_critical(ws_path, bank, tmp_path):
         decoy_tokens = {bytes(t) for (t,) in ws.db.sql("SELECT token FROM decoy_tokens").fetchall()}
         decoy_ids = sorted(n for n, t in zip(numbers, tokens, strict=True) if t in decoy_tokens)
         assert decoy_ids
-        teller = _staff_id(world, cast.busy)
-        day = _start(world) - datetime.timedelta(days=3)
+        day = plan.world.start + datetime.timedelta(days=20)
         log = tmp_path / "lookup.csv"
         log.write_text(
             f"员工号,访问时间,身份证号,操作,系统,业务编号\n"
-            f"{teller},{day} 10:30:00,{sorted(decoy_ids)[0]},view,core,TX1\n",
+            f"{teller},{day} 10:30:00,{decoy_ids[0]},view,core,TX1\n",
             encoding="utf-8",
         )
         loaded = access.load(ws, str(log))
@@ -339,15 +230,15 @@ def test_decoy_touch_is_always_critical(ws_path, bank, tmp_path):
 
 
 def test_cli_prints_json_and_csv_and_reviews(ws_path, bank):
-    _, cast, world = bank
-    day = _start(world).isoformat()
+    row = _harvester(bank[1])
+    day = row["start"].isoformat()
     result = runner.invoke(
         app, ["monitor", "-w", str(ws_path), "--since", day, "--until", day, "--json", "-q"]
     )
     assert result.exit_code == 0, result.output
     alerts = json.loads(result.stdout)
     assert alerts and all(a["day"] == day and a["reasons"] for a in alerts)
-    harvester = next(a for a in alerts if a["staff_id"] == _staff_id(world, cast.harvester))
+    harvester = next(a for a in alerts if a["staff_id"] == row["staff_id"])
     assert harvester["features"]["counts"]["credit_no_app"] >= 10
 
     result = runner.invoke(app, ["monitor", "list", "-w", str(ws_path), "--csv"])
