@@ -87,8 +87,8 @@ class Settings:
 
     office_hours: str = "07:00-20:00"
     weekend_off_hours: bool = True
-    credit_actions: tuple[str, ...] = ("credit_report",)
-    export_actions: tuple[str, ...] = ("export", "print")
+    credit_actions: tuple[str, ...] = ("credit_report", "征信查询", "查询征信", "征信报告查询")
+    export_actions: tuple[str, ...] = ("export", "print", "download", "导出", "打印", "下载")
     application_days: int = 30
     branch_attribute: str = ""
     history_weeks: int = 4

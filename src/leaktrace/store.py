@@ -213,8 +213,8 @@ memory_limit = "2GB"
 office_hours = "07:00-20:00"
 weekend_off_hours = true
 # Actions of the access log that are credit-report queries, and exports or prints.
-credit_actions = ["credit_report"]
-export_actions = ["export", "print"]
+credit_actions = ["credit_report", "征信查询", "查询征信", "征信报告查询"]
+export_actions = ["export", "print", "download", "导出", "打印", "下载"]
 # A credit query is covered by an application of the same customer named in its business
 # reference, or submitted up to this many days before it.
 application_days = 30
