@@ -217,6 +217,46 @@ key_file = "{key_file}"
 key_version = 1
 # DuckDB's memory limit; larger work spills to {database}.tmp/ (tokens only).
 memory_limit = "2GB"
+
+[monitor]
+# Events outside these hours (and at weekends) count as off hours (非工作时间).
+office_hours = "07:00-20:00"
+weekend_off_hours = true
+# Actions of the access log that are credit-report queries, and exports or prints.
+credit_actions = ["credit_report", "征信查询", "查询征信", "征信报告查询"]
+export_actions = ["export", "print", "download", "导出", "打印", "下载"]
+# A credit query is covered by an application of the same customer named in its business
+# reference, or submitted up to this many days before it.
+application_days = 30
+# The register's segment attribute with a customer's branch ("" finds branch_code or 网点代码).
+branch_attribute = ""
+# The user's own baseline: the calendar weeks before the day's week, and how many days of
+# them must have been worked.
+history_weeks = 4
+history_min_days = 5
+# Days of logs the baselines learn from before deviations alert (rules alert from the start).
+learning_days = 10
+# Peers are the same role at the same branch when this many work that day, else the same role.
+min_peers = 8
+# Enumeration (遍历): a block of this many consecutive register ids with at least
+# enumeration_run of them touched in a day; enumeration_min such customers make a rule hit.
+enumeration_block = 16
+enumeration_run = 4
+enumeration_min = 20
+# Credit reports without an application that make a rule hit.
+credit_min = 1
+# Activity this many days before a leave date multiplies the score by leave_factor.
+leave_days = 30
+leave_factor = 1.5
+# Robust z-scores below z_floor do not count; above z_floor + z_cap they count no more.
+z_floor = 3.0
+z_cap = 20.0
+# A user-day is alerted from alert_score (high from high_score; a decoy touch is critical);
+# the day's best analysts × alerts_per_analyst alerts are kept (decoy touches always).
+alert_score = 10.0
+high_score = 40.0
+analysts = 1
+alerts_per_analyst = 10
 """
 
 
@@ -1064,15 +1104,6 @@ def access_windows(
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
-def segment_names(db: duckdb.DuckDBPyConnection) -> set[str]:
-    """The segment attribute names the register holds."""
-    rows = db.execute(
-        f"""SELECT DISTINCT unnest(json_keys(segment)) FROM customers
-        WHERE segment IS NOT NULL AND {LOADED}"""
-    ).fetchall()
-    return {name for (name,) in rows}
-
-
 def access_days(
     db: duckdb.DuckDBPyConnection, staff_id: str, customer_ids: pa.Array
 ) -> list[tuple[datetime.date, int, int]]:
@@ -1704,3 +1735,447 @@ def access_status(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         },
         "rejected_by_reason": dict(reasons),
     }
+
+
+# -- monitor ---------------------------------------------------------------------------------
+
+# One number per customer for counting and joining: the register id when the register knows
+# the customer, else (negative) a hash of the token the log named it by; null for events that
+# name no customer.
+_CUSTOMER_KEY = """CASE WHEN customer_id IS NOT NULL THEN customer_id
+    WHEN customer_token IS NOT NULL THEN -1 - CAST(hash(customer_token) >> 2 AS BIGINT) END"""
+
+# The per-day counts the monitor computes for each user (columns of ``monitor_days``).
+MONITOR_COUNTS = (
+    "events", "customers", "no_ref", "out_branch_no_ref", "out_portfolio_no_ref",
+    "credit_events", "credit_customers", "credit_no_app",
+    "export_customers", "off_events", "off_no_ref", "enum_customers", "decoy_events",
+    "decoy_customers",
+)  # fmt: skip
+
+ALERT_COLUMNS = (
+    "alert_id", "staff_id", "day", "score", "severity", "reasons", "features", "status",
+    "created", "updated", "note",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorQuery:
+    """What the feature queries need from ``[monitor]``: action names, office hours, windows."""
+
+    credit_actions: tuple[str, ...]
+    export_actions: tuple[str, ...]
+    office_start: datetime.time
+    office_end: datetime.time
+    weekend_off_hours: bool
+    application_days_before: int
+    application_days_after: int
+    enumeration_block: int
+    enumeration_run: int
+
+
+def _sql_list(values: Sequence[str]) -> str:
+    return "(" + ", ".join(f"'{_sql_text(v)}'" for v in values) + ")" if values else "(NULL)"
+
+
+def monitor_event_days(
+    db: duckdb.DuckDBPyConnection, since: datetime.date | None, until: datetime.date | None
+) -> list[tuple[datetime.date, int]]:
+    """Days that have access events of recorded loads (from ``since`` to ``until``), with
+    their number of events, in order."""
+    conditions = [ACCESS_LOADED]
+    parameters: list[Any] = []
+    if since is not None:
+        conditions.append("time >= ?")
+        parameters.append(datetime.datetime.combine(since, datetime.time()))
+    if until is not None:
+        conditions.append("time < ?")
+        parameters.append(datetime.datetime.combine(until, datetime.time()) + _ONE_DAY)
+    rows = db.execute(
+        f"""SELECT CAST(time AS DATE) AS day, count(*) FROM access_events
+        WHERE {" AND ".join(conditions)} GROUP BY day ORDER BY day""",
+        parameters,
+    ).fetchall()
+    return [(row[0], int(row[1])) for row in rows]
+
+
+_ONE_DAY = datetime.timedelta(days=1)
+
+
+def monitor_prepare(db: duckdb.DuckDBPyConnection, branch_attribute: str | None) -> None:
+    """Temporary tables the day features join with, keyed by numbers (the engine groups and
+    joins numbers several times faster than strings): each staff member's role, branch and
+    leave date, whether the register has customers of that branch and whether the staff member
+    holds a portfolio (``m_staff``, by ``staff_key = hash(staff_id)``); each registered
+    customer's branch (segment attribute ``branch_attribute``); portfolios and loan
+    applications keyed by customer; an empty ``monitor_days``."""
+    branch = (
+        f"json_extract_string(segment, '$.\"{_sql_text(branch_attribute)}\"')"
+        if branch_attribute
+        else "CAST(NULL AS VARCHAR)"
+    )
+    db.execute(
+        f"""CREATE OR REPLACE TEMP TABLE m_customer_branch AS
+        SELECT * FROM (SELECT customer_id, {branch} AS branch FROM customers WHERE {LOADED})
+        WHERE branch IS NOT NULL"""
+    )
+    db.execute(
+        f"""CREATE OR REPLACE TEMP TABLE m_portfolio AS
+        SELECT DISTINCT hash(staff_id) AS staff_key, {_CUSTOMER_KEY} AS cust FROM portfolios
+        WHERE {ACCESS_LOADED} AND customer_token IS NOT NULL"""
+    )
+    db.execute(
+        f"""CREATE OR REPLACE TEMP TABLE m_apps AS
+        SELECT DISTINCT {_CUSTOMER_KEY} AS cust, application_id, submitted FROM applications
+        WHERE {ACCESS_LOADED}"""
+    )
+    db.execute(
+        f"""CREATE OR REPLACE TEMP TABLE m_staff AS
+        SELECT hash(staff_id) AS staff_key, staff_id, role, branch_code, leave_date,
+               branch_code IN (SELECT DISTINCT branch FROM m_customer_branch) AS serves,
+               hash(staff_id) IN (SELECT staff_key FROM m_portfolio) AS has_portfolio
+        FROM staff WHERE {ACCESS_LOADED}"""
+    )
+    keys, ids = db.execute(
+        "SELECT count(DISTINCT staff_key), count(DISTINCT staff_id) FROM m_staff"
+    ).fetchall()[0]
+    if keys != ids:  # two staff ids with one 64-bit hash: never seen, but never silent
+        raise WorkspaceError("Two staff ids share a hash; the monitor cannot tell them apart.")
+    columns = ", ".join(f"{name} BIGINT" for name in MONITOR_COUNTS)
+    db.execute(
+        f"""CREATE OR REPLACE TEMP TABLE monitor_days (
+            staff_id VARCHAR, day DATE, {columns}, decoy_releases VARCHAR[])"""
+    )
+
+
+def monitor_add_days(
+    db: duckdb.DuckDBPyConnection,
+    query: MonitorQuery,
+    first: datetime.date,
+    last: datetime.date,
+) -> None:
+    """Compute the day features of every user for the days ``first`` to ``last`` into
+    ``monitor_days`` (after :func:`monitor_prepare`).
+
+    One query in the engine: events become one row per user, day and customer (``touch``),
+    which is summed per user and day; its customers without a business reference are placed
+    against the user's branch and portfolio; and it is gathered, in a narrow pass of its own,
+    into blocks of neighbouring register ids (the enumeration runs). Credit queries are
+    checked against applications, and events of unregistered customers against decoy tokens,
+    on their own (they are few). Times are taken apart as integers (microseconds since 1970):
+    day, second of the day, weekday.
+    """
+    start = datetime.datetime.combine(first, datetime.time())
+    end = datetime.datetime.combine(last, datetime.time()) + _ONE_DAY
+    in_range = f"time >= $start AND time < $end AND {ACCESS_LOADED}"
+    day_no = "epoch_us(time) // 86400000000"
+    second = "(epoch_us(time) // 1000000) % 86400"
+    off = f"({second} < $office_start OR {second} >= $office_end"
+    # 1970-01-01 was a Thursday: (day + 3) % 7 is 0 on Mondays, 5 and 6 at weekends.
+    off += f" OR ({day_no} + 3) % 7 >= 5)" if query.weekend_off_hours else ")"
+    block = int(query.enumeration_block)
+    counted = {
+        "no_ref": "t.no_ref",
+        "export_customers": "t.exported",
+        "off_no_ref": "t.off_events > 0 AND t.no_ref",
+    }
+    per_day = ", ".join(f"count(t.cust) FILTER (WHERE {c}) AS {n}" for n, c in counted.items())
+    parameters = {
+        "start": start,
+        "end": end,
+        "office_start": _seconds(query.office_start),
+        "office_end": _seconds(query.office_end),
+        "before": query.application_days_before,
+        "after": query.application_days_after,
+    }
+    db.execute(
+        f"""CREATE OR REPLACE TEMP TABLE m_chunk AS
+        WITH touch AS MATERIALIZED (
+            SELECT hash(staff_id) AS staff_key, {day_no} AS day_no, {_CUSTOMER_KEY} AS cust,
+                   count(*) AS events,
+                   bool_and(business_ref IS NULL) AS no_ref,  -- access.load keeps '' as NULL
+                   bool_or(action IN {_sql_list(query.export_actions)}) AS exported,
+                   count(*) FILTER (WHERE {off}) AS off_events
+            FROM access_events WHERE {in_range}
+            GROUP BY ALL
+        ), placed AS (
+            -- other branches and portfolios matter among customers without a business
+            -- reference (work for another branch with a reference is work): only those are
+            -- looked up, a tenth of the touches
+            SELECT t.staff_key, t.day_no, s.has_portfolio,
+                   count(*) FILTER (WHERE s.serves AND b.branch <> s.branch_code)
+                       AS out_branch_no_ref,
+                   count(*) FILTER (WHERE s.has_portfolio AND p.cust IS NULL)
+                       AS out_portfolio_no_ref
+            FROM touch t
+            JOIN m_staff s ON s.staff_key = t.staff_key
+            LEFT JOIN m_customer_branch b ON b.customer_id = t.cust
+            LEFT JOIN m_portfolio p ON p.staff_key = t.staff_key AND p.cust = t.cust
+            WHERE t.no_ref AND t.cust IS NOT NULL
+            GROUP BY t.staff_key, t.day_no, s.has_portfolio
+        ), days AS (
+            SELECT t.staff_key, t.day_no, sum(t.events) AS events, count(t.cust) AS customers,
+                   {per_day}, sum(t.off_events) AS off_events
+            FROM touch t GROUP BY t.staff_key, t.day_no
+        ), runs AS (
+            -- a narrow pass of its own: blocks of neighbouring register ids touched that day
+            SELECT staff_key, day_no,
+                   sum(n) FILTER (WHERE n >= {int(query.enumeration_run)}) AS enum_customers
+            FROM (SELECT staff_key, day_no, count(*) AS n FROM touch WHERE cust >= 0
+                  GROUP BY staff_key, day_no, cust // {block})
+            GROUP BY staff_key, day_no
+        ), credit AS (
+            SELECT hash(staff_id) AS staff_key, {day_no} AS day_no, {_CUSTOMER_KEY} AS cust,
+                   time, business_ref
+            FROM access_events
+            WHERE {in_range} AND action IN {_sql_list(query.credit_actions)}
+        ), covered AS (
+            SELECT c.staff_key, c.day_no, c.cust, c.time, count(*) AS queries,
+                   bool_or(a.cust IS NOT NULL) AS covered
+            FROM credit c LEFT JOIN m_apps a ON a.cust = c.cust
+                AND (a.application_id = c.business_ref
+                     OR (a.submitted >= c.time - to_days($before)
+                         AND a.submitted <= c.time + to_days($after)))
+            GROUP BY c.staff_key, c.day_no, c.cust, c.time
+        ), credit_days AS (
+            SELECT staff_key, day_no, sum(queries) AS credit_events,
+                   count(DISTINCT cust) AS credit_customers,
+                   count(DISTINCT cust) FILTER (WHERE NOT covered) AS credit_no_app
+            FROM covered GROUP BY staff_key, day_no
+        ), decoys AS (
+            SELECT hash(e.staff_id) AS staff_key, {day_no} AS day_no, count(*) AS decoy_events,
+                   count(DISTINCT e.customer_token) AS decoy_customers,
+                   list(DISTINCT d.release_id ORDER BY d.release_id) AS decoy_releases
+            FROM access_events e
+            JOIN (SELECT DISTINCT token, release_id FROM decoy_tokens) d
+                ON d.token = e.customer_token
+            WHERE e.customer_id IS NULL AND e.time >= $start AND e.time < $end
+                AND e.load_id IN (SELECT load_id FROM access_loads)
+            GROUP BY ALL
+        )
+        SELECT d.staff_key, DATE '1970-01-01' + CAST(d.day_no AS INTEGER) AS day, d.events,
+               d.customers, d.no_ref, coalesce(o.out_branch_no_ref, 0) AS out_branch_no_ref,
+               CASE WHEN s.has_portfolio THEN coalesce(o.out_portfolio_no_ref, 0) END
+                   AS out_portfolio_no_ref,
+               coalesce(c.credit_events, 0) AS credit_events,
+               coalesce(c.credit_customers, 0) AS credit_customers,
+               coalesce(c.credit_no_app, 0) AS credit_no_app, d.export_customers,
+               d.off_events, d.off_no_ref, coalesce(r.enum_customers, 0) AS enum_customers,
+               coalesce(x.decoy_events, 0) AS decoy_events,
+               coalesce(x.decoy_customers, 0) AS decoy_customers, x.decoy_releases
+        FROM days d
+        LEFT JOIN m_staff s USING (staff_key)
+        LEFT JOIN placed o USING (staff_key, day_no)
+        LEFT JOIN runs r USING (staff_key, day_no)
+        LEFT JOIN credit_days c USING (staff_key, day_no)
+        LEFT JOIN decoys x USING (staff_key, day_no)""",
+        parameters,
+    )
+    # Users the staff directory does not know keep their id (and no role).
+    db.execute(
+        f"""INSERT INTO m_staff (staff_key, staff_id, serves, has_portfolio)
+        SELECT DISTINCT hash(staff_id), staff_id, false, false FROM access_events
+        WHERE {in_range} AND hash(staff_id) IN
+            (SELECT staff_key FROM m_chunk ANTI JOIN m_staff USING (staff_key))""",
+        {"start": start, "end": end},
+    )
+    db.execute(
+        f"""INSERT INTO monitor_days
+        SELECT s.staff_id, c.day, {", ".join(f"c.{n}" for n in MONITOR_COUNTS)},
+               c.decoy_releases
+        FROM m_chunk c JOIN m_staff s USING (staff_key)"""
+    )
+    db.execute("DROP TABLE m_chunk")
+
+
+def _seconds(clock: datetime.time) -> int:
+    if clock == datetime.time.max:  # 24:00
+        return 86_400
+    return clock.hour * 3600 + clock.minute * 60 + clock.second
+
+
+def monitor_peers(
+    db: duckdb.DuckDBPyConnection,
+    features: Sequence[str],
+    first: datetime.date,
+    last: datetime.date,
+    min_peers: int,
+) -> pa.Table:
+    """The days ``first`` to ``last`` of ``monitor_days`` with each user's role, branch and
+    leave date, and for each of ``features`` the quartiles of the user's peers
+    (``<f>_peer_q25``, ``_median``, ``_q75``): the same day's users of the same role and branch
+    when at least ``min_peers`` of them worked that day, else of the same role (``peer_scope``
+    says which, ``peers`` how many), the user included. (The three quartiles come from one
+    sort per group; a median, a MAD and a quantile would cost three.)
+    """
+    quartiles = ", ".join(
+        f"quantile_cont({f}, [0.25, 0.5, 0.75]) AS {f}_quartiles" for f in features
+    )
+    pick = ", ".join(
+        f"(CASE WHEN b.peers IS NULL THEN r.{f}_quartiles ELSE b.{f}_quartiles END)[{i}] "
+        f"AS {f}_peer_{name}"
+        for f in features
+        for i, name in enumerate(("q25", "median", "q75"), start=1)
+    )
+    return db.sql(
+        f"""
+        WITH today AS (
+            SELECT m.*, s.role, s.branch_code, s.leave_date
+            FROM monitor_days m LEFT JOIN m_staff s USING (staff_id)
+            WHERE m.day BETWEEN $first AND $last
+        ), branches AS (
+            -- holistic statistics cost per group: only for groups large enough to be used
+            SELECT role, branch_code, day, count(*) AS peers FROM today
+            GROUP BY role, branch_code, day HAVING count(*) >= {int(min_peers)}
+        ), by_branch AS (
+            SELECT t.role, t.branch_code, t.day, any_value(g.peers) AS peers, {quartiles}
+            FROM today t JOIN branches g ON g.role IS NOT DISTINCT FROM t.role
+                AND g.branch_code = t.branch_code AND g.day = t.day
+            GROUP BY t.role, t.branch_code, t.day
+        ), by_role AS (
+            SELECT role, day, count(*) AS peers, {quartiles} FROM today GROUP BY role, day
+        )
+        SELECT t.*,
+               CASE WHEN b.peers IS NOT NULL THEN 'branch' ELSE 'role' END AS peer_scope,
+               coalesce(b.peers, r.peers) AS peers, {pick}
+        FROM today t
+        JOIN by_role r ON r.role IS NOT DISTINCT FROM t.role AND r.day = t.day
+        LEFT JOIN by_branch b ON b.role IS NOT DISTINCT FROM t.role
+            AND b.branch_code = t.branch_code AND b.day = t.day
+        """,
+        params={"first": first, "last": last},
+    ).to_arrow_table()
+
+
+def monitor_history(db: duckdb.DuckDBPyConnection, features: Sequence[str]) -> pa.Table:
+    """Every user-day of ``monitor_days`` (``staff_id``, ``role``, ``day`` and ``features``),
+    for the users' own baselines."""
+    return db.sql(
+        f"""SELECT m.staff_id, s.role, m.day, {", ".join(f"m.{f}" for f in features)}
+        FROM monitor_days m LEFT JOIN m_staff s USING (staff_id)"""
+    ).to_arrow_table()
+
+
+def monitor_cleanup(db: duckdb.DuckDBPyConnection) -> None:
+    """Drop the monitor's temporary tables."""
+    for table in (
+        "m_customer_branch",
+        "m_portfolio",
+        "m_apps",
+        "m_staff",
+        "m_chunk",
+        "monitor_days",
+    ):
+        with contextlib.suppress(duckdb.Error):
+            db.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def segment_names(db: duckdb.DuckDBPyConnection) -> set[str]:
+    """The segment attributes the register's customers carry (from a sample of them)."""
+    rows = db.execute(
+        f"""SELECT DISTINCT unnest(json_keys(segment)) FROM
+        (SELECT segment FROM customers WHERE segment IS NOT NULL AND {LOADED} LIMIT 1000)"""
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+_ALERT_VALUES = ("staff_id", "day", "score", "severity", "reasons", "features")
+
+
+def save_alerts(
+    db: duckdb.DuckDBPyConnection,
+    rows: Sequence[dict[str, Any]],
+    first: datetime.date,
+    last: datetime.date,
+    now: str,
+) -> None:
+    """Store the alerts of the days ``first`` to ``last`` (inside the caller's transaction).
+
+    An alert of a user and day already stored is updated (its id, creation time, review status
+    and note stay); a new one gets the next id. Open alerts of those days that the run no
+    longer raises are removed; reviewed ones (confirmed, dismissed) stay as the record of the
+    review.
+    """
+    found = pa.table(
+        {
+            "position": pa.array(range(len(rows)), pa.int64()),
+            **{
+                name: pa.array(
+                    [row[name] for row in rows],
+                    {"day": pa.date32(), "score": pa.float64()}.get(name, pa.string()),
+                )
+                for name in _ALERT_VALUES
+            },
+        }
+    )
+    db.register("found_alerts", found)
+    try:
+        db.execute(
+            """UPDATE alerts SET score = f.score, severity = f.severity,
+                reasons = f.reasons, features = f.features, updated = ?
+            FROM found_alerts f
+            WHERE alerts.staff_id = f.staff_id AND alerts.day = f.day
+                AND (alerts.score <> f.score OR alerts.severity <> f.severity
+                     OR CAST(alerts.reasons AS VARCHAR) <> f.reasons
+                     OR CAST(alerts.features AS VARCHAR) <> f.features)""",
+            [now],
+        ).fetchall()
+        db.execute(
+            """DELETE FROM alerts WHERE status = 'open' AND day BETWEEN ? AND ?
+            AND NOT EXISTS (SELECT 1 FROM found_alerts f
+                            WHERE f.staff_id = alerts.staff_id AND f.day = alerts.day)""",
+            [first, last],
+        ).fetchall()
+        db.execute(
+            """INSERT INTO alerts (alert_id, staff_id, day, score, severity, reasons, features,
+                                   status, created)
+            SELECT (SELECT coalesce(max(alert_id), 0) FROM alerts)
+                       + row_number() OVER (ORDER BY f.position),
+                   f.staff_id, f.day, f.score, f.severity, f.reasons, f.features, 'open', ?
+            FROM found_alerts f
+            ANTI JOIN alerts a ON a.staff_id = f.staff_id AND a.day = f.day""",
+            [now],
+        ).fetchall()
+    finally:
+        db.unregister("found_alerts")
+
+
+def alert_rows(
+    db: duckdb.DuckDBPyConnection,
+    since: datetime.date | None = None,
+    until: datetime.date | None = None,
+    status: str | None = None,
+    staff_id: str | None = None,
+    alert_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Stored alerts (columns :data:`ALERT_COLUMNS`), by day and then score, best first."""
+    conditions, parameters = ["true"], []
+    for condition, value in (
+        ("day >= ?", since),
+        ("day <= ?", until),
+        ("status = ?", status),
+        ("staff_id = ?", staff_id),
+        ("alert_id = ?", alert_id),
+    ):
+        if value is not None:
+            conditions.append(condition)
+            parameters.append(value)
+    rows = db.execute(
+        f"""SELECT {", ".join(ALERT_COLUMNS)} FROM alerts WHERE {" AND ".join(conditions)}
+        ORDER BY day, score DESC, alert_id""",
+        parameters,
+    ).fetchall()
+    return [dict(zip(ALERT_COLUMNS, row, strict=True)) for row in rows]
+
+
+def update_alert_status(
+    db: duckdb.DuckDBPyConnection, alert_id: int, status: str, note: str | None, now: str
+) -> bool:
+    """Set an alert's review status and note (a None note keeps the old one); False when there
+    is no such alert."""
+    rows = db.execute(
+        """UPDATE alerts SET status = ?, note = coalesce(?, note), updated = ?
+        WHERE alert_id = ? RETURNING alert_id""",
+        [status, note, now, alert_id],
+    ).fetchall()
+    return bool(rows)

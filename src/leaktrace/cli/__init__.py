@@ -17,6 +17,7 @@ from leaktrace.cli import (
     demo,
     export,
     ledger,
+    monitor,
     scan,
     synth,
     trace,
@@ -41,6 +42,7 @@ app.add_typer(access.app, name="access")
 app.command(name="trace")(trace.trace_command)
 app.command(name="cases")(trace.cases_command)
 app.command(name="synth")(synth.synth_command)
+app.add_typer(monitor.app, name="monitor")
 app.command(name="demo")(demo.demo_command)
 
 

@@ -14,7 +14,11 @@ from leaktrace.cli._common import JsonOption, QuietOption, handle_errors, print_
 from leaktrace.cli._common import stdout as console
 from leaktrace.exceptions import ConfigError
 
-_NOUNS = {"portfolios": "portfolio entries", "access_log": "access events"}
+_NOUNS = {
+    "portfolios": "portfolio entries",
+    "access_log": "access events",
+    "insiders": "planted staff (ground truth)",
+}
 
 
 def _date(value: str) -> datetime.date:
@@ -57,6 +61,14 @@ def synth_command(
             "--remarks/--no-remarks", help="Free-text 备注 in the customer table (slower)."
         ),
     ] = True,
+    insiders: Annotated[
+        bool,
+        typer.Option(
+            "--insiders",
+            help="Plant insider scenarios and legitimately busy colleagues; their ground truth "
+            "goes to insiders.csv (or .parquet) beside the access log.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -66,7 +78,11 @@ def synth_command(
     Customers have names by real surname frequencies, checksum-valid resident IDs with real
     region codes, valid mobile prefixes, UnionPay cards, plates and addresses. Staff (teller,
     customer manager, credit officer, call centre, back office, IT) work business hours at
-    their branch; every credit query refers to a loan application.
+    their branch; every credit query refers to a loan application. With --insiders some of
+    them are not so honest (credit-report harvesting, slow harvesting, exports before leaving,
+    night-time enumeration, a call-centre agent copying callers, a colluding pair), and some
+    are busy for good reasons (month-end batches, campaigns, a branch merger, a portfolio
+    taken over); insiders.csv names them all.
     """
     if kind not in synth.KINDS:
         raise ConfigError(
@@ -97,6 +113,7 @@ def synth_command(
             file_format=file_format,
             remarks=remarks,
             events=events,
+            insiders=insiders,
             progress=report,
         )
     files = summary["files"]

@@ -11,8 +11,11 @@ real person's record:
 - loan applications and access logs with realistic workloads, streamed day by day
   (:func:`access_days`, :func:`access_batches`), with hooks for planted insider scenarios —
   :mod:`leaktrace.synth.access`;
+- planted insider scenarios and legitimately busy colleagues with ground truth (:func:`plant`,
+  :class:`Plan`) — :mod:`leaktrace.synth.scenarios`;
 - all of it written to a folder (:func:`write_institution`; the parts: :func:`write_customers`,
-  :func:`write_tables`, :func:`write_activity`) — :mod:`leaktrace.synth.files`.
+  :func:`write_tables`, :func:`write_activity`, :func:`write_insiders`) —
+  :mod:`leaktrace.synth.files`.
 """
 
 from leaktrace.synth.access import (
@@ -51,7 +54,7 @@ from leaktrace.synth.customer import (
     surname_shares,
     write_customers,
 )
-from leaktrace.synth.files import write_activity, write_institution, write_tables
+from leaktrace.synth.files import write_activity, write_insiders, write_institution, write_tables
 from leaktrace.synth.institution import (
     BRANCH_SCHEMA,
     LEVELS,
@@ -65,17 +68,28 @@ from leaktrace.synth.institution import (
     default_staff,
     institution,
 )
+from leaktrace.synth.scenarios import (
+    BENIGN_SCENARIOS,
+    INSIDER_SCENARIOS,
+    LABEL_CODES,
+    TRUTH_SCHEMA,
+    Plan,
+    plant,
+)
 
 __all__ = [
     "ACCESS_SCHEMA",
     "ACTIONS",
     "APPLICATION_SCHEMA",
     "AS_OF",
+    "BENIGN_SCENARIOS",
     "BLOCK_ROWS",
     "BRANCH_SCHEMA",
     "COLUMN_LABELS",
+    "INSIDER_SCENARIOS",
     "INSTITUTIONS",
     "KINDS",
+    "LABEL_CODES",
     "LEVELS",
     "PORTFOLIO_SCHEMA",
     "REFERENCES",
@@ -84,11 +98,13 @@ __all__ = [
     "STAFF_SCHEMA",
     "START",
     "SYSTEMS",
+    "TRUTH_SCHEMA",
     "Applications",
     "DayContext",
     "DayWork",
     "Events",
     "Institution",
+    "Plan",
     "Remark",
     "Scenario",
     "Truth",
@@ -105,12 +121,14 @@ __all__ = [
     "expected_events",
     "institution",
     "make_events",
+    "plant",
     "remark",
     "remarks",
     "remarks_table",
     "surname_shares",
     "write_activity",
     "write_customers",
+    "write_insiders",
     "write_institution",
     "write_tables",
 ]

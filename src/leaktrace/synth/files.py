@@ -1,5 +1,6 @@
 """A synthetic institution written to a folder: customers, branches, staff, portfolios, loan
-applications and access logs, as CSV (UTF-8) or Parquet (zstd).
+applications and access logs, as CSV (UTF-8) or Parquet (zstd), and the ground truth of planted
+insider scenarios (``insiders``, :mod:`leaktrace.synth.scenarios`) when asked for.
 
 Every file is written beside its target and renamed when complete, so an interrupted run leaves
 no half file. The access log and the applications are written in one pass over the days.
@@ -35,6 +36,7 @@ from leaktrace.synth.institution import (
     Institution,
     institution,
 )
+from leaktrace.synth.scenarios import TRUTH_SCHEMA, Plan, plant
 
 FORMATS = ("csv", "parquet")
 # Columns whose values repeat: dictionary pages pay there and only there.
@@ -204,6 +206,32 @@ def write_activity(
     }
 
 
+def write_insiders(
+    plan: Plan, directory: str | Path, *, file_format: str = "csv"
+) -> dict[str, dict[str, Any]]:
+    """Write the ground truth of ``plan`` (:data:`~leaktrace.synth.scenarios.TRUTH_SCHEMA`) as
+    ``insiders.csv`` or ``insiders.parquet`` into ``directory``; returns
+    ``{"insiders": {"path": ..., "rows": ...}}``."""
+    _check_format(file_format)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"insiders.{file_format}"
+    rows = _write(path, TRUTH_SCHEMA, file_format, plan.truth.to_batches())
+    return {"insiders": {"path": str(path), "rows": rows}}
+
+
+def _same_world(planted: Institution, world: Institution) -> bool:
+    """Whether a plan was made for the institution these arguments describe (its leave dates
+    may differ: the plan moves some)."""
+    return (planted.kind, planted.seed, planted.customers, planted.start, planted.days) == (
+        world.kind,
+        world.seed,
+        world.customers,
+        world.start,
+        world.days,
+    ) and planted.staff.num_rows == world.staff.num_rows
+
+
 def write_institution(
     directory: str | Path,
     customers: int = 5_000,
@@ -218,6 +246,7 @@ def write_institution(
     events: int | None = None,
     scenarios: Sequence[Scenario] = (),
     labels: bool = False,
+    insiders: bool | Plan = False,
     batch_rows: int = 500_000,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
@@ -229,6 +258,12 @@ def write_institution(
     log holds about that many events (by default the roles' normal workload). ``progress`` is
     called as ``progress(stage, done, total)`` with stage ``"customers"`` (rows) or
     ``"access"`` (days).
+
+    ``insiders`` plants insider scenarios and legitimately busy colleagues: True for
+    :func:`~leaktrace.synth.scenarios.plant` with the default counts and ``seed``, or a
+    :class:`~leaktrace.synth.scenarios.Plan` made for the institution these arguments describe.
+    The staff file then holds the plan's leave dates, and ``insiders`` (same format) the ground
+    truth; ``labels`` adds each event's label code to the access log and applications.
     """
     _check_format(file_format)
     if events is not None and events < 1:
@@ -236,6 +271,19 @@ def write_institution(
     directory = Path(directory)
     world = institution(customers, staff, seed, kind=kind, start=start, days=days)
     scale = 1.0 if events is None else events / expected_events(world)
+    plan = None
+    if isinstance(insiders, Plan):
+        if not _same_world(insiders.world, world):
+            raise ConfigError(
+                "The plan was made for another institution: plant it in the one that "
+                "customers, staff, days, start, seed and kind describe."
+            )
+        plan = insiders
+    elif insiders:
+        plan = plant(world, seed=seed)
+    if plan is not None:
+        world = plan.world
+        scenarios = (*plan.scenarios, *scenarios)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"customers.{file_format}"
     done = 0
@@ -269,6 +317,8 @@ def write_institution(
         batch_rows=batch_rows,
         on_day=None if progress is None else lambda day: progress("access", day, days),
     )
+    if plan is not None:
+        files |= write_insiders(plan, directory, file_format=file_format)
     return {
         "directory": str(directory),
         "kind": kind,

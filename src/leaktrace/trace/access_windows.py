@@ -27,10 +27,8 @@ from typing import Any
 import pyarrow as pa
 
 from leaktrace import store
+from leaktrace.monitor import BRANCH_ATTRIBUTES
 from leaktrace.release.marks import binomial_pvalue
-
-# Segment attributes of the register that hold a customer's branch, tried in this order.
-BRANCH_ATTRIBUTES = ("branch_code", "网点代码", "branch", "网点", "开户网点", "机构号")
 
 
 @dataclass(frozen=True, slots=True)
