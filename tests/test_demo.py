@@ -3,6 +3,7 @@ acceptance 5)."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 
@@ -19,6 +20,9 @@ def test_the_demo_names_the_planted_insider_in_under_three_minutes(tmp_path):
     assert result.exit_code == 0, result.output
     outcome = json.loads(result.stdout)
     assert outcome["found_insider"] and outcome["named"] == [outcome["insider"]]
+    started = datetime.date.fromisoformat(outcome["harvest_started"])
+    alerted = datetime.date.fromisoformat(outcome["first_alert"])
+    assert 0 <= (alerted - started).days <= 2  # the monitor caught the harvest as it went on
     assert elapsed < 180
     report = (tmp_path / "demo" / "case.html").read_text(encoding="utf-8")
     assert outcome["insider"] in report and 'id="timeline"' in report

@@ -4,7 +4,8 @@
    access logs) in which one customer manager, the *planted insider*, queries the credit
    reports of strangers in the evenings, with no loan application — the field notes' bank case.
 2. A workspace: the register of customers (tokens only), the staff directory, applications,
-   portfolios and access logs loaded; two traceable releases of 2,000 customers to two
+   portfolios and access logs loaded; the monitor run over the month (does it alert on the
+   insider while the harvest goes on?); two traceable releases of 2,000 customers to two
    telesales teams; canary customers for the core tables.
 3. The broker: the harvested records merged with another source's list, columns dropped and
    renamed, phones reformatted, names in traditional characters, shuffled, and a free sample
@@ -28,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from leaktrace import access, customers, store, synth
+from leaktrace import access, customers, monitor, store, synth
 from leaktrace.exceptions import ConfigError
 from leaktrace.release import canary
 from leaktrace.release import export as exporter
@@ -50,6 +51,9 @@ class DemoResult:
 
     directory: str
     insider: str
+    harvest_started: str
+    first_alert: str | None  # the monitor's first alert on the insider
+    other_alerts: int  # alerts on anyone else over the month
     named: tuple[str, ...]
     outcome: str
     case_id: str
@@ -106,6 +110,9 @@ def run(directory: str | Path, seed: int = 7, progress: Progress | None = None) 
         customers.load(ws, str(bank / "customers.csv"))
         for name in ("staff", "applications", "portfolios", "access_log"):
             access.load(ws, str(bank / f"{name}.csv"))
+        say("watching the access logs (monitor)")
+        alerts = monitor.run(ws)
+        on_insider = sorted(a.day for a in alerts if a.staff_id == insider_id)
         say("releasing two campaign lists and planting canaries")
         for team in ("telesales-A", "telesales-B"):
             exporter.export(ws, str(bank / "customers.csv"), folder / f"release-{team}.csv",
@@ -128,6 +135,9 @@ def run(directory: str | Path, seed: int = 7, progress: Progress | None = None) 
     return DemoResult(
         directory=str(folder),
         insider=insider_id,
+        harvest_started=str(world.start + datetime.timedelta(days=HARVEST_DAYS.start)),
+        first_alert=str(on_insider[0]) if on_insider else None,
+        other_alerts=sum(1 for a in alerts if a.staff_id != insider_id),
         named=traced.verdict.users,
         outcome=traced.verdict.outcome,
         case_id=case_id,

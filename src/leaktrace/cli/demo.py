@@ -38,6 +38,16 @@ def demo_command(
     if as_json:
         print_json(result.as_dict())
         return
+    alert = (
+        f"the monitor first alerted on {result.first_alert}"
+        if result.first_alert
+        else "the monitor did not alert"
+    )
+    out.print(
+        f"planted insider {result.insider} began harvesting on {result.harvest_started}; {alert} "
+        f"({result.other_alerts} alerts on others over the month)",
+        highlight=False,
+    )
     named = ", ".join(result.named) or "no one"
     out.print(
         f"planted insider: {result.insider}; the trace named: {named} ({result.outcome}) — "
