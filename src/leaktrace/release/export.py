@@ -2,13 +2,16 @@
 
 One export:
 
-1. reads the source and matches its rows to the register (which customers the copy holds);
-2. with ``sample``, keeps N customers of the segment chosen for this recipient
-   (:mod:`.subset`: the least released first, then a keyed order);
-3. puts keyed marks into the fields the policy names (:mod:`.marks`), masks the identifier
-   types the policy masks, and mixes in decoy customers at keyed positions (:mod:`.decoys`);
-4. writes the file and records the release — recipient, role, purpose, approver, rows, the
-   customers it holds, the decoys' tokens, the file's SHA-256, the policy — with a ledger entry.
+1. with ``sample``, reads the columns that say who each row is, matches them to the register
+   and keeps N customers of the segment chosen for this recipient (:mod:`.subset`: the least
+   released first, then a keyed order);
+2. reads the source batch by batch (memory bounded by a batch, ``BATCH_ROWS``): matches each
+   batch's rows to the register (which customers the copy holds; a customer-number column is
+   used when its first batch agrees with the identifiers), puts keyed marks into the fields the
+   policy names (:mod:`.marks`), masks the identifier types the policy masks, mixes in decoy
+   customers made from that batch at keyed positions (:mod:`.decoys`) and writes the batch;
+3. records the release — recipient, role, purpose, approver, rows, the customers it holds, the
+   decoys' tokens, the file's SHA-256, the policy — with a ledger entry.
 
 A release is recorded ``pending`` before its file is written and ``complete``, with its ledger
 entry, in one transaction afterwards; the file is renamed into place last. An export killed at
