@@ -1144,6 +1144,8 @@ class AccessLoad:
             "SELECT coalesce(max(load_id), 0) + 1 FROM access_loads"
         ).fetchall()[0][0]
         self.check_staff = bool(db.execute("SELECT count(*) FROM staff").fetchall()[0][0])
+        # DuckDB draws a progress bar on stdout for long statements: not amid --json output.
+        db.execute("SET enable_progress_bar = false")
         if kind == "events":
             self._check_hash()
         db.execute("DROP TABLE IF EXISTS access_staff_stage")
