@@ -1221,20 +1221,37 @@ def _reason(*checks: tuple[str, str]) -> str:
     return "CASE " + " ".join(f"WHEN {c} THEN '{r}'" for c, r in checks) + " END"
 
 
-def access_new_refs(
+def access_distinct_refs(
     db: duckdb.DuckDBPyConnection, source_sql: str, types: dict[str, str], trim: bool
 ) -> pa.Array:
-    """Distinct customer references of a chunk that the view ``access_refs`` lacks."""
+    """The distinct customer references of a chunk (the source's values, for tokens)."""
     return (
         db.sql(
             f"""SELECT DISTINCT {_text("customer", types.get("customer"), trim)} AS value
-            FROM ({source_sql})
-            WHERE value IS NOT NULL AND value NOT IN (SELECT value FROM access_refs)"""
+            FROM ({source_sql}) WHERE value IS NOT NULL"""
         )
         .to_arrow_table()
         .column("value")
         .combine_chunks()
     )
+
+
+def access_known_refs(
+    db: duckdb.DuckDBPyConnection, references: pa.Table, values: pa.Array
+) -> pa.Table:
+    """The rows of ``references`` (``value``, ``token``, ``customer_id``) whose value is among
+    ``values``. The hash table is built on ``values`` (one chunk's) and ``references`` (all
+    of a load's, millions) only probe it: a chunk costs a scan of them, not a rebuild."""
+    db.register("access_refs_all", references)
+    db.register("access_chunk_values", pa.table({"value": values}))
+    try:
+        return db.sql(
+            """SELECT r.value, r.token, r.customer_id FROM access_refs_all r
+            SEMI JOIN access_chunk_values v ON v.value = r.value"""
+        ).to_arrow_table()
+    finally:
+        db.unregister("access_refs_all")
+        db.unregister("access_chunk_values")
 
 
 def register_ids_of_tokens(
@@ -1299,6 +1316,8 @@ class AccessLoad:
             "SELECT coalesce(max(load_id), 0) + 1 FROM access_loads"
         ).fetchall()[0][0]
         self.check_staff = bool(db.execute("SELECT count(*) FROM staff").fetchall()[0][0])
+        # DuckDB draws a progress bar on stdout for long statements: not amid --json output.
+        db.execute("SET enable_progress_bar = false")
         if kind == "events":
             self._check_hash()
         db.execute("DROP TABLE IF EXISTS access_staff_stage")
