@@ -197,23 +197,35 @@ class Feature:
 
 
 FEATURES = (
-    Feature("customers", 0.5, "{n} customers today"),
-    Feature("no_ref", 1.0, "{n} customers without a business reference (无业务凭证)"),
+    Feature("customers", 0.5, "{customers} customers today"),
+    Feature("no_ref", 1.0, "{no_ref} customers without a business reference (无业务凭证)"),
     Feature(
-        "out_branch_no_ref", 1.0, "{n} customers of other branches without a business reference"
-    ),
-    Feature(
-        "out_portfolio_no_ref",
+        "out_branch_excess",
         1.0,
-        "{n} customers outside own portfolio (非管户客户) without a business reference",
+        "{out_branch_no_ref} customers of other branches without a business reference (of "
+        "{out_branch} of other branches; {out_branch_usual} expected from the day's other "
+        "work, {out_branch_excess} more)",
     ),
-    Feature("export_customers", 1.0, "{n} customers exported or printed (导出/打印)"),
+    Feature(
+        "out_portfolio_excess",
+        1.0,
+        "{out_portfolio_no_ref} customers outside own portfolio (非管户客户) without a business "
+        "reference (of {out_portfolio} outside it; {out_portfolio_usual} expected from the "
+        "day's other work, {out_portfolio_excess} more)",
+    ),
+    Feature(
+        "export_customers", 1.0, "{export_customers} customers exported or printed (导出/打印)"
+    ),
     Feature(
         "off_no_ref",
         0.5,
-        "{n} customers touched off hours (非工作时间) without a business reference",
+        "{off_no_ref} customers touched off hours (非工作时间) without a business reference",
     ),
-    Feature("enum_customers", 1.0, "{n} customers in runs of neighbouring customer numbers (遍历)"),
+    Feature(
+        "enum_customers",
+        1.0,
+        "{enum_customers} customers in runs of neighbouring customer numbers (遍历)",
+    ),
 )
 SCORED = tuple(f.name for f in FEATURES)
 # Points of the rules: per customer of a credit query without an application (on top of a
@@ -632,6 +644,12 @@ def score(
         got[learning] = 0.0
         points[feature.name] = got
         total += got
+    # Customers outside the portfolio include those of other branches: one piece of evidence,
+    # counted once (the larger of the two).
+    branch, portfolio = points["out_branch_excess"], points["out_portfolio_excess"]
+    total -= np.fmin(branch, portfolio)
+    points["out_branch_excess"] = np.where(branch > portfolio, branch, 0.0)
+    points["out_portfolio_excess"] = np.where(branch > portfolio, 0.0, portfolio)
     credit = np.nan_to_num(_column(table, "credit_no_app"))
     credit_hit = credit >= max(settings.credit_min, 1)
     points["credit_no_app"] = np.where(credit_hit, _CREDIT_BASE + _CREDIT_EACH * credit, 0.0)
@@ -737,13 +755,7 @@ def reasons(
             got += points.get("enumeration", 0.0)
         if got <= 0 or feature.name == "customers":
             continue
-        out.append(
-            (
-                got,
-                f"{feature.text.format(n=_number(row[feature.name]))}; "
-                f"{_baselines(row, feature.name)}",
-            )
-        )
+        out.append((got, f"{_fill(feature.text, row)}; {_baselines(row, feature.name)}"))
     out.sort(key=lambda item: -item[0])
     first = (
         f"{_number(row['customers'])} customers today ({_baselines(row, 'customers')}; "
@@ -758,6 +770,17 @@ def reasons(
     return lines
 
 
+def _fill(text: str, row: Mapping[str, Any]) -> str:
+    """``text`` with ``{column}`` fields of ``row`` as numbers (``{kind}_usual``: the customers
+    without a reference that the day's other work would give, count − excess)."""
+    values = {name: _number(value) for name, value in row.items() if isinstance(value, int | float)}
+    for kind in ("out_branch", "out_portfolio"):
+        if row.get(f"{kind}_excess") is not None:
+            values[f"{kind}_usual"] = _number(round(row[f"{kind}_no_ref"] - row[f"{kind}_excess"]))
+            values[f"{kind}_excess"] = _number(round(row[f"{kind}_excess"]))
+    return text.format_map(values)
+
+
 def _baselines(row: Mapping[str, Any], name: str) -> str:
     peer = f"peers' median {_number(row.get(f'{name}_peer_median'))}"
     own = row.get(f"{name}_own_median")
@@ -768,7 +791,7 @@ def _baselines(row: Mapping[str, Any], name: str) -> str:
 
 def _features(row: Mapping[str, Any], points: Mapping[str, float]) -> dict[str, Any]:
     """What is kept with an alert: the counts, the baselines and the points of each part."""
-    counts = {name: row[name] for name in store.MONITOR_COUNTS}
+    counts = {name: row[name] for name in store.MONITOR_COUNTS + store.MONITOR_EXCESS}
     baselines = {
         name: {
             "peer_median": row[f"{name}_peer_median"],
