@@ -11,8 +11,11 @@ Features, per user (staff member) and day, all computed in DuckDB over ``access_
   Regulation arts. 18/20): this is the core rule;
 * customers of other branches (the register's branch attribute against the user's branch,
   where the register has customers of that branch), and outside the user's portfolio (for
-  users who hold one), each counted among the customers without a business reference: work
-  for other branches with a reference (a merger, a takeover) is work;
+  users who hold one), without a business reference, beyond what the user's share of
+  unreferenced work on the day's other customers would give: work for other branches with a
+  reference, or with the user's usual habits (staff who now also serve a merged outlet, a
+  successor taking over a portfolio), is work; a harvester references almost none. The two
+  overlap and count once;
 * customers exported or printed; customers touched off hours (outside ``office_hours``, and
   at weekends);
 * enumeration (遍历): customers touched in runs of neighbouring customer numbers. Tokens carry
@@ -681,6 +684,7 @@ def score(
                     row,
                     {k: float(v[i]) for k, v in points.items()},
                     int(days_left[i]) if leaving[i] else None,
+                    settings.min_peers,
                 ),
                 "features": _features(row, {k: float(v[i]) for k, v in points.items()}),
             }
@@ -721,7 +725,10 @@ def _number(value: float | None) -> str:
 
 
 def reasons(
-    row: Mapping[str, Any], points: Mapping[str, float], days_left: int | None
+    row: Mapping[str, Any],
+    points: Mapping[str, float],
+    days_left: int | None,
+    min_peers: int = 8,
 ) -> list[str]:
     """Human-readable reasons for one user-day, strongest first.
 
@@ -757,10 +764,12 @@ def reasons(
             continue
         out.append((got, f"{_fill(feature.text, row)}; {_baselines(row, feature.name)}"))
     out.sort(key=lambda item: -item[0])
+    peers = f"{row.get('peers') or 0} {role} staff at work, {scope}"
+    if (row.get("peers") or 0) < min_peers:
+        peers += ": too few to compare with"
     first = (
         f"{_number(row['customers'])} customers today ({_baselines(row, 'customers')}; "
-        f"{row.get('peers') or 0} {role} staff at work, {scope}); {_number(row['no_ref'])} "
-        "without a business reference"
+        f"{peers}); {_number(row['no_ref'])} without a business reference"
     )
     lines = [first, *(text for _, text in out)]
     if days_left is not None:
