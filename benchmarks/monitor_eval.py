@@ -201,7 +201,9 @@ def report(results: list[dict]) -> str:
             )
     lines += [
         "",
-        "Days from the start of each behaviour to its first alert (– not caught in time):",
+        *_by_scenario(results),
+        "",
+        "Days from the start of each behaviour to its first alert (– not caught by the deadline):",
         "",
         "| seed | insider | leaktrace | IF raw | IF ÷ peers |",
         "|---|---|---|---|---|",
@@ -213,6 +215,33 @@ def report(results: list[dict]) -> str:
             shown = " | ".join("–" if c is None else str(c) for c in cells)
             lines.append(f"| {r['seed']} | {name} | {shown} |")
     return "\n".join(lines)
+
+
+def _by_scenario(results: list[dict]) -> list[str]:
+    """Per scenario over all seeds: insiders caught by the deadline, and the days to the first
+    alert (mean and worst), for leaktrace and each baseline."""
+    names = ["leaktrace monitor", *results[0]["forests"]]
+    lines = [
+        "| scenario | insiders | "
+        + " | ".join(f"{n}: caught, days (mean / worst)" for n in names)
+        + " |",
+        "|---|---|" + "---|" * len(names),
+    ]
+    scenarios = dict.fromkeys(key.split(" (")[0] for r in results for key in r["ours"].caught)
+    for scenario in scenarios:
+        cells = []
+        for n in names:
+            days = [
+                d
+                for r in results
+                for key, d in (r["ours"] if n == names[0] else r["forests"][n]).caught.items()
+                if key.split(" (")[0] == scenario
+            ]
+            hit = [d for d in days if d is not None]
+            timing = f"{sum(hit) / len(hit):.1f} / {max(hit)}" if hit else "–"
+            cells.append(f"{len(hit)}/{len(days)}, {timing}")
+        lines.append(f"| {scenario} | {len(days)} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main() -> None:

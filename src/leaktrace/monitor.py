@@ -11,8 +11,11 @@ Features, per user (staff member) and day, all computed in DuckDB over ``access_
   Regulation arts. 18/20): this is the core rule;
 * customers of other branches (the register's branch attribute against the user's branch,
   where the register has customers of that branch), and outside the user's portfolio (for
-  users who hold one), each counted among the customers without a business reference: work
-  for other branches with a reference (a merger, a takeover) is work;
+  users who hold one), without a business reference, beyond what the user's share of
+  unreferenced work on the day's other customers would give: work for other branches with a
+  reference, or with the user's usual habits (staff who now also serve a merged outlet, a
+  successor taking over a portfolio), is work; a harvester references almost none. The two
+  overlap and count once;
 * customers exported or printed; customers touched off hours (outside ``office_hours``, and
   at weekends);
 * enumeration (遍历): customers touched in runs of neighbouring customer numbers. Tokens carry
@@ -197,23 +200,35 @@ class Feature:
 
 
 FEATURES = (
-    Feature("customers", 0.5, "{n} customers today"),
-    Feature("no_ref", 1.0, "{n} customers without a business reference (无业务凭证)"),
+    Feature("customers", 0.5, "{customers} customers today"),
+    Feature("no_ref", 1.0, "{no_ref} customers without a business reference (无业务凭证)"),
     Feature(
-        "out_branch_no_ref", 1.0, "{n} customers of other branches without a business reference"
-    ),
-    Feature(
-        "out_portfolio_no_ref",
+        "out_branch_excess",
         1.0,
-        "{n} customers outside own portfolio (非管户客户) without a business reference",
+        "{out_branch_no_ref} customers of other branches without a business reference (of "
+        "{out_branch} of other branches; {out_branch_usual} expected from the day's other "
+        "work, {out_branch_excess} more)",
     ),
-    Feature("export_customers", 1.0, "{n} customers exported or printed (导出/打印)"),
+    Feature(
+        "out_portfolio_excess",
+        1.0,
+        "{out_portfolio_no_ref} customers outside own portfolio (非管户客户) without a business "
+        "reference (of {out_portfolio} outside it; {out_portfolio_usual} expected from the "
+        "day's other work, {out_portfolio_excess} more)",
+    ),
+    Feature(
+        "export_customers", 1.0, "{export_customers} customers exported or printed (导出/打印)"
+    ),
     Feature(
         "off_no_ref",
         0.5,
-        "{n} customers touched off hours (非工作时间) without a business reference",
+        "{off_no_ref} customers touched off hours (非工作时间) without a business reference",
     ),
-    Feature("enum_customers", 1.0, "{n} customers in runs of neighbouring customer numbers (遍历)"),
+    Feature(
+        "enum_customers",
+        1.0,
+        "{enum_customers} customers in runs of neighbouring customer numbers (遍历)",
+    ),
 )
 SCORED = tuple(f.name for f in FEATURES)
 # Points of the rules: per customer of a credit query without an application (on top of a
@@ -632,6 +647,12 @@ def score(
         got[learning] = 0.0
         points[feature.name] = got
         total += got
+    # Customers outside the portfolio include those of other branches: one piece of evidence,
+    # counted once (the larger of the two).
+    branch, portfolio = points["out_branch_excess"], points["out_portfolio_excess"]
+    total -= np.fmin(branch, portfolio)
+    points["out_branch_excess"] = np.where(branch > portfolio, branch, 0.0)
+    points["out_portfolio_excess"] = np.where(branch > portfolio, 0.0, portfolio)
     credit = np.nan_to_num(_column(table, "credit_no_app"))
     credit_hit = credit >= max(settings.credit_min, 1)
     points["credit_no_app"] = np.where(credit_hit, _CREDIT_BASE + _CREDIT_EACH * credit, 0.0)
@@ -663,6 +684,7 @@ def score(
                     row,
                     {k: float(v[i]) for k, v in points.items()},
                     int(days_left[i]) if leaving[i] else None,
+                    settings.min_peers,
                 ),
                 "features": _features(row, {k: float(v[i]) for k, v in points.items()}),
             }
@@ -703,7 +725,10 @@ def _number(value: float | None) -> str:
 
 
 def reasons(
-    row: Mapping[str, Any], points: Mapping[str, float], days_left: int | None
+    row: Mapping[str, Any],
+    points: Mapping[str, float],
+    days_left: int | None,
+    min_peers: int = 8,
 ) -> list[str]:
     """Human-readable reasons for one user-day, strongest first.
 
@@ -737,18 +762,14 @@ def reasons(
             got += points.get("enumeration", 0.0)
         if got <= 0 or feature.name == "customers":
             continue
-        out.append(
-            (
-                got,
-                f"{feature.text.format(n=_number(row[feature.name]))}; "
-                f"{_baselines(row, feature.name)}",
-            )
-        )
+        out.append((got, f"{_fill(feature.text, row)}; {_baselines(row, feature.name)}"))
     out.sort(key=lambda item: -item[0])
+    peers = f"{row.get('peers') or 0} {role} staff at work, {scope}"
+    if (row.get("peers") or 0) < min_peers:
+        peers += ": too few to compare with"
     first = (
         f"{_number(row['customers'])} customers today ({_baselines(row, 'customers')}; "
-        f"{row.get('peers') or 0} {role} staff at work, {scope}); {_number(row['no_ref'])} "
-        "without a business reference"
+        f"{peers}); {_number(row['no_ref'])} without a business reference"
     )
     lines = [first, *(text for _, text in out)]
     if days_left is not None:
@@ -756,6 +777,17 @@ def reasons(
         when = "today" if days_left == 0 else f"in {days_left} days"
         lines.append(f"leaves on {leave} ({when}; 离职前)")
     return lines
+
+
+def _fill(text: str, row: Mapping[str, Any]) -> str:
+    """``text`` with ``{column}`` fields of ``row`` as numbers (``{kind}_usual``: the customers
+    without a reference that the day's other work would give, count − excess)."""
+    values = {name: _number(value) for name, value in row.items() if isinstance(value, int | float)}
+    for kind in ("out_branch", "out_portfolio"):
+        if row.get(f"{kind}_excess") is not None:
+            values[f"{kind}_usual"] = _number(round(row[f"{kind}_no_ref"] - row[f"{kind}_excess"]))
+            values[f"{kind}_excess"] = _number(round(row[f"{kind}_excess"]))
+    return text.format_map(values)
 
 
 def _baselines(row: Mapping[str, Any], name: str) -> str:
@@ -768,7 +800,7 @@ def _baselines(row: Mapping[str, Any], name: str) -> str:
 
 def _features(row: Mapping[str, Any], points: Mapping[str, float]) -> dict[str, Any]:
     """What is kept with an alert: the counts, the baselines and the points of each part."""
-    counts = {name: row[name] for name in store.MONITOR_COUNTS}
+    counts = {name: row[name] for name in store.MONITOR_COUNTS + store.MONITOR_EXCESS}
     baselines = {
         name: {
             "peer_median": row[f"{name}_peer_median"],

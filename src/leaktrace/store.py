@@ -1766,11 +1766,14 @@ _CUSTOMER_KEY = """CASE WHEN customer_id IS NOT NULL THEN customer_id
 
 # The per-day counts the monitor computes for each user (columns of ``monitor_days``).
 MONITOR_COUNTS = (
-    "events", "customers", "no_ref", "out_branch_no_ref", "out_portfolio_no_ref",
-    "credit_events", "credit_customers", "credit_no_app",
+    "events", "customers", "no_ref", "out_branch", "out_branch_no_ref", "out_portfolio",
+    "out_portfolio_no_ref", "credit_events", "credit_customers", "credit_no_app",
     "export_customers", "off_events", "off_no_ref", "enum_customers", "decoy_events",
     "decoy_customers",
 )  # fmt: skip
+# Customers of other branches (outside the portfolio) without a business reference beyond what
+# the user's share of unreferenced work elsewhere that day would give (see monitor_add_days).
+MONITOR_EXCESS = ("out_branch_excess", "out_portfolio_excess")
 
 ALERT_COLUMNS = (
     "alert_id", "staff_id", "day", "score", "severity", "reasons", "features", "status",
@@ -1860,7 +1863,10 @@ def monitor_prepare(db: duckdb.DuckDBPyConnection, branch_attribute: str | None)
     ).fetchall()[0]
     if keys != ids:  # two staff ids with one 64-bit hash: never seen, but never silent
         raise WorkspaceError("Two staff ids share a hash; the monitor cannot tell them apart.")
-    columns = ", ".join(f"{name} BIGINT" for name in MONITOR_COUNTS)
+    columns = ", ".join(
+        [f"{name} BIGINT" for name in MONITOR_COUNTS]
+        + [f"{name} DOUBLE" for name in MONITOR_EXCESS]
+    )
     db.execute(
         f"""CREATE OR REPLACE TEMP TABLE monitor_days (
             staff_id VARCHAR, day DATE, {columns}, decoy_releases VARCHAR[])"""
@@ -1877,9 +1883,9 @@ def monitor_add_days(
     ``monitor_days`` (after :func:`monitor_prepare`).
 
     One query in the engine: events become one row per user, day and customer (``touch``),
-    which is summed per user and day; its customers without a business reference are placed
-    against the user's branch and portfolio; and it is gathered, in a narrow pass of its own,
-    into blocks of neighbouring register ids (the enumeration runs). Credit queries are
+    which is placed against the user's branch and portfolio and summed per user and day, and
+    gathered, in a narrow pass of its own, into blocks of neighbouring register ids (the
+    enumeration runs). Credit queries are
     checked against applications, and events of unregistered customers against decoy tokens,
     on their own (they are few). Times are taken apart as integers (microseconds since 1970):
     day, second of the day, weekday.
@@ -1893,8 +1899,14 @@ def monitor_add_days(
     # 1970-01-01 was a Thursday: (day + 3) % 7 is 0 on Mondays, 5 and 6 at weekends.
     off += f" OR ({day_no} + 3) % 7 >= 5)" if query.weekend_off_hours else ")"
     block = int(query.enumeration_block)
+    elsewhere = "s.serves AND b.branch <> s.branch_code"
+    unowned = "s.has_portfolio AND p.cust IS NULL"
     counted = {
         "no_ref": "t.no_ref",
+        "out_branch": elsewhere,
+        "out_branch_no_ref": f"{elsewhere} AND t.no_ref",
+        "out_portfolio": unowned,
+        "out_portfolio_no_ref": f"{unowned} AND t.no_ref",
         "export_customers": "t.exported",
         "off_no_ref": "t.off_events > 0 AND t.no_ref",
     }
@@ -1917,25 +1929,15 @@ def monitor_add_days(
                    count(*) FILTER (WHERE {off}) AS off_events
             FROM access_events WHERE {in_range}
             GROUP BY ALL
-        ), placed AS (
-            -- other branches and portfolios matter among customers without a business
-            -- reference (work for another branch with a reference is work): only those are
-            -- looked up, a tenth of the touches
-            SELECT t.staff_key, t.day_no, s.has_portfolio,
-                   count(*) FILTER (WHERE s.serves AND b.branch <> s.branch_code)
-                       AS out_branch_no_ref,
-                   count(*) FILTER (WHERE s.has_portfolio AND p.cust IS NULL)
-                       AS out_portfolio_no_ref
+        ), days AS (
+            SELECT t.staff_key, t.day_no, any_value(s.has_portfolio) AS has_portfolio,
+                   sum(t.events) AS events, count(t.cust) AS customers, {per_day},
+                   sum(t.off_events) AS off_events
             FROM touch t
-            JOIN m_staff s ON s.staff_key = t.staff_key
+            LEFT JOIN m_staff s ON s.staff_key = t.staff_key
             LEFT JOIN m_customer_branch b ON b.customer_id = t.cust
             LEFT JOIN m_portfolio p ON p.staff_key = t.staff_key AND p.cust = t.cust
-            WHERE t.no_ref AND t.cust IS NOT NULL
-            GROUP BY t.staff_key, t.day_no, s.has_portfolio
-        ), days AS (
-            SELECT t.staff_key, t.day_no, sum(t.events) AS events, count(t.cust) AS customers,
-                   {per_day}, sum(t.off_events) AS off_events
-            FROM touch t GROUP BY t.staff_key, t.day_no
+            GROUP BY t.staff_key, t.day_no
         ), runs AS (
             -- a narrow pass of its own: blocks of neighbouring register ids touched that day
             SELECT staff_key, day_no,
@@ -1973,18 +1975,21 @@ def monitor_add_days(
             GROUP BY ALL
         )
         SELECT d.staff_key, DATE '1970-01-01' + CAST(d.day_no AS INTEGER) AS day, d.events,
-               d.customers, d.no_ref, coalesce(o.out_branch_no_ref, 0) AS out_branch_no_ref,
-               CASE WHEN s.has_portfolio THEN coalesce(o.out_portfolio_no_ref, 0) END
+               d.customers, d.no_ref, d.out_branch, d.out_branch_no_ref,
+               CASE WHEN d.has_portfolio THEN d.out_portfolio END AS out_portfolio,
+               CASE WHEN d.has_portfolio THEN d.out_portfolio_no_ref END
                    AS out_portfolio_no_ref,
                coalesce(c.credit_events, 0) AS credit_events,
                coalesce(c.credit_customers, 0) AS credit_customers,
                coalesce(c.credit_no_app, 0) AS credit_no_app, d.export_customers,
                d.off_events, d.off_no_ref, coalesce(r.enum_customers, 0) AS enum_customers,
                coalesce(x.decoy_events, 0) AS decoy_events,
-               coalesce(x.decoy_customers, 0) AS decoy_customers, x.decoy_releases
+               coalesce(x.decoy_customers, 0) AS decoy_customers,
+               {_excess("out_branch")} AS out_branch_excess,
+               CASE WHEN d.has_portfolio THEN {_excess("out_portfolio")} END
+                   AS out_portfolio_excess,
+               x.decoy_releases
         FROM days d
-        LEFT JOIN m_staff s USING (staff_key)
-        LEFT JOIN placed o USING (staff_key, day_no)
         LEFT JOIN runs r USING (staff_key, day_no)
         LEFT JOIN credit_days c USING (staff_key, day_no)
         LEFT JOIN decoys x USING (staff_key, day_no)""",
@@ -2000,11 +2005,21 @@ def monitor_add_days(
     )
     db.execute(
         f"""INSERT INTO monitor_days
-        SELECT s.staff_id, c.day, {", ".join(f"c.{n}" for n in MONITOR_COUNTS)},
+        SELECT s.staff_id, c.day, {", ".join(f"c.{n}" for n in MONITOR_COUNTS + MONITOR_EXCESS)},
                c.decoy_releases
         FROM m_chunk c JOIN m_staff s USING (staff_key)"""
     )
     db.execute("DROP TABLE m_chunk")
+
+
+def _excess(kind: str) -> str:
+    """Customers of ``kind`` (``out_branch``, ``out_portfolio``) without a business reference,
+    beyond what the user's share of unreferenced work on the other customers of the day would
+    give: staff who now also serve a merged outlet's customers keep their habits there (a
+    manager without a contact record for a third of the customers, as at home), a harvester
+    references almost none. All of them when there is no other work that day."""
+    share = f"coalesce((d.no_ref - d.{kind}_no_ref) / nullif(d.customers - d.{kind}, 0), 0)"
+    return f"greatest(d.{kind}_no_ref - d.{kind} * {share}, 0)"
 
 
 def _seconds(clock: datetime.time) -> int:
