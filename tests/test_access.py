@@ -358,6 +358,18 @@ def test_a_line_repeated_within_a_file_counts_once(tmp_path):
         assert (result.loaded, result.duplicates) == (log.num_rows, 10)
 
 
+def test_identical_rows_without_event_ids_are_separate_events(tmp_path):
+    """Without event ids two identical rows are two events (a customer viewed twice in one
+    second); loading the file again still adds nothing."""
+    log = _days(_log(), 0, 0).drop_columns(["event_id"])
+    doubled = pa.concat_tables([log, log.slice(0, 10)])
+    with store.init_workspace(tmp_path / "ws") as ws:
+        path = _csv(doubled, tmp_path / "doubled.csv")
+        assert access.load(ws, path).loaded == doubled.num_rows
+        again = access.load(ws, path)
+        assert (again.loaded, again.duplicates) == (0, doubled.num_rows)
+
+
 def test_staff_and_portfolio_reloads(tmp_path):
     world = _world()
     with store.init_workspace(tmp_path / "ws") as ws:
