@@ -1091,20 +1091,37 @@ def _reason(*checks: tuple[str, str]) -> str:
     return "CASE " + " ".join(f"WHEN {c} THEN '{r}'" for c, r in checks) + " END"
 
 
-def access_new_refs(
+def access_distinct_refs(
     db: duckdb.DuckDBPyConnection, source_sql: str, types: dict[str, str], trim: bool
 ) -> pa.Array:
-    """Distinct customer references of a chunk that the view ``access_refs`` lacks."""
+    """The distinct customer references of a chunk (the source's values, for tokens)."""
     return (
         db.sql(
             f"""SELECT DISTINCT {_text("customer", types.get("customer"), trim)} AS value
-            FROM ({source_sql})
-            WHERE value IS NOT NULL AND value NOT IN (SELECT value FROM access_refs)"""
+            FROM ({source_sql}) WHERE value IS NOT NULL"""
         )
         .to_arrow_table()
         .column("value")
         .combine_chunks()
     )
+
+
+def access_known_refs(
+    db: duckdb.DuckDBPyConnection, references: pa.Table, values: pa.Array
+) -> pa.Table:
+    """The rows of ``references`` (``value``, ``token``, ``customer_id``) whose value is among
+    ``values``. The hash table is built on ``values`` (one chunk's) and ``references`` (all
+    of a load's, millions) only probe it: a chunk costs a scan of them, not a rebuild."""
+    db.register("access_refs_all", references)
+    db.register("access_chunk_values", pa.table({"value": values}))
+    try:
+        return db.sql(
+            """SELECT r.value, r.token, r.customer_id FROM access_refs_all r
+            SEMI JOIN access_chunk_values v ON v.value = r.value"""
+        ).to_arrow_table()
+    finally:
+        db.unregister("access_refs_all")
+        db.unregister("access_chunk_values")
 
 
 def register_ids_of_tokens(
@@ -1169,6 +1186,8 @@ class AccessLoad:
             "SELECT coalesce(max(load_id), 0) + 1 FROM access_loads"
         ).fetchall()[0][0]
         self.check_staff = bool(db.execute("SELECT count(*) FROM staff").fetchall()[0][0])
+        # DuckDB draws a progress bar on stdout for long statements: not amid --json output.
+        db.execute("SET enable_progress_bar = false")
         if kind == "events":
             self._check_hash()
         db.execute("DROP TABLE IF EXISTS access_staff_stage")
@@ -1199,13 +1218,20 @@ class AccessLoad:
         *,
         trim: bool = True,
         keyed_by_id: bool = False,
+        references: Callable[[], object] | None = None,
     ) -> AccessChunk:
         """One chunk: ``source_sql`` yields ``line`` and the kind's fields (``types``: their
         DuckDB types; missing fields are null; text is trimmed when ``trim``). Customer
         references are joined to the view ``access_refs`` (``value``, ``token``,
-        ``customer_id``); events are keyed by their event id when ``keyed_by_id``."""
+        ``customer_id``), which ``references()`` brings up to date for the chunk: it is called
+        only once they are needed, so a chunk already stored costs no tokens. Events are keyed
+        by their event id when ``keyed_by_id``."""
         db = self.db
         stage = self._stage_sql(source_sql, types, trim, keyed_by_id)
+        lean = self._lean(keyed_by_id)
+        self._references = references or (lambda: None)
+        if not lean:
+            self._references()
         with _memory_errors(self.rollback):
             db.execute("BEGIN TRANSACTION")
             try:
@@ -1216,7 +1242,7 @@ class AccessLoad:
                 db.execute(
                     f"""CREATE OR REPLACE TEMP TABLE access_keys AS
                     SELECT line, reason{keys}
-                    FROM ({self._stage_sql(source_sql, types, trim, keyed_by_id, True)})"""
+                    FROM ({self._stage_sql(source_sql, types, trim, keyed_by_id, lean)})"""
                 )
                 valid, rejected = db.execute(
                     """SELECT count(*) FILTER (WHERE reason IS NULL),
@@ -1228,7 +1254,7 @@ class AccessLoad:
                         WHERE reason IS NOT NULL""",
                         [self.load_id],
                     )
-                loaded = self._insert(stage) if valid else 0
+                loaded = self._insert(stage, lean) if valid else 0
                 db.execute("DROP TABLE access_keys")
                 db.execute("COMMIT")
             except BaseException:
@@ -1236,6 +1262,13 @@ class AccessLoad:
                     db.execute("ROLLBACK")
                 raise
         return AccessChunk(valid=valid, loaded=loaded, rejected=rejected)
+
+    def _lean(self, keyed_by_id: bool) -> bool:
+        """Whether rows can be judged without their customers' tokens: customer numbers always
+        have one (raw identifiers may be invalid), and only events without ids are keyed by
+        their customer's token (never by the value: a hash of a customer number beside the
+        rest of its row could be reversed by trying numbers)."""
+        return self.customer_numbers and (keyed_by_id or self.kind != "events")
 
     def reject_lines(self, lines: Sequence[tuple[int, str]]) -> None:
         """Record (line, reason) of lines the source reader could not take (a wrong number of
@@ -1264,11 +1297,10 @@ class AccessLoad:
         types: dict[str, str],
         trim: bool,
         keyed_by_id: bool,
-        judge_only: bool = False,
+        lean: bool = False,
     ) -> str:
         """The chunk's rows as they are stored, with ``line`` and ``reason`` (null when the
-        row is taken). With ``judge_only``, customer references are joined only where they
-        may be invalid (raw identifiers): every customer number has a token."""
+        row is taken); ``lean`` leaves customer references out (see :meth:`_lean`)."""
         kind = self.kind
 
         def text(field: str) -> str:
@@ -1283,9 +1315,6 @@ class AccessLoad:
         joins = ""
         bad_customer = ("false", "invalid customer reference")
         token, customer_id = "NULL::BLOB", "NULL::BIGINT"
-        # The key of an event without an id holds its customer's token (never the value: a
-        # hash of a customer number beside the rest of its row could be reversed by trying).
-        lean = judge_only and self.customer_numbers and (keyed_by_id or kind != "events")
         if "customer" in types and not lean:
             joins = f" LEFT JOIN access_refs r ON r.value = {customer}"
             token, customer_id = "r.token", "r.customer_id"
@@ -1307,6 +1336,10 @@ class AccessLoad:
                 "has_time": given("time"),
                 "bad_customer": bad_customer[0],
             }
+            # With the source's event ids, a repeated id is a duplicate. Without, identical
+            # rows are told apart by their order among the chunk's identical rows: two views
+            # of one customer in the same second are two events, and a file loaded again
+            # gives each the same key again.
             key = (
                 "hash('event_id', event_id, time, p.staff_id)"
                 if keyed_by_id
@@ -1382,18 +1415,26 @@ class AccessLoad:
         if self.check_staff and kind != "staff":
             staff_join = " LEFT JOIN staff s ON s.staff_id = p.staff_id"
         parsed = ", ".join(f"{expr} AS {name}" for name, expr in fields.items())
-        return (
+        query = (
             f"WITH src AS ({source_sql}), "
             f"p AS (SELECT src.line, {parsed} FROM src{joins}) "
             f"SELECT p.line, {_reason(*checks)} AS reason, {', '.join(outputs)} "
             f"FROM p{staff_join}"
         )
+        if kind == "events" and not keyed_by_id:
+            query = (
+                "SELECT * REPLACE (hash(event_key, row_number() OVER "
+                f"(PARTITION BY event_key ORDER BY line)) AS event_key) FROM ({query})"
+            )
+        return query
 
-    def _insert(self, stage: str) -> int:
+    def _insert(self, stage: str, lean: bool) -> int:
         """Add the chunk's valid rows that are not duplicates; how many were added."""
         db, load_id = self.db, self.load_id
         if self.kind == "events":
-            return self._insert_events(stage)
+            return self._insert_events(stage, lean)
+        if lean:
+            self._references()
         if self.kind == "applications":
             return db.execute(
                 f"""INSERT INTO applications
@@ -1419,7 +1460,7 @@ class AccessLoad:
         )
         return 0  # counted by finish, when the rows are applied
 
-    def _insert_events(self, stage: str) -> int:
+    def _insert_events(self, stage: str, lean: bool) -> int:
         """Add the chunk's new events. Keys already stored are looked up among the events of
         the chunk's time range (zone maps skip the rest, so no index over all events is
         needed); a chunk that is all duplicates (a file loaded again) writes nothing."""
@@ -1439,6 +1480,8 @@ class AccessLoad:
         stored = db.execute("SELECT count(*) FROM access_dups").fetchall()[0][0]
         if stored == distinct:
             return 0
+        if lean:
+            self._references()
         # Rows repeated within the chunk are rare: only then is the chunk deduplicated.
         first = "QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY line) = 1"
         known = "ANTI JOIN access_dups d ON d.event_key = n.event_key"
