@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pytest
@@ -161,9 +162,11 @@ def test_every_alert_has_reasons_and_false_ones_are_rare(scored, bank):
 
 def test_one_day_scores_as_in_the_whole_run(scored, bank, ws_path):
     # Baselines look back only: scoring one day alone gives that day's alerts of the whole run.
+    # (A daily run after earlier ones: the alerts of the days before rank repeat users.)
     (row,) = _cases(bank[1], "call_centre_copier")
     day = row["start"] + datetime.timedelta(days=1)
     with store.open_workspace(ws_path) as ws:
+        monitor.run(ws, until=day - datetime.timedelta(days=1))
         alone = monitor.run(ws, day, day)
     whole = [a for a in scored if a.day == day]
     assert whole
@@ -337,3 +340,21 @@ def test_robust_z_uses_the_widest_scale():
     )
     # √(0 + 1) alone; the role's usual high of 23 gives a scale of 10; a spread of 2.
     assert z.tolist() == pytest.approx([30.0, 3.0, 15.0])
+
+
+def test_the_budget_goes_to_new_users_before_open_cases():
+    day = datetime.date(2025, 3, 3)
+    table = pa.table(
+        {
+            "staff_id": ["E1", "E2", "E3", "E4"],
+            "day": [day, day, day, day],
+        }
+    )
+    total = np.array([50.0, 20.0, 30.0, 15.0])
+    decoy = np.array([False, False, False, True])
+    candidate = np.ones(4, bool)
+    # E1 was alerted two days ago (an open case), E3 three weeks ago; one slot a day.
+    alerted = {"E1": day - datetime.timedelta(days=2), "E3": day - datetime.timedelta(days=21)}
+    kept = monitor._within_budget(table, total, decoy, candidate, 1, 7, alerted)
+    # The decoy touch always; the slot to E3, the best of those without an open case.
+    assert sorted(kept) == [2, 3]

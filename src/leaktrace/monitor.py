@@ -43,9 +43,10 @@ one of them when the other is missing). Score = Σ weight × (z − z_floor), cl
 for rule hits (credit queries without an application, enumeration runs, decoys), ×
 ``leave_factor`` near a leave date; deviations score only after the first ``learning_days`` of
 logs. User-days scoring ``alert_score`` or more are ranked by score and the day's best
-``analysts × alerts_per_analyst`` are kept (decoy touches always). Alerts are stored once per
-user and day: running the monitor again over the same days updates them and keeps their review
-status.
+``analysts × alerts_per_analyst`` are kept (decoy touches always, besides), users alerted in
+the ``repeat_days`` before — open cases the reviewers hold — after the new ones. Alerts are
+stored once per user and day: running the monitor again over the same days updates them and
+keeps their review status.
 
 Nothing here looks at the ground-truth labels of :mod:`leaktrace.synth`.
 """
@@ -110,6 +111,7 @@ class Settings:
     high_score: float = 40.0
     analysts: int = 1
     alerts_per_analyst: int = 10
+    repeat_days: int = 7
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -384,7 +386,12 @@ def run(
     """
     settings = Settings.from_config(workspace.config)
     days = day_features(workspace, since, until, settings=settings, on_days=on_days)
-    found = score(days.table, settings, days.learned)
+    before = days.first - datetime.timedelta(days=settings.repeat_days)
+    alerted = {
+        row["staff_id"]: row["day"]
+        for row in store.alert_rows(workspace.db, before, days.first - datetime.timedelta(days=1))
+    }
+    found = score(days.table, settings, days.learned, alerted)
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     rows = [
         {
@@ -596,11 +603,16 @@ def quartile_spread(q25: np.ndarray, median: np.ndarray, q75: np.ndarray) -> np.
 
 
 def score(
-    table: pa.Table, settings: Settings, learned: datetime.date | None = None
+    table: pa.Table,
+    settings: Settings,
+    learned: datetime.date | None = None,
+    alerted: Mapping[str, datetime.date] | None = None,
 ) -> list[dict[str, Any]]:
     """The alerts of a :func:`day_features` table: score, severity, reasons and the features
     behind them, for the user-days that score ``alert_score`` or more (or touch
-    a decoy), the day's best ``budget`` (and every decoy touch) kept.
+    a decoy), the day's best ``budget`` (and every decoy touch) kept, users alerted in the
+    ``repeat_days`` before (``alerted``: their last alert day before the table's days) after
+    the others.
 
     Before ``learned`` (the first day of the logs plus ``learning_days``) the baselines are
     still thin (rare work such as a list export has not been seen yet): only the rules
@@ -667,7 +679,9 @@ def score(
     total = np.where(leaving & (total > 0), total * settings.leave_factor, total)
 
     candidate = (total >= settings.alert_score) | decoy
-    chosen = _within_budget(table, total, decoy, candidate, settings.budget)
+    chosen = _within_budget(
+        table, total, decoy, candidate, settings.budget, settings.repeat_days, alerted or {}
+    )
     found = []
     rows = table.take(pa.array(chosen, pa.int64())).to_pylist() if chosen else []
     for i, row in zip(chosen, rows, strict=True):
@@ -701,20 +715,38 @@ def _days_to_leave(table: pa.Table) -> np.ndarray:
 
 
 def _within_budget(
-    table: pa.Table, total: np.ndarray, decoy: np.ndarray, candidate: np.ndarray, budget: int
+    table: pa.Table,
+    total: np.ndarray,
+    decoy: np.ndarray,
+    candidate: np.ndarray,
+    budget: int,
+    repeat_days: int,
+    alerted: Mapping[str, datetime.date],
 ) -> list[int]:
-    """Row numbers of the kept alerts: per day, decoy touches and then the best scores, up to
-    ``budget`` (decoy touches are kept beyond it)."""
+    """Row numbers of the kept alerts, day by day: decoy touches first (kept beyond and
+    besides the budget), then users not alerted in the ``repeat_days`` before (by score), then
+    the others (by score), up to ``budget`` a day.
+
+    A user alerted days ago is an open case the reviewers already hold: today's alert on them
+    updates it, and a new user comes first. ``alerted`` holds the last alert day of users
+    alerted before the table's first day (from the store); days are taken in order, so a run
+    over many days ranks each as a run on that day alone would.
+    """
     day = table.column("day").cast(pa.int32()).to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(candidate)
-    order = rows[np.lexsort((-total[rows], ~decoy[rows], day[rows]))]
+    staff = dict(zip(rows.tolist(), table.column("staff_id").take(rows).to_pylist(), strict=True))
+    last = {s: (d - _EPOCH).days for s, d in alerted.items()}
     kept: list[int] = []
-    count: dict[int, int] = {}
-    for i in order.tolist():
-        used = count.get(int(day[i]), 0)
-        if decoy[i] or used < budget:
-            kept.append(i)
-            count[int(day[i])] = used + 1
+    for today in np.unique(day[rows]).tolist():
+        todays = rows[day[rows] == today]
+        repeat = np.array([today - last.get(staff[i], -(10**9)) <= repeat_days for i in todays])
+        order = todays[np.lexsort((-total[todays], repeat, ~decoy[todays]))]
+        taken = 0
+        for i in order.tolist():
+            if decoy[i] or taken < budget:
+                kept.append(i)
+                last[staff[i]] = today
+                taken += not decoy[i]
     return kept
 
 

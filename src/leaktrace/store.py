@@ -252,11 +252,13 @@ leave_factor = 1.5
 z_floor = 3.0
 z_cap = 20.0
 # A user-day is alerted from alert_score (high from high_score; a decoy touch is critical);
-# the day's best analysts × alerts_per_analyst alerts are kept (decoy touches always).
+# the day's best analysts × alerts_per_analyst alerts are kept (decoy touches always), users
+# alerted in the repeat_days before (open cases) after the others.
 alert_score = 10.0
 high_score = 40.0
 analysts = 1
 alerts_per_analyst = 10
+repeat_days = 7
 """
 
 
