@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import os
 import secrets
@@ -39,6 +40,15 @@ ENV_VAR = "LEAKTRACE_MASTER_KEY"
 KEY_BYTES = 32
 TOKEN_BYTES = 16
 _SALT = b"leaktrace master key v1"
+_SHA256_BLOCK = 64
+
+try:  # CPython's own SHA-256 copies its state faster than OpenSSL's (0.8 against 1.0 µs a token)
+    from _sha2 import sha256 as _sha256  # Python 3.12+
+except ImportError:
+    try:
+        from _sha256 import sha256 as _sha256  # Python 3.11
+    except ImportError:
+        _sha256 = hashlib.sha256
 
 
 class Keyring:
@@ -155,14 +165,28 @@ def token(key: bytes, kind: str, value: str) -> bytes:
 
 
 def tokens(key: bytes, kind: str, values: pa.Array | Iterable[str | None]) -> pa.Array:
-    """Tokens of many normalized values (a ``binary(16)`` array; null stays null)."""
-    prefix = kind.encode() + b"\x00"
+    """Tokens of many normalized values (a ``binary(16)`` array; null stays null).
+
+    Equal to :func:`token` value by value, computed as HMAC (RFC 2104) from its two pads
+    hashed once: each value then costs two copies of a SHA-256 state, about a third of a
+    one-shot ``hmac.digest`` per value (registers and access logs tokenize millions).
+    """
+    block = key.ljust(_SHA256_BLOCK, b"\x00") if len(key) <= _SHA256_BLOCK else None
+    if block is None:  # keys longer than a block are hashed first (RFC 2104); ours never are
+        block = hashlib.sha256(key).digest().ljust(_SHA256_BLOCK, b"\x00")
+    inner = _sha256(bytes(b ^ 0x36 for b in block))
+    inner.update(kind.encode() + b"\x00")
+    outer = _sha256(bytes(b ^ 0x5C for b in block))
     texts = values.to_pylist() if isinstance(values, pa.Array | pa.ChunkedArray) else values
-    digest = hmac.digest
-    return pa.array(
-        [
-            None if text is None else digest(key, prefix + text.encode(), "sha256")[:TOKEN_BYTES]
-            for text in texts
-        ],
-        type=pa.binary(TOKEN_BYTES),
-    )
+    out: list[bytes | None] = []
+    append, inner_copy, outer_copy = out.append, inner.copy, outer.copy
+    for text in texts:
+        if text is None:
+            append(None)
+            continue
+        h = inner_copy()
+        h.update(text.encode())
+        o = outer_copy()
+        o.update(h.digest())
+        append(o.digest()[:TOKEN_BYTES])
+    return pa.array(out, type=pa.binary(TOKEN_BYTES))
