@@ -88,37 +88,81 @@ def judge(
     )
 
 
-def forest_alerts(
-    table: pa.Table, budget: int, seed: int, normalized: bool
-) -> list[tuple[str, datetime.date]]:
-    """IsolationForest on the per-day counts the monitor uses (raw, or over the same day's peer
-    median + 1), with each role as a one-hot column; the day's ``budget`` most anomalous."""
+# The baselines' inputs: the counts as they are, over the same day's peer median + 1, and
+# besides that over the user's own median + 1 (the two baselines leaktrace compares with).
+FOREST_INPUTS = {"raw": "IF raw", "peers": "IF ÷ peers", "peers+own": "IF ÷ peers, ÷ own"}
+
+
+def _numbers(table: pa.Table, name: str) -> np.ndarray:
+    return np.nan_to_num(table.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False))
+
+
+def forest_anomaly(table: pa.Table, seed: int, inputs: str) -> np.ndarray:
+    """IsolationForest's anomaly (higher: more anomalous) of each user-day, from the per-day
+    counts the monitor uses (``inputs``: a key of :data:`FOREST_INPUTS`) and each role as a
+    one-hot column. Fitted on all user-days at once: unsupervised, as the baseline would be."""
     from sklearn.ensemble import IsolationForest
 
     names = [*monitor.SCORED, "credit_no_app", "decoy_customers", "events"]
     columns = []
     for name in names:
-        x = np.nan_to_num(table.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False))
-        if normalized and name in monitor.SCORED:
-            median = table.column(f"{name}_peer_median").cast(pa.float64())
-            x = x / (np.nan_to_num(median.to_numpy(zero_copy_only=False)) + 1)
-        columns.append(x)
+        x = _numbers(table, name)
+        if name not in monitor.SCORED or inputs == "raw":
+            columns.append(x)
+            continue
+        columns.append(x / (_numbers(table, f"{name}_peer_median") + 1))
+        if inputs == "peers+own":
+            columns.append(x / (_numbers(table, f"{name}_own_median") + 1))
     roles = table.column("role").fill_null("").to_pylist()
     for role in sorted(set(roles)):
         columns.append(np.array([r == role for r in roles], np.float64))
     matrix = np.column_stack(columns)
     forest = IsolationForest(n_estimators=200, random_state=seed, n_jobs=2).fit(matrix)
-    anomaly = -forest.score_samples(matrix)
+    return -forest.score_samples(matrix)
+
+
+def top_alerts(
+    table: pa.Table, anomaly: np.ndarray, budget: int, total: int | None = None
+) -> list[tuple[str, datetime.date]]:
+    """The most anomalous user-days, at most ``budget`` a day, and at most ``total`` in all
+    (the most anomalous of the whole period first) when given."""
     days = table.column("day").to_pylist()
     staff = table.column("staff_id").to_pylist()
     order = np.argsort(-anomaly, kind="stable")
     per_day: dict[datetime.date, int] = {}
-    chosen = []
+    chosen: list[tuple[str, datetime.date]] = []
     for i in order.tolist():
+        if total is not None and len(chosen) >= total:
+            break
         if per_day.get(days[i], 0) < budget:
             per_day[days[i]] = per_day.get(days[i], 0) + 1
             chosen.append((staff[i], days[i]))
     return chosen
+
+
+def margins(
+    table: pa.Table, scores: np.ndarray, truth: pa.Table, learned: datetime.date
+) -> dict[str, float]:
+    """How far the scores are from the threshold either way: for each insider
+    (``"scenario (staff id)"``) the best score from the start of the behaviour to its deadline;
+    ``"others"``: the best score of any other user-day after the learning period (busy
+    colleagues and insiders outside their span included)."""
+    staff = table.column("staff_id").to_pylist()
+    days = table.column("day").to_pylist()
+    rows = truth.to_pylist()
+    insider = np.zeros(len(staff), bool)
+    out: dict[str, float] = {}
+    for r in rows:
+        if r["benign"]:
+            continue
+        span = np.array([s == r["staff_id"] and r["start"] <= d <= r["end"]
+                         for s, d in zip(staff, days, strict=True)])  # fmt: skip
+        insider |= span
+        due = span & np.array([d <= r["deadline"] for d in days])
+        out[f"{r['scenario']} ({r['staff_id']})"] = float(scores[due].max()) if due.any() else 0.0
+    after = np.array([d >= learned for d in days]) & ~insider
+    out["others"] = float(scores[after].max()) if after.any() else 0.0
+    return out
 
 
 def run_seed(seed: int, customers_n: int, days: int, folder: Path, reuse: bool = False) -> dict:
@@ -150,15 +194,18 @@ def run_seed(seed: int, customers_n: int, days: int, folder: Path, reuse: bool =
     table = features.table
     scored_days = sum(d >= features.learned for d in table.column("day").to_pylist())
     ours = judge([(a.staff_id, a.day) for a in found], plan.truth, features.learned)
-    forests = {
-        name: judge(
-            forest_alerts(table, settings.budget, seed, normalized), plan.truth, features.learned
-        )
-        for name, normalized in (
-            ("IsolationForest (raw counts)", False),
-            ("IsolationForest (÷ peer median)", True),
-        )
-    }
+    forests: dict[str, Scores] = {}
+    for inputs, name in FOREST_INPUTS.items():
+        anomaly = forest_anomaly(table, seed, inputs)
+        # At the full budget, and with as many alerts as leaktrace raised (the same false
+        # alert rate at best): recall at a budget the monitor does not use is a weak test.
+        for suffix, total in (("", None), (", as many alerts", len(found))):
+            alerted = top_alerts(table, anomaly, settings.budget, total)
+            forests[name + suffix] = judge(alerted, plan.truth, features.learned)
+    scores = monitor.day_scores(table, settings, features.learned).total
+    per_day: dict[datetime.date, int] = {}
+    for a in found:
+        per_day[a.day] = per_day.get(a.day, 0) + 1
     return {
         "seed": seed,
         "staff": world.staff.num_rows,
@@ -170,6 +217,9 @@ def run_seed(seed: int, customers_n: int, days: int, folder: Path, reuse: bool =
         "ours": ours,
         "forests": forests,
         "reasons": all(a.reasons for a in found),
+        "most_a_day": max(per_day.values(), default=0),
+        "alert_score": settings.alert_score,
+        "margins": margins(table, scores, plan.truth, features.learned),
         "seconds": {"build": built, "load": loaded, "score": scored},
         "truth": plan.truth,
     }
@@ -199,38 +249,39 @@ def report(results: list[dict]) -> str:
                 f"{s.false_alerts} ({rate:.2f}) | {s.false_alerts_scored} ({after:.2f}) | "
                 f"{s.alerts} |"
             )
+    lines += ["", *_by_scenario(results), "", *_margins(results), ""]
     lines += [
+        "Each insider: days from the start of the behaviour to the first alert (– not caught by "
+        "the deadline) and the best score by the deadline:",
         "",
-        *_by_scenario(results),
-        "",
-        "Days from the start of each behaviour to its first alert (– not caught by the deadline):",
-        "",
-        "| seed | insider | leaktrace | IF raw | IF ÷ peers |",
-        "|---|---|---|---|---|",
+        "| seed | insider | leaktrace: days | best score | "
+        + " | ".join(f"{name}: days" for name in results[0]["forests"])
+        + " |",
+        "|---|---|---|---|" + "---|" * len(results[0]["forests"]),
     ]
     for r in results:
         forests = list(r["forests"].values())
         for name, days in r["ours"].caught.items():
-            cells = [days, *(f.caught[name] for f in forests)]
+            cells = [days, f"{r['margins'][name]:.1f}", *(f.caught[name] for f in forests)]
             shown = " | ".join("–" if c is None else str(c) for c in cells)
             lines.append(f"| {r['seed']} | {name} | {shown} |")
     return "\n".join(lines)
 
 
 def _by_scenario(results: list[dict]) -> list[str]:
-    """Per scenario over all seeds: insiders caught by the deadline, and the days to the first
-    alert (mean and worst), for leaktrace and each baseline."""
+    """Per detector and scenario over all seeds: insiders caught by the deadline, and the days
+    to the first alert (mean and worst)."""
     names = ["leaktrace monitor", *results[0]["forests"]]
+    scenarios = list(dict.fromkeys(k.split(" (")[0] for r in results for k in r["ours"].caught))
     lines = [
-        "| scenario | insiders | "
-        + " | ".join(f"{n}: caught, days (mean / worst)" for n in names)
-        + " |",
-        "|---|---|" + "---|" * len(names),
+        "Caught by the deadline, over all seeds; days to the first alert (mean / worst):",
+        "",
+        "| detector | " + " | ".join(scenarios) + " |",
+        "|---|" + "---|" * len(scenarios),
     ]
-    scenarios = dict.fromkeys(key.split(" (")[0] for r in results for key in r["ours"].caught)
-    for scenario in scenarios:
+    for n in names:
         cells = []
-        for n in names:
+        for scenario in scenarios:
             days = [
                 d
                 for r in results
@@ -240,7 +291,30 @@ def _by_scenario(results: list[dict]) -> list[str]:
             hit = [d for d in days if d is not None]
             timing = f"{sum(hit) / len(hit):.1f} / {max(hit)}" if hit else "–"
             cells.append(f"{len(hit)}/{len(days)}, {timing}")
-        lines.append(f"| {scenario} | {len(days)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _margins(results: list[dict]) -> list[str]:
+    """Per seed: leaktrace's alerts against the budget, whether each carries reasons, and the
+    scores either side of the threshold."""
+    lines = [
+        "leaktrace per seed: alerts a day against the budget; the best score of any user-day "
+        "that is not an insider's (after learning) and the lowest of the insiders' best "
+        "scores by their deadline, against the threshold (`alert_score`):",
+        "",
+        "| seed | alerts | most on one day (budget) | every alert has reasons | best other "
+        "score | lowest insider's best (which) | threshold |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        insiders = {k: v for k, v in r["margins"].items() if k != "others"}
+        weakest = min(insiders, key=insiders.__getitem__)
+        lines.append(
+            f"| {r['seed']} | {r['ours'].alerts} | {r['most_a_day']} ({r['budget']}) | "
+            f"{'yes' if r['reasons'] else 'NO'} | {r['margins']['others']:.1f} | "
+            f"{insiders[weakest]:.1f} ({weakest}) | {r['alert_score']:g} |"
+        )
     return lines
 
 

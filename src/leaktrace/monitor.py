@@ -440,10 +440,9 @@ def own_baselines(
       Sunday) before the day's week; ``<f>_own_median`` and ``<f>_own_mad`` over them. The
       baseline moves once a week, so a new behaviour stays out of it for the rest of its
       first week;
-    * ``<f>_high``, the role's usual high: how high three in four of the role's users went on
-      some day of those weeks (the 75th percentile of their maxima, over everyone of the role
-      who worked in them) — what rare but ordinary work, a list export now and then, reaches.
-      One user cannot move it while the role has four or more.
+    * ``<f>_high``, the role's usual high: how high one in ten of the user's colleagues of the
+      role went on some day of those weeks (the :data:`HIGH_QUANTILE` of their maxima, the
+      user left out) — what rare but ordinary work, a list export now and then, reaches.
 
     Computed with NumPy on a dense (feature, user, day) array — a few sorts per week of the
     period, where the engine's holistic aggregates per user and week cost ten times more.
@@ -602,25 +601,27 @@ def quartile_spread(q25: np.ndarray, median: np.ndarray, q75: np.ndarray) -> np.
     return np.fmax((q75 - q25) / _IQR, (q75 - median) / _Z75)
 
 
-def score(
-    table: pa.Table,
-    settings: Settings,
-    learned: datetime.date | None = None,
-    alerted: Mapping[str, datetime.date] | None = None,
-) -> list[dict[str, Any]]:
-    """The alerts of a :func:`day_features` table: score, severity, reasons and the features
-    behind them, for the user-days that score ``alert_score`` or more (or touch
-    a decoy), the day's best ``budget`` (and every decoy touch) kept, users alerted in the
-    ``repeat_days`` before (``alerted``: their last alert day before the table's days) after
-    the others.
+@dataclass(frozen=True)
+class DayScores:
+    """The score of every row of a :func:`day_features` table, before threshold and budget."""
+
+    total: np.ndarray  # the score
+    points: dict[str, np.ndarray]  # what each feature and rule contributed
+    decoy: np.ndarray  # touched a decoy (always an alert)
+    days_left: np.ndarray  # days to the leave date (NaN when none)
+    leaving: np.ndarray  # within ``leave_days`` of it
+
+
+def day_scores(
+    table: pa.Table, settings: Settings, learned: datetime.date | None = None
+) -> DayScores:
+    """Score every user-day of a :func:`day_features` table (no threshold, no budget).
 
     Before ``learned`` (the first day of the logs plus ``learning_days``) the baselines are
     still thin (rare work such as a list export has not been seen yet): only the rules
     (credit queries without an application, enumeration, decoys) score.
     """
     n = table.num_rows
-    if n == 0:
-        return []
     day_numbers = table.column("day").cast(pa.int32()).to_numpy(zero_copy_only=False)
     learning = day_numbers < (learned - _EPOCH).days if learned is not None else np.zeros(n, bool)
     history = np.nan_to_num(_column(table, "history"))
@@ -677,7 +678,26 @@ def score(
     days_left = _days_to_leave(table)
     leaving = (days_left >= 0) & (days_left <= settings.leave_days)
     total = np.where(leaving & (total > 0), total * settings.leave_factor, total)
+    return DayScores(total, points, decoy, days_left, leaving)
 
+
+def score(
+    table: pa.Table,
+    settings: Settings,
+    learned: datetime.date | None = None,
+    alerted: Mapping[str, datetime.date] | None = None,
+) -> list[dict[str, Any]]:
+    """The alerts of a :func:`day_features` table: score (:func:`day_scores`), severity,
+    reasons and the features behind them, for the user-days that score ``alert_score`` or more
+    (or touch a decoy), the day's best ``budget`` (and every decoy touch) kept, users alerted
+    in the ``repeat_days`` before (``alerted``: their last alert day before the table's days)
+    after the others.
+    """
+    if table.num_rows == 0:
+        return []
+    scored = day_scores(table, settings, learned)
+    total, points, decoy = scored.total, scored.points, scored.decoy
+    days_left, leaving = scored.days_left, scored.leaving
     candidate = (total >= settings.alert_score) | decoy
     chosen = _within_budget(
         table, total, decoy, candidate, settings.budget, settings.repeat_days, alerted or {}
