@@ -209,6 +209,7 @@ def run_seed(seed: int, customers_n: int, days: int, folder: Path, reuse: bool =
     return {
         "seed": seed,
         "staff": world.staff.num_rows,
+        "days": days,
         "events": events,
         "staff_days": table.num_rows,
         "scored_staff_days": scored_days,
@@ -235,9 +236,9 @@ def report(results: list[dict]) -> str:
     lines = [
         f"Machine: {machine()}.",
         "",
-        "| seed | events | staff-days | detector | recall at budget | false alerts (per 1,000 "
-        "staff-days) | after learning | alerts |",
-        "|---|---|---|---|---|---|---|---|",
+        "| seed | staff | days | events | staff-days | detector | recall at budget | false "
+        "alerts (per 1,000 staff-days) | after learning | alerts |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         rows = [("leaktrace monitor", r["ours"]), *r["forests"].items()]
@@ -245,10 +246,11 @@ def report(results: list[dict]) -> str:
             rate = 1000 * s.false_alerts / r["staff_days"]
             after = 1000 * s.false_alerts_scored / max(r["scored_staff_days"], 1)
             lines.append(
-                f"| {r['seed']} | {r['events']:,} | {r['staff_days']:,} | {name} | {_recall(s)} | "
-                f"{s.false_alerts} ({rate:.2f}) | {s.false_alerts_scored} ({after:.2f}) | "
-                f"{s.alerts} |"
+                f"| {r['seed']} | {r['staff']:,} | {r['days']} | {r['events']:,} | "
+                f"{r['staff_days']:,} | {name} | {_recall(s)} | {s.false_alerts} ({rate:.2f}) | "
+                f"{s.false_alerts_scored} ({after:.2f}) | {s.alerts} |"
             )
+    lines += ["", *_overall(results)]
     lines += ["", *_by_scenario(results), "", *_margins(results), ""]
     lines += [
         "Each insider: days from the start of the behaviour to the first alert (– not caught by "
@@ -266,6 +268,34 @@ def report(results: list[dict]) -> str:
             shown = " | ".join("–" if c is None else str(c) for c in cells)
             lines.append(f"| {r['seed']} | {name} | {shown} |")
     return "\n".join(lines)
+
+
+def _overall(results: list[dict]) -> list[str]:
+    """Per detector over all seeds: insiders caught by their deadline, false alerts per 1,000
+    staff-days (all days, and the worst seed)."""
+    staff_days = sum(r["staff_days"] for r in results)
+    names = ["leaktrace monitor", *results[0]["forests"]]
+    lines = [
+        f"Over the {len(results)} seeds ({staff_days:,} staff-days):",
+        "",
+        "| detector | caught by the deadline | false alerts | per 1,000 staff-days | worst "
+        "seed | alerts |",
+        "|---|---|---|---|---|---|",
+    ]
+    for n in names:
+        each = [r["ours"] if n == names[0] else r["forests"][n] for r in results]
+        hit = sum(v is not None for s in each for v in s.caught.values())
+        insiders = sum(len(s.caught) for s in each)
+        false = sum(s.false_alerts for s in each)
+        rates = [
+            1000 * s.false_alerts / r["staff_days"] for s, r in zip(each, results, strict=True)
+        ]
+        worst = max(rates)
+        lines.append(
+            f"| {n} | {hit}/{insiders} | {false:,} | {1000 * false / staff_days:.2f} | "
+            f"{worst:.2f} | {sum(s.alerts for s in each):,} |"
+        )
+    return lines
 
 
 def _by_scenario(results: list[dict]) -> list[str]:

@@ -358,3 +358,21 @@ def test_the_budget_goes_to_new_users_before_open_cases():
     kept = monitor._within_budget(table, total, decoy, candidate, 1, 7, alerted)
     # The decoy touch always; the slot to E3, the best of those without an open case.
     assert sorted(kept) == [2, 3]
+
+
+def test_day_scores_are_the_scores_of_the_alerts(scored, ws_path):
+    # The alerts are the user-days of day_scores at or above the threshold (or touching a
+    # decoy), with their scores: the evaluation reads day_scores for the margins.
+    with store.open_workspace(ws_path) as ws:
+        settings = monitor.Settings.from_config(ws.config)
+        days = monitor.day_features(ws, settings=settings)
+    got = monitor.day_scores(days.table, settings, days.learned)
+    keys = list(zip(days.table["staff_id"].to_pylist(), days.table["day"].to_pylist(), strict=True))
+    total = dict(zip(keys, got.total.tolist(), strict=True))
+    assert scored
+    for a in scored:
+        assert total[(a.staff_id, a.day)] == pytest.approx(a.score)
+        assert a.score >= settings.alert_score or a.severity == "critical"
+    above = sum(t >= settings.alert_score for t in got.total.tolist())
+    assert above >= len(scored)  # the budget keeps some out, never lets more in
+    assert set(got.points) >= set(monitor.SCORED) | {"credit_no_app", "enumeration", "decoy"}
