@@ -191,7 +191,8 @@ def run_seed(seed: int, customers_n: int, days: int, folder: Path, reuse: bool =
         settings = monitor.Settings.from_config(ws.config)
         features = monitor.day_features(ws, settings=settings)
         events = ws.db.sql("SELECT count(*) FROM access_events").fetchall()[0][0]
-    table = features.table
+    # The engine returns rows in no fixed order; IsolationForest's trees depend on it.
+    table = features.table.sort_by([("day", "ascending"), ("staff_id", "ascending")])
     scored_days = sum(d >= features.learned for d in table.column("day").to_pylist())
     ours = judge([(a.staff_id, a.day) for a in found], plan.truth, features.learned)
     forests: dict[str, Scores] = {}
@@ -221,6 +222,8 @@ def run_seed(seed: int, customers_n: int, days: int, folder: Path, reuse: bool =
         "most_a_day": max(per_day.values(), default=0),
         "alert_score": settings.alert_score,
         "margins": margins(table, scores, plan.truth, features.learned),
+        # User-days at or above the threshold that the budget left out (open cases first).
+        "over_budget": int((scores >= settings.alert_score).sum()) - len(found),
         "seconds": {"build": built, "load": loaded, "score": scored},
         "truth": plan.truth,
     }
@@ -333,16 +336,17 @@ def _margins(results: list[dict]) -> list[str]:
         "that is not an insider's (after learning) and the lowest of the insiders' best "
         "scores by their deadline, against the threshold (`alert_score`):",
         "",
-        "| seed | alerts | most on one day (budget) | every alert has reasons | best other "
-        "score | lowest insider's best (which) | threshold |",
-        "|---|---|---|---|---|---|---|",
+        "| seed | alerts | most on one day (budget) | over the budget, left out | every alert "
+        "has reasons | best other score | lowest insider's best (which) | threshold |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         insiders = {k: v for k, v in r["margins"].items() if k != "others"}
         weakest = min(insiders, key=insiders.__getitem__)
         lines.append(
             f"| {r['seed']} | {r['ours'].alerts} | {r['most_a_day']} ({r['budget']}) | "
-            f"{'yes' if r['reasons'] else 'NO'} | {r['margins']['others']:.1f} | "
+            f"{r['over_budget']} | {'yes' if r['reasons'] else 'NO'} | "
+            f"{r['margins']['others']:.1f} | "
             f"{insiders[weakest]:.1f} ({weakest}) | {r['alert_score']:g} |"
         )
     return lines
