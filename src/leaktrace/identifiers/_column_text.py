@@ -580,19 +580,73 @@ def _word_values(tokens, words, size, ids, base, found, rules) -> None:
 # ---- numeric candidates --------------------------------------------------------------------
 
 
-def _digit_types(candidates: pa.Array, rules: identifiers.Grammar) -> np.ndarray:
-    """The type code of the first numeric type that validates each candidate, or -1."""
+def _compact(strings: pa.Array) -> pa.Array:
+    """Numeric candidates without their spaces and dashes, a final ``x`` upper-cased.
+
+    Every numeric type drops these separators and folds the case of ``X`` before it checks a
+    value (its ``compact``), so its ``valid_column`` gives the same answer on the compacted
+    candidate; one byte filter here saves each type its own separator passes.
+    """
+    offsets, data = _buffers(strings)
+    data, offsets = data[offsets[0] :], offsets - offsets[0]
+    keep = (data != 0x20) & (data != 0x2D)
+    kept = np.zeros(len(data) + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept[1:])
+    data = data[keep]
+    data[data == 0x78] = 0x58  # x → X
+    return pa.LargeStringArray.from_buffers(
+        len(strings), pa.py_buffer(kept[offsets]), pa.py_buffer(data.tobytes())
+    )
+
+
+def _admitted(rules: identifiers.Grammar) -> tuple[np.ndarray, ...]:
+    """Per numeric type, a table: whether a candidate with that many ``[0-9Xx]`` characters
+    can be one of its values (its ``DIGIT_COUNTS``)."""
+    return _count_tables(rules.digit_modules)
+
+
+@cache
+def _count_tables(modules: tuple[ModuleType, ...]) -> tuple[np.ndarray, ...]:
+    tables = []
+    for module in modules:
+        table = np.zeros(_COUNT_LIMIT + 1, dtype=bool)
+        table[[count for count in module.DIGIT_COUNTS if count <= _COUNT_LIMIT]] = True
+        tables.append(table)
+    return tuple(tables)
+
+
+_COUNT_LIMIT = 64  # more [0-9Xx] characters than any numeric type's value holds
+
+
+def _plausible(held: np.ndarray, rules: identifiers.Grammar) -> np.ndarray:
+    """Which counts of ``[0-9Xx]`` characters some numeric type admits."""
+    tables = _admitted(rules)
+    if not tables:
+        return np.zeros(len(held), dtype=bool)
+    return np.logical_or.reduce(tables)[np.minimum(held, _COUNT_LIMIT)]
+
+
+def _digit_types(candidates: pa.Array, held: np.ndarray, rules: identifiers.Grammar) -> np.ndarray:
+    """The type code of the first numeric type that validates each candidate, or -1.
+
+    ``held`` is each candidate's count of ``[0-9Xx]`` characters: a type sees only the
+    candidates whose count it admits (``DIGIT_COUNTS``), compacted once for all types.
+    """
     result = np.full(len(candidates), -1, dtype=np.int64)
-    unclaimed = np.arange(len(candidates))
-    if not unclaimed.size:
+    held = np.minimum(held, _COUNT_LIMIT)
+    admitted = [table[held] for table in _admitted(rules)]
+    plausible = np.flatnonzero(_plausible(held, rules))
+    if not plausible.size:
         return result
-    for module in rules.digit_modules:
-        if not unclaimed.size:
-            break
-        subset = _take(candidates, unclaimed)
-        valid = module.valid_column(subset)
-        result[unclaimed[valid]] = _type_codes()[module.NAME]
-        unclaimed = unclaimed[~valid]
+    compacted = _compact(_take(candidates, plausible))
+    open_ = np.ones(plausible.size, dtype=bool)
+    for module, admits in zip(rules.digit_modules, admitted, strict=True):
+        rows = np.flatnonzero(open_ & admits[plausible])
+        if not rows.size:
+            continue
+        valid = rows[module.valid_column(_take(compacted, rows))]
+        result[plausible[valid]] = _type_codes()[module.NAME]
+        open_[valid] = False
     return result
 
 
@@ -609,20 +663,24 @@ def _digit_values(
     owner, piece_start, piece_end = _runs(bodies, b"0123456789Xx")
     count = np.bincount(owner, minlength=len(worth))
     first = np.concatenate(([0], np.cumsum(count)[:-1])).astype(np.int64)
+    # [0-9Xx] characters before each piece, over all candidates (a run's count is a difference).
+    before = np.zeros(len(piece_start) + 1, dtype=np.int64)
+    np.cumsum(piece_end - piece_start, out=before[1:])
 
     tried = np.flatnonzero(count <= MAX_PIECES)
     types = np.full(len(worth), -1, dtype=np.int64)
-    types[tried] = _digit_types(_take(bodies, tried), rules)
+    held = before[first[tried] + count[tried]] - before[first[tried]]
+    types[tried] = _digit_types(_take(bodies, tried), held, rules)
     whole = np.flatnonzero(types >= 0)
     result = [(whole, np.zeros(whole.size, np.int64), _lengths(_take(bodies, whole)), types[whole])]
     glued = np.flatnonzero((types < 0) & (count >= 2))
     if glued.size:
-        result.append(_split(bodies, glued, count, first, piece_start, piece_end, rules))
+        result.append(_split(bodies, glued, count, first, piece_start, piece_end, before, rules))
     owner, start, end, code = (np.concatenate(column) for column in zip(*result, strict=True))
     return worth[owner], start, end, code
 
 
-def _split(bodies, glued, count, first, piece_start, piece_end, rules):
+def _split(bodies, glued, count, first, piece_start, piece_end, before, rules):
     """Glued numbers: ``find_all``'s walk from the left, longest valid run of pieces first."""
     owners, lows, highs = [], [], []
     for run in range(1, MAX_PIECES + 1):
@@ -635,10 +693,15 @@ def _split(bodies, glued, count, first, piece_start, piece_end, rules):
         highs.append(low[keep] + run)
     owner, low, high = np.concatenate(owners), np.concatenate(lows), np.concatenate(highs)
     slot = first[owner] + low  # the run's first piece, numbered over all candidates
-    windows = _slices(bodies, owner, piece_start[slot], piece_end[first[owner] + high - 1])
-    types = np.full(len(windows), -1, dtype=np.int64)
-    worth = np.flatnonzero(_digits(windows) >= MIN_DIGITS)
-    types[worth] = _digit_types(_take(windows, worth), rules)
+    last = first[owner] + high - 1
+    held = before[last + 1] - before[slot]
+    # Only a candidate's last piece can end in X (the grammar's ``wx``).
+    offsets, data = _buffers(bodies)
+    ends_x = _in_bytes(data[offsets[owner] + piece_end[last] - 1], b"Xx")
+    worth = np.flatnonzero((held - ends_x >= MIN_DIGITS) & _plausible(held, rules))
+    types = np.full(len(owner), -1, dtype=np.int64)
+    windows = _slices(bodies, owner[worth], piece_start[slot[worth]], piece_end[last[worth]])
+    types[worth] = _digit_types(windows, held[worth], rules)
     valid = types >= 0
     # For each first piece: the end of its longest valid run, and that run's type.
     reach = np.full(len(piece_start), -1, dtype=np.int64)

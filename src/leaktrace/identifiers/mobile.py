@@ -54,6 +54,8 @@ HEADERS = (
 )
 PRIORITY = 20
 SHAPE = "digits"
+# How many [0-9Xx] characters a valid text candidate holds: 11, behind 86/+86 or 0086.
+DIGIT_COUNTS = frozenset({11, 13, 15})
 
 NATIONAL_PATTERN = PhoneMetadata.metadata_for_region("CN").mobile.national_number_pattern
 _NATIONAL = re.compile(NATIONAL_PATTERN)
