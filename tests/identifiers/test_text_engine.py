@@ -349,3 +349,19 @@ def test_digit_types_equal_valid_column_in_priority_order(values):
         expected[valid] = list(identifiers.registry()).index(module.NAME)
     held = np.array([len(re.findall("[0-9Xx]", v)) for v in values], dtype=np.int64)
     assert _column_text._digit_types(candidates, held, rules).tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{CARDS[0]} 53109570@qq.com {MOBILES[0]}",
+        f"{CARDS[0]} 53109570@qq.c1-2 {MOBILES[1]}",  # a word inside the domain reaches past it
+        f"{CARDS[0]} 53109570@163.com 1 {IDS[0]} 22@qq.com",
+        f"{IDS[1]} 1@a.b-{MOBILES[2]}",
+        f"京A12345@qq.com {CARDS[1]} 42@x.cn",
+    ],
+)
+def test_column_path_agrees_after_an_address_read_again(text):
+    """After an address read again, the tokens read before stand unless one reaches across it."""
+    texts = [text, None, f"前 {text} 后"]
+    assert column(pa.array(texts)) == scalar(texts)

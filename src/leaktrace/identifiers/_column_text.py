@@ -232,9 +232,20 @@ def _tokens(strings: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray, np.n
 
 
 def _cell_chars(strings: pa.Array, rows: np.ndarray, byte_offsets: np.ndarray) -> np.ndarray:
-    """The character offset of each byte offset in its row's string: the length of the string's
-    bytes before it (a copy of those bytes costs less than counting over the whole column)."""
-    return _lengths(_slices(strings, rows, np.zeros_like(byte_offsets), byte_offsets))
+    """The character offset of each byte offset in its row's string.
+
+    Characters are the bytes that do not continue a UTF-8 sequence. When the bytes before the
+    offsets add up to less than the column (short cells: remarks), they are counted in copies
+    of those bytes; else (values deep in long cells: row lines) in one running count over the
+    column.
+    """
+    offsets, data = _buffers(strings)
+    if int(byte_offsets.sum()) < len(data) - offsets[0]:
+        return _lengths(_slices(strings, rows, np.zeros_like(byte_offsets), byte_offsets))
+    lead = np.zeros(len(data) + 1, dtype=np.int32)  # batches hold under 2 GiB
+    np.cumsum((data & 0xC0) != 0x80, out=lead[1:], dtype=np.int32)
+    begin = offsets[rows]
+    return (lead[begin + byte_offsets] - lead[begin]).astype(np.int64)
 
 
 @cache
@@ -338,27 +349,43 @@ def _all_tokens(
     * a plate-like token with a tail: its first character is plain text, reading starts again
       right after it, for the rest of the cell;
     * a word that runs into an e-mail address (``6217… 53109570@qq.com``): the word up to its
-      last space is read on its own, and reading starts again after that space.
+      last space is read on its own, and reading starts again after that space. The address
+      is one token there (e-mail is the grammar's first alternative); after its end the tokens
+      read before stand, unless one of them reaches across that end: a scan from the end finds
+      the same leftmost match as the scan that passed it without a token.
     """
     tokens, rows, bytes_in = _tokens(strings, rules.source)
     offsets, _ = _buffers(strings)
     cell_bytes = offsets[1:] - offsets[:-1]
+    # Rows without such a token are final; the loop goes on with the others' tokens only.
+    final: list[tuple[pa.Array, np.ndarray, np.ndarray]] = []
     while True:
         led = np.flatnonzero(_first_bytes(tokens) >= 0x80)
         parts = pc.extract_regex(_take(tokens, led), f"^(?:{rules.alternatives['led']})")
         rejected = led[_lengths(parts.field("lt")) > 0] if led.size else led
-        mailed, space = _mailbox_cuts(strings, tokens, rows, bytes_in, rules)
+        mailed, space, address = _mailbox_cuts(strings, tokens, rows, bytes_in, rules)
         if not rejected.size and not mailed.size:
-            return tokens, rows, bytes_in
+            break
         # The first such token of each row (tokens are in reading order).
         events = np.concatenate((rejected, mailed))
         order = np.argsort(events, kind="stable")
         events = events[order]
         space = np.concatenate((np.full(rejected.size, -1), space))[order]
+        address = np.concatenate((np.zeros(rejected.size, np.int64), address))[order]
         first = _firsts(rows[events])
-        events, space = events[first], space[first]
+        events, space, address = events[first], space[first], address[first]
         event_rows = rows[events]
+        touched = np.zeros(len(strings), dtype=bool)
+        touched[event_rows] = True
+        untouched = np.flatnonzero(~touched[rows])
+        final.append((_take(tokens, untouched), rows[untouched], bytes_in[untouched]))
         plate = space < 0
+        # Where the address read again ends, and whether the earlier tokens stand after it.
+        resume = np.full(len(strings), np.iinfo(np.int64).max)
+        resume[event_rows[~plate]] = (bytes_in[events] + space + 1 + address)[~plate]
+        token_end = bytes_in + np.diff(_buffers(tokens)[0])
+        across = (bytes_in < resume[rows]) & (token_end > resume[rows])
+        resume[rows[across]] = np.iinfo(np.int64).max
         lead_byte = _first_bytes(_take(tokens, events))
         width = np.where(lead_byte >= 0xF0, 4, np.where(lead_byte >= 0xE0, 3, 2))
         # Segments read again: (row, first byte, end byte), word heads last.
@@ -370,10 +397,16 @@ def _all_tokens(
                 bytes_in[events][mail],
             )
         )
-        segment_to = np.concatenate((cell_bytes[event_rows], bytes_in[events][mail] + space[mail]))
+        segment_to = np.concatenate(
+            (
+                np.minimum(cell_bytes[event_rows], resume[event_rows]),
+                bytes_in[events][mail] + space[mail],
+            )
+        )
         limit = np.full(len(strings), np.iinfo(np.int64).max)
         limit[event_rows] = bytes_in[events]
-        keep = np.flatnonzero(bytes_in < limit[rows])
+        keep = (bytes_in < limit[rows]) | (bytes_in >= resume[rows])
+        keep = np.flatnonzero(keep & touched[rows])
         rest = _slices(strings, segment_rows, segment_from, segment_to)
         more, owner, more_bytes = _tokens(rest, rules.source)
         rows = np.concatenate((rows[keep], segment_rows[owner]))
@@ -381,13 +414,22 @@ def _all_tokens(
         tokens = pa.concat_arrays([_take(tokens, keep), more])
         order = np.lexsort((bytes_in, rows))
         tokens, rows, bytes_in = _take(tokens, order), rows[order], bytes_in[order]
+    if not final:
+        return tokens, rows, bytes_in
+    final.append((tokens, rows, bytes_in))
+    rows = np.concatenate([part[1] for part in final])
+    bytes_in = np.concatenate([part[2] for part in final])
+    order = np.lexsort((bytes_in, rows))
+    tokens = _take(pa.concat_arrays([part[0] for part in final]), order)
+    return tokens, rows[order], bytes_in[order]
 
 
 def _mailbox_cuts(
     strings: pa.Array, tokens: pa.Array, rows: np.ndarray, bytes_in: np.ndarray, rules
-) -> tuple[np.ndarray, np.ndarray]:
-    """Words that run into an e-mail address, and the offset of their last space (see
-    ``identifiers._mailbox_cut``): (token indices, offsets in the token)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Words that run into an e-mail address, the offset of their last space (see
+    ``identifiers._mailbox_cut``) and the address's size in bytes: (token indices, offsets in
+    the token, sizes)."""
     nothing = np.zeros(0, dtype=np.int64)
     offsets, data = _buffers(strings)
     token_offsets, _ = _buffers(tokens)
@@ -396,7 +438,7 @@ def _mailbox_cuts(
     glued = np.flatnonzero(inside)
     glued = glued[data[after[glued]] == ord("@")]
     if not glued.size:
-        return nothing, nothing
+        return nothing, nothing, nothing
     # Words only: ASCII, no "@" (e-mail tokens), not a masked value.
     candidates = _take(tokens, glued)
     at, spaces = _byte_counts(candidates, b"@", b" ")
@@ -405,14 +447,16 @@ def _mailbox_cuts(
     word = ~_starts_with(candidates, rules.alternatives["masked"])
     glued, candidates = glued[word], candidates.filter(pa.array(word))
     if not glued.size:
-        return nothing, nothing
+        return nothing, nothing, nothing
     size = _lengths(candidates)  # words are ASCII: characters are bytes
     from_end = pc.find_substring(pc.utf8_reverse(candidates), " ")
     space = size - 1 - np.asarray(from_end.to_numpy(zero_copy_only=False), dtype=np.int64)
     cell_end = offsets[rows[glued] + 1] - offsets[rows[glued]]
     rest = _slices(strings, rows[glued], bytes_in[glued] + space + 1, cell_end)
-    mailbox = _starts_with(rest, rules.alternatives["email"])
-    return glued[mailbox], space[mailbox]
+    address = pc.extract_regex(rest, f"^{rules.alternatives['email']}")
+    mailbox = _flag(pc.is_valid(address))  # a row without a match is null (its field is not)
+    size = _lengths(address.filter(pa.array(mailbox)).field("email"))  # ASCII: chars are bytes
+    return glued[mailbox], space[mailbox], size.astype(np.int64)
 
 
 def _read(
