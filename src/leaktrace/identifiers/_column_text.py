@@ -125,15 +125,18 @@ def _buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 def _byte_counts(strings: pa.Array, *classes: bytes | tuple[int, int]) -> list[np.ndarray]:
     """Per string, how many of its bytes are in each class (a set of bytes, or a byte range)."""
     offsets, data = _buffers(strings)
+    # Sums over each string's bytes (reduceat gives an empty string the next byte: masked).
+    filled = np.flatnonzero(offsets[1:] > offsets[:-1])
     result = []
     for members in classes:
         if isinstance(members, tuple):
             hit = np.subtract(data, members[0], dtype=np.uint8) <= members[1] - members[0]
         else:
             hit = _in_bytes(data, members)
-        running = np.zeros(len(data) + 1, dtype=np.int32)  # batches hold under 2 GiB
-        np.cumsum(hit, out=running[1:], dtype=np.int32)
-        result.append((running[offsets[1:]] - running[offsets[:-1]]).astype(np.int64))
+        counts = np.zeros(len(strings), dtype=np.int64)
+        if filled.size:
+            counts[filled] = np.add.reduceat(hit, offsets[:-1][filled], dtype=np.int64)
+        result.append(counts)
     return result
 
 
