@@ -163,8 +163,8 @@ def _type_jrt(name: str) -> str:
 
 def _non_empty(values: pa.Array) -> pa.Array:
     """Non-null, non-blank values as trimmed strings."""
-    strings = pc.utf8_trim_whitespace(_vector.as_strings(values))
-    return pc.filter(strings, pc.fill_null(pc.greater(pc.utf8_length(strings), 0), False))
+    strings = _vector.trim_whitespace(_vector.as_strings(values))
+    return pc.filter(strings, pc.fill_null(pc.greater(pc.binary_length(strings), 0), False))
 
 
 def _identifier_hits(module: ModuleType, values: pa.Array) -> tuple[int, int]:

@@ -7,6 +7,8 @@ import re
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leaktrace import identifiers
 from leaktrace.exceptions import ValidationError
@@ -83,3 +85,22 @@ FORMS = [
 def test_column_path_agrees_with_validate(module):
     expected = [module.is_valid(value) for value in FORMS]
     assert module.valid_column(pa.array(FORMS)).tolist() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.sampled_from(FORMS),
+            st.text(st.sampled_from("0123456789 +-()１"), max_size=15),
+            st.from_regex(r"1[0-9]{10}", fullmatch=True),
+        ),
+        max_size=12,
+    )
+)
+def test_mobile_column_path_agrees_with_validate(values):
+    """Compact eleven-digit values take a shorter path through mobile.valid_column."""
+    mobile = identifiers.get("mobile")
+    expected = [value is not None and mobile.is_valid(value) for value in values]
+    assert mobile.valid_column(pa.array(values, pa.string())).tolist() == expected

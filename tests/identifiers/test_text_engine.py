@@ -305,3 +305,63 @@ def test_min_digits_is_below_every_numeric_type(value):
     if len(re.findall("[0-9]", value)) < identifiers.MIN_DIGITS:
         for module in identifiers.grammar().digit_modules:
             assert not module.is_valid(value), module.NAME
+
+
+NUMBERS = [*IDS[:4], ID_X, "110105491231002", *MOBILES[:4], *CARDS[:4], "4111111111111111",
+           "378282246310005", "01012345678", "075588881234", "02112345678"]  # fmt: skip
+CANDIDATES = st.one_of(
+    st.text(st.sampled_from("0123456789 -+()Xx"), max_size=24),
+    st.tuples(
+        st.sampled_from(["", "+86", "+86 ", "86", "0086", "0086-", "(+86)", "(010)", "+860"]),
+        st.sampled_from(NUMBERS),
+        st.lists(st.integers(1, 18), max_size=4),
+        st.sampled_from([" ", "-"]),
+        st.sampled_from(["", "x", "X"]),
+    ).map(lambda t: t[0] + _cut(t[1], t[2], t[3]) + t[4]),
+)
+
+
+def _cut(number: str, at: list[int], separator: str) -> str:
+    for position in sorted(set(at), reverse=True):
+        number = number[:position] + separator + number[position:]
+    return number
+
+
+@settings(max_examples=400, deadline=None)
+@given(CANDIDATES)
+def test_digit_counts_hold_every_valid_candidate(value):
+    """A numeric type's DIGIT_COUNTS, which the column path filters by, holds every valid value."""
+    held = len(re.findall("[0-9Xx]", value))
+    for module in identifiers.grammar().digit_modules:
+        if module.is_valid(value):
+            assert held in module.DIGIT_COUNTS, module.NAME
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(CANDIDATES, max_size=20))
+def test_digit_types_equal_valid_column_in_priority_order(values):
+    """Filtering by counts and compacting once change no candidate's type."""
+    rules = identifiers.grammar()
+    candidates = pa.array(values, pa.large_string())
+    expected = np.full(len(values), -1)
+    for module in reversed(rules.digit_modules):
+        valid = module.valid_column(candidates) if values else np.zeros(0, bool)
+        expected[valid] = list(identifiers.registry()).index(module.NAME)
+    held = np.array([len(re.findall("[0-9Xx]", v)) for v in values], dtype=np.int64)
+    assert _column_text._digit_types(candidates, held, rules).tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{CARDS[0]} 53109570@qq.com {MOBILES[0]}",
+        f"{CARDS[0]} 53109570@qq.c1-2 {MOBILES[1]}",  # a word inside the domain reaches past it
+        f"{CARDS[0]} 53109570@163.com 1 {IDS[0]} 22@qq.com",
+        f"{IDS[1]} 1@a.b-{MOBILES[2]}",
+        f"京A12345@qq.com {CARDS[1]} 42@x.cn",
+    ],
+)
+def test_column_path_agrees_after_an_address_read_again(text):
+    """After an address read again, the tokens read before stand unless one reaches across it."""
+    texts = [text, None, f"前 {text} 后"]
+    assert column(pa.array(texts)) == scalar(texts)

@@ -78,3 +78,32 @@ def test_stored_rebuilds_a_damaged_file(tmp_path, monkeypatch, junk):
     [path] = tmp_path.glob("value-*.pickle")
     path.write_bytes(junk)
     assert _vector.stored("value", [source], lambda: "again") == "again"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.text(st.sampled_from("0123456789１ a٣"), max_size=5))),
+    st.integers(0, 5),
+)
+def test_plain_digits_is_the_regex(values, width):
+    for array in (pa.array(values, pa.string()), pa.array(["9", *values], pa.large_string())[1:]):
+        expected = _vector.full_match(array, f"[0-9]{{{width}}}")
+        assert _vector.plain_digits(array, width).tolist() == expected.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(
+                st.sampled_from(ALPHABET + "\x1f\x85\u2028。\u1680\u2009\u205f\x0b\u180e\u200b"),
+                max_size=6,
+            ),
+        )
+    )
+)
+def test_trim_whitespace_is_arrows(values):
+    for array in (pa.array(values, pa.string()), pa.array(["x", *values], pa.large_string())[1:]):
+        expected = pc.utf8_trim_whitespace(array).to_pylist()
+        assert _vector.trim_whitespace(array).to_pylist() == expected

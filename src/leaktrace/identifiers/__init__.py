@@ -22,7 +22,9 @@ personal information and exposes the same names, as python-stdnum's modules do:
 Modules may also define ``PATTERN`` (a Python ``re`` pattern without capture groups that covers
 a candidate in half-width text; look-arounds in it only say where a candidate may stand, and the
 text engine replaces them by its own boundaries, see :func:`grammar`) and ``SHAPE = "digits"``
-for numeric types whose candidates are shared and resolved by :func:`find_all`;
+for numeric types whose candidates are shared and resolved by :func:`find_all`, with
+``DIGIT_COUNTS`` (how many ``[0-9Xx]`` characters a valid candidate in text can hold, so the
+column path skips candidates no such type can take);
 ``MASKED_PATTERN`` (a full-match pattern for a masked display form such as ``138****5678``)
 and ``MASKED_TEXT_PATTERN`` (the same in free text); ``NEEDS_HAN = True`` when no value without
 a Chinese character can be valid, so a column without any can skip the type; and ``LOOSE =

@@ -125,15 +125,18 @@ def _buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 def _byte_counts(strings: pa.Array, *classes: bytes | tuple[int, int]) -> list[np.ndarray]:
     """Per string, how many of its bytes are in each class (a set of bytes, or a byte range)."""
     offsets, data = _buffers(strings)
+    # Sums over each string's bytes (reduceat gives an empty string the next byte: masked).
+    filled = np.flatnonzero(offsets[1:] > offsets[:-1])
     result = []
     for members in classes:
         if isinstance(members, tuple):
             hit = np.subtract(data, members[0], dtype=np.uint8) <= members[1] - members[0]
         else:
             hit = _in_bytes(data, members)
-        running = np.zeros(len(data) + 1, dtype=np.int32)  # batches hold under 2 GiB
-        np.cumsum(hit, out=running[1:], dtype=np.int32)
-        result.append((running[offsets[1:]] - running[offsets[:-1]]).astype(np.int64))
+        counts = np.zeros(len(strings), dtype=np.int64)
+        if filled.size:
+            counts[filled] = np.add.reduceat(hit, offsets[:-1][filled], dtype=np.int64)
+        result.append(counts)
     return result
 
 
@@ -232,9 +235,20 @@ def _tokens(strings: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray, np.n
 
 
 def _cell_chars(strings: pa.Array, rows: np.ndarray, byte_offsets: np.ndarray) -> np.ndarray:
-    """The character offset of each byte offset in its row's string: the length of the string's
-    bytes before it (a copy of those bytes costs less than counting over the whole column)."""
-    return _lengths(_slices(strings, rows, np.zeros_like(byte_offsets), byte_offsets))
+    """The character offset of each byte offset in its row's string.
+
+    Characters are the bytes that do not continue a UTF-8 sequence. When the bytes before the
+    offsets add up to less than the column (short cells: remarks), they are counted in copies
+    of those bytes; else (values deep in long cells: row lines) in one running count over the
+    column.
+    """
+    offsets, data = _buffers(strings)
+    if int(byte_offsets.sum()) < len(data) - offsets[0]:
+        return _lengths(_slices(strings, rows, np.zeros_like(byte_offsets), byte_offsets))
+    lead = np.zeros(len(data) + 1, dtype=np.int32)  # batches hold under 2 GiB
+    np.cumsum((data & 0xC0) != 0x80, out=lead[1:], dtype=np.int32)
+    begin = offsets[rows]
+    return (lead[begin + byte_offsets] - lead[begin]).astype(np.int64)
 
 
 @cache
@@ -338,27 +352,43 @@ def _all_tokens(
     * a plate-like token with a tail: its first character is plain text, reading starts again
       right after it, for the rest of the cell;
     * a word that runs into an e-mail address (``6217… 53109570@qq.com``): the word up to its
-      last space is read on its own, and reading starts again after that space.
+      last space is read on its own, and reading starts again after that space. The address
+      is one token there (e-mail is the grammar's first alternative); after its end the tokens
+      read before stand, unless one of them reaches across that end: a scan from the end finds
+      the same leftmost match as the scan that passed it without a token.
     """
     tokens, rows, bytes_in = _tokens(strings, rules.source)
     offsets, _ = _buffers(strings)
     cell_bytes = offsets[1:] - offsets[:-1]
+    # Rows without such a token are final; the loop goes on with the others' tokens only.
+    final: list[tuple[pa.Array, np.ndarray, np.ndarray]] = []
     while True:
         led = np.flatnonzero(_first_bytes(tokens) >= 0x80)
         parts = pc.extract_regex(_take(tokens, led), f"^(?:{rules.alternatives['led']})")
         rejected = led[_lengths(parts.field("lt")) > 0] if led.size else led
-        mailed, space = _mailbox_cuts(strings, tokens, rows, bytes_in, rules)
+        mailed, space, address = _mailbox_cuts(strings, tokens, rows, bytes_in, rules)
         if not rejected.size and not mailed.size:
-            return tokens, rows, bytes_in
+            break
         # The first such token of each row (tokens are in reading order).
         events = np.concatenate((rejected, mailed))
         order = np.argsort(events, kind="stable")
         events = events[order]
         space = np.concatenate((np.full(rejected.size, -1), space))[order]
+        address = np.concatenate((np.zeros(rejected.size, np.int64), address))[order]
         first = _firsts(rows[events])
-        events, space = events[first], space[first]
+        events, space, address = events[first], space[first], address[first]
         event_rows = rows[events]
+        touched = np.zeros(len(strings), dtype=bool)
+        touched[event_rows] = True
+        untouched = np.flatnonzero(~touched[rows])
+        final.append((_take(tokens, untouched), rows[untouched], bytes_in[untouched]))
         plate = space < 0
+        # Where the address read again ends, and whether the earlier tokens stand after it.
+        resume = np.full(len(strings), np.iinfo(np.int64).max)
+        resume[event_rows[~plate]] = (bytes_in[events] + space + 1 + address)[~plate]
+        token_end = bytes_in + np.diff(_buffers(tokens)[0])
+        across = (bytes_in < resume[rows]) & (token_end > resume[rows])
+        resume[rows[across]] = np.iinfo(np.int64).max
         lead_byte = _first_bytes(_take(tokens, events))
         width = np.where(lead_byte >= 0xF0, 4, np.where(lead_byte >= 0xE0, 3, 2))
         # Segments read again: (row, first byte, end byte), word heads last.
@@ -370,10 +400,16 @@ def _all_tokens(
                 bytes_in[events][mail],
             )
         )
-        segment_to = np.concatenate((cell_bytes[event_rows], bytes_in[events][mail] + space[mail]))
+        segment_to = np.concatenate(
+            (
+                np.minimum(cell_bytes[event_rows], resume[event_rows]),
+                bytes_in[events][mail] + space[mail],
+            )
+        )
         limit = np.full(len(strings), np.iinfo(np.int64).max)
         limit[event_rows] = bytes_in[events]
-        keep = np.flatnonzero(bytes_in < limit[rows])
+        keep = (bytes_in < limit[rows]) | (bytes_in >= resume[rows])
+        keep = np.flatnonzero(keep & touched[rows])
         rest = _slices(strings, segment_rows, segment_from, segment_to)
         more, owner, more_bytes = _tokens(rest, rules.source)
         rows = np.concatenate((rows[keep], segment_rows[owner]))
@@ -381,13 +417,22 @@ def _all_tokens(
         tokens = pa.concat_arrays([_take(tokens, keep), more])
         order = np.lexsort((bytes_in, rows))
         tokens, rows, bytes_in = _take(tokens, order), rows[order], bytes_in[order]
+    if not final:
+        return tokens, rows, bytes_in
+    final.append((tokens, rows, bytes_in))
+    rows = np.concatenate([part[1] for part in final])
+    bytes_in = np.concatenate([part[2] for part in final])
+    order = np.lexsort((bytes_in, rows))
+    tokens = _take(pa.concat_arrays([part[0] for part in final]), order)
+    return tokens, rows[order], bytes_in[order]
 
 
 def _mailbox_cuts(
     strings: pa.Array, tokens: pa.Array, rows: np.ndarray, bytes_in: np.ndarray, rules
-) -> tuple[np.ndarray, np.ndarray]:
-    """Words that run into an e-mail address, and the offset of their last space (see
-    ``identifiers._mailbox_cut``): (token indices, offsets in the token)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Words that run into an e-mail address, the offset of their last space (see
+    ``identifiers._mailbox_cut``) and the address's size in bytes: (token indices, offsets in
+    the token, sizes)."""
     nothing = np.zeros(0, dtype=np.int64)
     offsets, data = _buffers(strings)
     token_offsets, _ = _buffers(tokens)
@@ -396,7 +441,7 @@ def _mailbox_cuts(
     glued = np.flatnonzero(inside)
     glued = glued[data[after[glued]] == ord("@")]
     if not glued.size:
-        return nothing, nothing
+        return nothing, nothing, nothing
     # Words only: ASCII, no "@" (e-mail tokens), not a masked value.
     candidates = _take(tokens, glued)
     at, spaces = _byte_counts(candidates, b"@", b" ")
@@ -405,14 +450,16 @@ def _mailbox_cuts(
     word = ~_starts_with(candidates, rules.alternatives["masked"])
     glued, candidates = glued[word], candidates.filter(pa.array(word))
     if not glued.size:
-        return nothing, nothing
+        return nothing, nothing, nothing
     size = _lengths(candidates)  # words are ASCII: characters are bytes
     from_end = pc.find_substring(pc.utf8_reverse(candidates), " ")
     space = size - 1 - np.asarray(from_end.to_numpy(zero_copy_only=False), dtype=np.int64)
     cell_end = offsets[rows[glued] + 1] - offsets[rows[glued]]
     rest = _slices(strings, rows[glued], bytes_in[glued] + space + 1, cell_end)
-    mailbox = _starts_with(rest, rules.alternatives["email"])
-    return glued[mailbox], space[mailbox]
+    address = pc.extract_regex(rest, f"^{rules.alternatives['email']}")
+    mailbox = _flag(pc.is_valid(address))  # a row without a match is null (its field is not)
+    size = _lengths(address.filter(pa.array(mailbox)).field("email"))  # ASCII: chars are bytes
+    return glued[mailbox], space[mailbox], size.astype(np.int64)
 
 
 def _read(
@@ -580,19 +627,73 @@ def _word_values(tokens, words, size, ids, base, found, rules) -> None:
 # ---- numeric candidates --------------------------------------------------------------------
 
 
-def _digit_types(candidates: pa.Array, rules: identifiers.Grammar) -> np.ndarray:
-    """The type code of the first numeric type that validates each candidate, or -1."""
+def _compact(strings: pa.Array) -> pa.Array:
+    """Numeric candidates without their spaces and dashes, a final ``x`` upper-cased.
+
+    Every numeric type drops these separators and folds the case of ``X`` before it checks a
+    value (its ``compact``), so its ``valid_column`` gives the same answer on the compacted
+    candidate; one byte filter here saves each type its own separator passes.
+    """
+    offsets, data = _buffers(strings)
+    data, offsets = data[offsets[0] :], offsets - offsets[0]
+    keep = (data != 0x20) & (data != 0x2D)
+    kept = np.zeros(len(data) + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept[1:])
+    data = data[keep]
+    data[data == 0x78] = 0x58  # x → X
+    return pa.LargeStringArray.from_buffers(
+        len(strings), pa.py_buffer(kept[offsets]), pa.py_buffer(data.tobytes())
+    )
+
+
+def _admitted(rules: identifiers.Grammar) -> tuple[np.ndarray, ...]:
+    """Per numeric type, a table: whether a candidate with that many ``[0-9Xx]`` characters
+    can be one of its values (its ``DIGIT_COUNTS``)."""
+    return _count_tables(rules.digit_modules)
+
+
+@cache
+def _count_tables(modules: tuple[ModuleType, ...]) -> tuple[np.ndarray, ...]:
+    tables = []
+    for module in modules:
+        table = np.zeros(_COUNT_LIMIT + 1, dtype=bool)
+        table[[count for count in module.DIGIT_COUNTS if count <= _COUNT_LIMIT]] = True
+        tables.append(table)
+    return tuple(tables)
+
+
+_COUNT_LIMIT = 64  # more [0-9Xx] characters than any numeric type's value holds
+
+
+def _plausible(held: np.ndarray, rules: identifiers.Grammar) -> np.ndarray:
+    """Which counts of ``[0-9Xx]`` characters some numeric type admits."""
+    tables = _admitted(rules)
+    if not tables:
+        return np.zeros(len(held), dtype=bool)
+    return np.logical_or.reduce(tables)[np.minimum(held, _COUNT_LIMIT)]
+
+
+def _digit_types(candidates: pa.Array, held: np.ndarray, rules: identifiers.Grammar) -> np.ndarray:
+    """The type code of the first numeric type that validates each candidate, or -1.
+
+    ``held`` is each candidate's count of ``[0-9Xx]`` characters: a type sees only the
+    candidates whose count it admits (``DIGIT_COUNTS``), compacted once for all types.
+    """
     result = np.full(len(candidates), -1, dtype=np.int64)
-    unclaimed = np.arange(len(candidates))
-    if not unclaimed.size:
+    held = np.minimum(held, _COUNT_LIMIT)
+    admitted = [table[held] for table in _admitted(rules)]
+    plausible = np.flatnonzero(_plausible(held, rules))
+    if not plausible.size:
         return result
-    for module in rules.digit_modules:
-        if not unclaimed.size:
-            break
-        subset = _take(candidates, unclaimed)
-        valid = module.valid_column(subset)
-        result[unclaimed[valid]] = _type_codes()[module.NAME]
-        unclaimed = unclaimed[~valid]
+    compacted = _compact(_take(candidates, plausible))
+    open_ = np.ones(plausible.size, dtype=bool)
+    for module, admits in zip(rules.digit_modules, admitted, strict=True):
+        rows = np.flatnonzero(open_ & admits[plausible])
+        if not rows.size:
+            continue
+        valid = rows[module.valid_column(_take(compacted, rows))]
+        result[plausible[valid]] = _type_codes()[module.NAME]
+        open_[valid] = False
     return result
 
 
@@ -609,20 +710,24 @@ def _digit_values(
     owner, piece_start, piece_end = _runs(bodies, b"0123456789Xx")
     count = np.bincount(owner, minlength=len(worth))
     first = np.concatenate(([0], np.cumsum(count)[:-1])).astype(np.int64)
+    # [0-9Xx] characters before each piece, over all candidates (a run's count is a difference).
+    before = np.zeros(len(piece_start) + 1, dtype=np.int64)
+    np.cumsum(piece_end - piece_start, out=before[1:])
 
     tried = np.flatnonzero(count <= MAX_PIECES)
     types = np.full(len(worth), -1, dtype=np.int64)
-    types[tried] = _digit_types(_take(bodies, tried), rules)
+    held = before[first[tried] + count[tried]] - before[first[tried]]
+    types[tried] = _digit_types(_take(bodies, tried), held, rules)
     whole = np.flatnonzero(types >= 0)
     result = [(whole, np.zeros(whole.size, np.int64), _lengths(_take(bodies, whole)), types[whole])]
     glued = np.flatnonzero((types < 0) & (count >= 2))
     if glued.size:
-        result.append(_split(bodies, glued, count, first, piece_start, piece_end, rules))
+        result.append(_split(bodies, glued, count, first, piece_start, piece_end, before, rules))
     owner, start, end, code = (np.concatenate(column) for column in zip(*result, strict=True))
     return worth[owner], start, end, code
 
 
-def _split(bodies, glued, count, first, piece_start, piece_end, rules):
+def _split(bodies, glued, count, first, piece_start, piece_end, before, rules):
     """Glued numbers: ``find_all``'s walk from the left, longest valid run of pieces first."""
     owners, lows, highs = [], [], []
     for run in range(1, MAX_PIECES + 1):
@@ -635,10 +740,15 @@ def _split(bodies, glued, count, first, piece_start, piece_end, rules):
         highs.append(low[keep] + run)
     owner, low, high = np.concatenate(owners), np.concatenate(lows), np.concatenate(highs)
     slot = first[owner] + low  # the run's first piece, numbered over all candidates
-    windows = _slices(bodies, owner, piece_start[slot], piece_end[first[owner] + high - 1])
-    types = np.full(len(windows), -1, dtype=np.int64)
-    worth = np.flatnonzero(_digits(windows) >= MIN_DIGITS)
-    types[worth] = _digit_types(_take(windows, worth), rules)
+    last = first[owner] + high - 1
+    held = before[last + 1] - before[slot]
+    # Only a candidate's last piece can end in X (the grammar's ``wx``).
+    offsets, data = _buffers(bodies)
+    ends_x = _in_bytes(data[offsets[owner] + piece_end[last] - 1], b"Xx")
+    worth = np.flatnonzero((held - ends_x >= MIN_DIGITS) & _plausible(held, rules))
+    types = np.full(len(owner), -1, dtype=np.int64)
+    windows = _slices(bodies, owner[worth], piece_start[slot[worth]], piece_end[last[worth]])
+    types[worth] = _digit_types(windows, held[worth], rules)
     valid = types >= 0
     # For each first piece: the end of its longest valid run, and that run's type.
     reach = np.full(len(piece_start), -1, dtype=np.int64)

@@ -92,6 +92,52 @@ def _replaced(values: pa.Array, rows: np.ndarray, new: pa.Array) -> pa.Array:
     return pa.concat_arrays([values, new.cast(values.type)]).take(pa.array(gather))
 
 
+# Lead bytes of the characters Arrow's utf8_trim_whitespace trims: ASCII whitespace (all at or
+# below 0x20), U+0085 and U+00A0 (C2), U+1680 (E1), U+2000..U+205F (E2) and U+3000 (E3).
+_SPACE_LEADS = (0xC2, 0xE1, 0xE2, 0xE3)
+
+
+def trim_whitespace(strings: pa.Array) -> pa.Array:
+    """``utf8_trim_whitespace``, run only on the values whose first or last character may be
+    whitespace (a look at their bytes tells): most values of a column have none to trim."""
+    if not len(strings) or strings.buffers()[2] is None:
+        return strings
+    offsets = np.frombuffer(strings.buffers()[1], dtype=_offset_type(strings))
+    offsets = offsets[strings.offset : strings.offset + len(strings) + 1].astype(np.int64)
+    data = np.frombuffer(strings.buffers()[2], dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    rows = np.flatnonzero(ends > starts)
+    first, end = starts[rows], ends[rows]
+    doubtful = (data[first] <= 0x20) | np.isin(data[first], _SPACE_LEADS) | (data[end - 1] <= 0x20)
+    two = end - first >= 2
+    doubtful[two] |= data[end[two] - 2] == 0xC2
+    three = end - first >= 3
+    doubtful[three] |= np.isin(data[end[three] - 3], _SPACE_LEADS[1:])
+    rows = rows[doubtful]
+    if not rows.size:
+        return strings
+    return _replaced(strings, rows, pc.utf8_trim_whitespace(strings.take(pa.array(rows))))
+
+
+def plain_digits(strings: pa.Array, width: int) -> np.ndarray:
+    """Which values are exactly ``width`` ASCII digits (nulls are not): one count over the
+    byte buffer, so a column of compact numbers can skip the passes that compact them."""
+    result = np.zeros(len(strings), dtype=bool)
+    if not len(strings) or strings.buffers()[2] is None:
+        return result
+    offsets = np.frombuffer(strings.buffers()[1], dtype=_offset_type(strings))
+    offsets = offsets[strings.offset : strings.offset + len(strings) + 1].astype(np.int64)
+    data = np.frombuffer(strings.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    offsets -= offsets[0]
+    other = np.zeros(len(data) + 1, dtype=np.int32)  # strings hold under 2 GiB
+    np.cumsum(np.subtract(data, 0x30, dtype=np.uint8) > 9, out=other[1:], dtype=np.int32)
+    sized = np.diff(offsets) == width
+    result[sized] = other[offsets[1:][sized]] == other[offsets[:-1][sized]]
+    if strings.null_count:
+        result &= to_numpy_bool(strings.is_valid())
+    return result
+
+
 def _offset_type(strings: pa.Array) -> type:
     return np.int64 if pa.types.is_large_string(strings.type) else np.int32
 

@@ -78,6 +78,8 @@ HEADERS = (
 )
 PRIORITY = 30
 SHAPE = "digits"
+# How many [0-9Xx] characters a valid text candidate holds (separators aside).
+DIGIT_COUNTS = frozenset(range(15, 20))
 
 # Issuer prefix and length per scheme, as in the table above (RE2 and Python re alike).
 ISSUER_PATTERN = (

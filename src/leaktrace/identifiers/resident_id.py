@@ -79,6 +79,8 @@ HEADERS = (
 )
 PRIORITY = 10
 SHAPE = "digits"
+# How many [0-9Xx] characters a valid text candidate holds (separators aside).
+DIGIT_COUNTS = frozenset({15, 18})
 
 EARLIEST_BIRTH = datetime.date(1890, 1, 1)
 # Residence permits for Taiwan residents; python-stdnum's table predates them (81/82 are there).
