@@ -22,6 +22,7 @@ its partial file removed — never an entry without a file or a file without an 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import os
@@ -38,7 +39,7 @@ from leaktrace import customers, identifiers, keys, ledger, store, tables
 from leaktrace.exceptions import ConfigError, SourceError
 from leaktrace.release import decoys as decoy_rows
 from leaktrace.release import marks as keyed_marks
-from leaktrace.release import subset, writers
+from leaktrace.release import pipeline, subset, writers
 from leaktrace.release.policy import Policy, policy_for
 
 BATCH_ROWS = 250_000  # rows marked, mixed with decoys and written at a time
@@ -294,11 +295,15 @@ def _write_release(
     members: list[pa.Array] = [pa.array([], pa.int64())]
     decoys = [decoy_tokens(workspace, None, 0)]
     rows = decoy_count = offset = 0
-    with sink:
-        for index, batch in enumerate(opened.batches(BATCH_ROWS)):
+    batches = pipeline.prefetched(opened.batches(BATCH_ROWS))
+    numbers = None if all_owners is not None else mapping.id_column
+    stream = pipeline.with_refs(workspace, batches, numbers)
+    with contextlib.closing(stream), writers.Background(sink) as out:
+        for index, (batch, refs) in enumerate(stream):
             table = pa.Table.from_batches([batch])
+            numbered = pipeline.numbered(workspace, refs)
             if index == 0:
-                if not customers.numbers_agree(workspace, table, mapping):
+                if not customers.numbers_agree(workspace, table, mapping, numbered):
                     mapping.id_column = None
                 fields = _mark_fields(table, policy)
                 roles = decoy_rows.column_roles(table)
@@ -306,7 +311,8 @@ def _write_release(
                     c: decoy_rows.CodeRange.of(table, c) for c, r in roles.items() if r == "code"
                 }
             if all_owners is None:
-                owners = customers.row_owners(workspace, table, mapping, check_numbers=False)
+                trusted = numbered if mapping.id_column is not None else None
+                owners = pipeline.owners(workspace, table, mapping, trusted)
             else:
                 part = all_owners[offset : offset + table.num_rows]
                 owners = pa.array(part, mask=part < 0)
@@ -340,7 +346,7 @@ def _write_release(
                     )
                 decoys.append(decoy_tokens(workspace, made, decoy_count))
                 decoy_count += made.table.num_rows
-            sink.write(table)
+            out.write(table)
             rows += table.num_rows
             members.append(pc.drop_null(owners))
     return _Written(

@@ -1,0 +1,118 @@
+"""An export's batches as a pipeline: read ahead in a thread, customer-number tokens made in
+worker processes, owners resolved in the register.
+
+Reading (pyarrow's parser) releases the GIL, so a thread reads batch k+1 while batch k is being
+marked; the HMAC per customer number is Python, so it runs in forked workers (:mod:`.._pool`,
+whose workers die with the command) on the one column it needs; only that column and its
+tokens cross between processes, never a whole batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from leaktrace import customers, store
+from leaktrace._pool import default_jobs, ordered_map
+
+_DONE = object()
+
+
+def prefetched(items: Iterable[Any], depth: int = 1) -> Iterator[Any]:
+    """``items`` in order, produced by a thread of their own up to ``depth`` ahead; an error
+    of the producer is raised where its item would have come."""
+    ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ahead.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ahead.put((_DONE, None))
+        except BaseException as error:  # handed to the consuming thread
+            ahead.put((_DONE, error))
+
+    thread = threading.Thread(target=produce, name="release-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = ahead.get()
+            if error is not None:
+                raise error
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting to put
+            with contextlib.suppress(queue.Empty):
+                ahead.get(timeout=0.1)
+        thread.join()
+
+
+def _refs(key: bytes, numbers: pa.Array) -> pa.Array:
+    return customers.customer_refs(key, numbers)
+
+
+def with_refs(
+    workspace: store.Workspace,
+    batches: Iterable[pa.RecordBatch],
+    id_column: str | None,
+    jobs: int | None = None,
+) -> Iterator[tuple[pa.RecordBatch, pa.Array | None]]:
+    """Each batch with the tokens of its customer numbers (None without a number column),
+    tokenized in ``jobs`` worker processes a few batches ahead."""
+    if id_column is None:
+        for batch in batches:
+            yield batch, None
+        return
+    key = workspace.keyring.key("match")
+    held: deque[pa.RecordBatch] = deque()
+
+    def work() -> Iterator[tuple[bytes, pa.Array]]:
+        for batch in batches:
+            held.append(batch)
+            yield key, batch.column(id_column)
+
+    for refs in ordered_map(_refs, work(), default_jobs() if jobs is None else jobs):
+        yield held.popleft(), refs
+
+
+def owners(
+    workspace: store.Workspace,
+    table: pa.Table,
+    mapping: customers.ColumnMap,
+    numbered: np.ndarray | None,
+) -> pa.Array:
+    """The register id of each row's customer (null for none), as
+    :func:`customers.row_owners`: by the customer number where it is trusted (``numbered``,
+    from :func:`numbered`), else by the row's identifiers."""
+    result = np.full(table.num_rows, -1, dtype=np.int64) if numbered is None else numbered.copy()
+    todo = np.flatnonzero(result < 0)
+    if mapping.identifiers and todo.size:
+        by_identifiers = customers.ColumnMap(
+            identifiers=mapping.identifiers, birth_date=mapping.birth_date
+        )
+        rest = table.select(by_identifiers.columns()).take(pa.array(todo))
+        found = customers.row_owners(workspace, rest, by_identifiers)
+        result[todo] = found.fill_null(-1).to_numpy()
+    return pa.array(result, mask=result < 0)
+
+
+def numbered(workspace: store.Workspace, refs: pa.Array | None) -> np.ndarray | None:
+    """The register ids of customer-number tokens (-1 for unknown; None without tokens)."""
+    return None if refs is None else store.ids_for_refs_array(workspace.db, refs)
