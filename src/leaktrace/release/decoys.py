@@ -114,8 +114,11 @@ def interleave(real: pa.Table, decoys: pa.Table, at: np.ndarray) -> pa.Table:
     return both.take(pa.array(index))
 
 
-def column_roles(template: pa.Table, sample: int = 200) -> dict[str, str]:
-    """What each column of ``template`` holds, as far as decoys care (see :data:`ROLES`)."""
+def column_roles(
+    template: pa.Table, sample: int = 200, *, detected: Mapping[str, str | None] | None = None
+) -> dict[str, str]:
+    """What each column of ``template`` holds, as far as decoys care (see :data:`ROLES`).
+    ``detected`` gives the scanner's type per column when the caller has typed them already."""
     from leaktrace import scan
 
     roles: dict[str, str] = {}
@@ -126,19 +129,22 @@ def column_roles(template: pa.Table, sample: int = 200) -> dict[str, str]:
             roles[name] = "amount"
             continue
         texts = column.cast(pa.string())
-        detected = scan.classify_column(name, texts).detected
-        if detected in ROLES:
-            roles[name] = detected
+        if detected is not None and name in detected:
+            kind = detected[name]
+        else:
+            kind = scan.classify_column(name, texts).detected
+        if kind in ROLES:
+            roles[name] = kind
             continue
         present = [v for v in texts.to_pylist() if v]
         unique = present and len(set(present)) == len(present)
         if unique and pa.types.is_string(column.type) and all(_CODE.match(v) for v in present):
             roles[name] = "code"
         elif (
-            detected
+            kind
             and (
-                "amount" in detected
-                or detected in ("credit_limit", "loan_balance", "premium", "income", "deposit")
+                "amount" in kind
+                or kind in ("credit_limit", "loan_balance", "premium", "income", "deposit")
             )
             and (
                 pa.types.is_string(column.type)

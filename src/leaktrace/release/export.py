@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leaktrace import customers, identifiers, keys, ledger, store, tables
+from leaktrace import customers, identifiers, keys, ledger, scan, store, tables
 from leaktrace.exceptions import ConfigError, SourceError
 from leaktrace.release import decoys as decoy_rows
 from leaktrace.release import marks as keyed_marks
@@ -108,7 +108,11 @@ def export(
     with tables.open_table(source) as opened:
         if opened.sample(1).num_rows == 0:
             raise SourceError(f"{opened.source}: the table has no rows; nothing to release.")
-        mapping = customers.propose_mapping(opened)
+        # One typing pass serves the mapping, the mark fields and the decoys' column roles.
+        head = opened.sample(customers.SAMPLE_ROWS)
+        classified = {n: scan.classify_column(n, head.column(n)) for n in head.column_names}
+        detected = {name: result.detected for name, result in classified.items()}
+        mapping = customers.propose_mapping(head, classified=classified)
         mapping.segments = []
         owners = chosen = None
         if sample is not None:
@@ -137,6 +141,7 @@ def export(
                 policy,
                 release_id,
                 (owners, chosen),
+                detected,
                 writer.open(partial, encoding=opened.encoding),
             )
         except BaseException:
@@ -273,6 +278,7 @@ def _write_release(
     policy: Policy,
     release_id: str,
     sampled: tuple[np.ndarray | None, pa.Array | None],
+    detected: dict[str, str | None],
     sink: writers.Sink,
 ) -> _Written:
     """Mark, mask and mix decoys into the source batch by batch, writing each to ``sink``.
@@ -305,8 +311,8 @@ def _write_release(
             if index == 0:
                 if not customers.numbers_agree(workspace, table, mapping, numbered):
                     mapping.id_column = None
-                fields = _mark_fields(table, policy)
-                roles = decoy_rows.column_roles(table)
+                fields = _mark_fields(table, policy, detected)
+                roles = decoy_rows.column_roles(table, detected=detected)
                 codes = {
                     c: decoy_rows.CodeRange.of(table, c) for c, r in roles.items() if r == "code"
                 }
@@ -359,13 +365,15 @@ def _write_release(
     )
 
 
-def _mark_fields(table: pa.Table, policy: Policy) -> dict[str, str]:
+def _mark_fields(
+    table: pa.Table, policy: Policy, detected: dict[str, str | None]
+) -> dict[str, str]:
     if "marks" not in policy.channels:
         return {}
     if policy.marks is None:
-        return keyed_marks.suggest_fields(table)
+        return keyed_marks.suggest_fields(table, detected=detected)
     suggested = keyed_marks.suggest_fields(
-        table.select([f for f in policy.marks if f in table.column_names])
+        table.select([f for f in policy.marks if f in table.column_names]), detected=detected
     )
     missing = [f for f in policy.marks if f not in suggested]
     if missing:

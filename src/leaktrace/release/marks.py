@@ -945,9 +945,12 @@ def read_marks(
     return counts
 
 
-def suggest_fields(table: pa.Table, sample: int = 200) -> dict[str, str]:
+def suggest_fields(
+    table: pa.Table, sample: int = 200, *, detected: Mapping[str, str | None] | None = None
+) -> dict[str, str]:
     """A default mark policy: addresses, amounts (decimal columns and amount-like sensitive
-    attributes) and 、-separated lists; identifiers are never suggested."""
+    attributes) and 、-separated lists; identifiers are never suggested. ``detected`` gives the
+    scanner's type per column when the caller has typed them already."""
     from leaktrace import scan
 
     amounts = {"credit_limit", "loan_balance", "income", "deposit", "premium", "loan_amount",
@@ -961,12 +964,15 @@ def suggest_fields(table: pa.Table, sample: int = 200) -> dict[str, str]:
         if not pa.types.is_string(column.type):
             continue
         head = column.slice(0, sample)
-        detected = scan.classify_column(field, head).detected
-        if detected in PROTECTED:
+        if detected is not None and field in detected:
+            kind = detected[field]
+        else:
+            kind = scan.classify_column(field, head).detected
+        if kind in PROTECTED:
             continue
-        if detected in ("address", "hukou"):
+        if kind in ("address", "hukou"):
             chosen[field] = "address"
-        elif detected in amounts or (detected and "amount" in detected):
+        elif kind in amounts or (kind and "amount" in kind):
             if _plain_numbers(head.drop_null()).mean() >= 0.8:
                 chosen[field] = "amount"
         else:
