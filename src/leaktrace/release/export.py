@@ -344,12 +344,9 @@ def _write_release(
                     made_ids["type"].to_pylist(), made_ids["value"].to_pylist(), strict=True
                 ):
                     given.setdefault(kind, set()).add(value)
+                numbers = made_ids.filter(pc.equal(made_ids["type"], "customer_id"))["value"]
                 for known in codes.values():
-                    known.include(
-                        made_ids.filter(pc.equal(made_ids["type"], "customer_id"))[
-                            "value"
-                        ].to_pylist()
-                    )
+                    known.include(numbers.combine_chunks())
                 decoys.append(decoy_tokens(workspace, made, decoy_count))
                 decoy_count += made.table.num_rows
             out.write(table)
