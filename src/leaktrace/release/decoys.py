@@ -43,7 +43,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -216,46 +216,82 @@ def _present(values: pa.Array) -> np.ndarray:
     return _flags(pc.greater(pc.utf8_length(_texts(values)), 0))
 
 
-def _free(
-    kind: str,
-    draw: Callable[[np.ndarray, int], pa.Array],
-    rows: np.ndarray,
-    avoid: pa.Array,
-    is_taken: TakenCheck | None,
-    rounds: int = 60,
-) -> np.ndarray:
-    """For each of ``rows`` a value ``draw(rows, attempt)`` (drawn for all the rows still
-    without one at once) that neither ``avoid`` (the template's values), another of the rows,
-    nor the register holds (``is_taken``, asked once per round); after ``rounds`` the last draw
-    stays. An object array of strings, one per row of ``rows``."""
-    chosen = np.empty(rows.size, dtype=object)
-    todo = np.arange(rows.size)
-    avoid = avoid.cast(pa.string())
-    kept: list[pa.Array] = [pa.array([], pa.string())]
-    drawn = pa.array([], pa.string())
-    for attempt in range(rounds):
-        if not todo.size:
+@dataclass
+class _Wanted:
+    """New values of one kind for some decoys: ``draw(rows, attempt)`` draws one for each of
+    ``rows`` (indexes into ``rows``' owners); none may be in ``avoid`` (the template's)."""
+
+    kind: str
+    draw: Callable[[np.ndarray, int], pa.Array]
+    rows: np.ndarray
+    avoid: pa.Array
+    chosen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+
+
+def _ask(is_taken: TakenCheck, asks: list[tuple[str, list[str]]]) -> list[np.ndarray]:
+    """Which asked values the register holds: in one question when the check takes many."""
+    many = getattr(is_taken, "many", None)
+    answers = many(asks) if many is not None else [is_taken(kind, v) for kind, v in asks]
+    return [np.asarray(list(answer), dtype=bool) for answer in answers]
+
+
+def _free(wants: list[_Wanted], is_taken: TakenCheck | None, rounds: int = 12) -> None:
+    """For each decoy of each want a value that neither the want's ``avoid``, another decoy,
+    nor the register holds (``want.chosen``; after ``rounds`` the last draw stays).
+
+    The register is asked once a round for every want together, and each decoy still
+    without a value draws 1, 2, 4 … up to 16 candidates a round (attempts in order, the first
+    free one wins): a dense numbering may need several attempts before its draws reach numbers
+    nobody holds, and each question costs a pass over the register."""
+    todo = []
+    kept: list[list[pa.Array]] = []
+    for want in wants:
+        want.chosen = np.empty(want.rows.size, dtype=object)
+        want.avoid = want.avoid.cast(pa.string())
+        todo.append(np.arange(want.rows.size))
+        kept.append([pa.array([], pa.string())])
+    attempt = 0
+    for round_ in range(rounds):
+        tries = min(1 << round_, 16)
+        candidates, asks = [], []
+        for want, left, earlier in zip(wants, todo, kept, strict=True):
+            if not left.size:
+                candidates.append(None)
+                continue
+            drawn = [want.draw(want.rows[left], attempt + t) for t in range(tries)]
+            flat = pa.concat_arrays(drawn)
+            # Hash the few drawn values and probe the template's many, not the other way round.
+            hits = want.avoid.filter(pc.is_in(want.avoid, value_set=flat))
+            fresh = ~_flags(pc.is_in(flat, value_set=pa.concat_arrays([hits, *earlier])))
+            values = flat.to_numpy(zero_copy_only=False).astype(object)
+            candidates.append((flat, values, fresh))
+            if is_taken is not None and fresh.any():
+                asks.append((want.kind, values[fresh].tolist()))
+        if all(c is None for c in candidates):
             break
-        drawn = draw(rows[todo], attempt)
-        # Hash the few drawn values and probe the template's many, not the other way round.
-        hits = avoid.filter(pc.is_in(avoid, value_set=drawn))
-        fresh = ~_flags(pc.is_in(drawn, value_set=pa.concat_arrays([hits, *kept])))
-        values = drawn.to_numpy(zero_copy_only=False).astype(object)
-        # Two rows of a round may draw one value: the first keeps it.
-        _, first = np.unique(values.astype(str), return_index=True)
-        once = np.zeros(todo.size, dtype=bool)
-        once[first] = True
-        fresh &= once
-        if is_taken is not None and fresh.any():
-            asked = np.flatnonzero(fresh)
-            flags = np.asarray(list(is_taken(kind, values[asked].tolist())), dtype=bool)
-            fresh[asked[flags]] = False
-        chosen[todo[fresh]] = values[fresh]
-        kept.append(drawn.filter(pa.array(fresh)))
-        todo = todo[~fresh]
-    if todo.size:
-        chosen[todo] = drawn.to_numpy(zero_copy_only=False)
-    return chosen
+        answers = iter(_ask(is_taken, asks)) if is_taken is not None and asks else iter(())
+        last = round_ == rounds - 1
+        for i, (want, left, found) in enumerate(zip(wants, todo, candidates, strict=True)):
+            if found is None:
+                continue
+            flat, values, fresh = found
+            if is_taken is not None and fresh.any():
+                fresh[np.flatnonzero(fresh)[next(answers)]] = False
+            ok = fresh.reshape(tries, left.size)
+            pick = np.argmax(ok, axis=0)  # the first free attempt of each decoy
+            has = ok.any(axis=0)
+            picked = values.reshape(tries, left.size)[pick, np.arange(left.size)]
+            # Two decoys may pick one value: the first keeps it.
+            _, first = np.unique(picked.astype(str), return_index=True)
+            once = np.zeros(left.size, dtype=bool)
+            once[first] = True
+            won = (has & once) | last
+            if last:  # out of rounds: the last draw stays
+                picked = np.where(has & once, picked, values.reshape(tries, left.size)[-1])
+            want.chosen[left[won]] = picked[won]
+            kept[i].append(pa.array(picked[won].tolist(), pa.string()))
+            todo[i] = left[~won]
+        attempt += tries
 
 
 def _pick_pool(pool: Sequence[str] | None, rng: np.random.Generator, count: int) -> pa.Array | None:
@@ -394,7 +430,18 @@ def make_decoys(
 
     # New identifiers are drawn for all decoys at once, so the register is asked once a round.
     avoid_ids = pa.concat_arrays([pa.array([], pa.string()), *known_ids])
-    ids = pa.array(_free("resident_id", new_ids, everyone, avoid_ids, is_taken), pa.string())
+    wants = {("", "resident_id"): _Wanted("resident_id", new_ids, everyone, avoid_ids)}
+    for column, role in roles.items():
+        if role == "bank_card":
+            wants[(column, role)] = _card_want(column, base.column(column), template, rng)
+        elif role == "code":
+            known = CodeRange.of(template, column) if codes is None else codes[column]
+            donor = base.column(column)
+            shaped, draw = _code_draw(donor, known, rng)
+            owned = np.flatnonzero(shaped & _present(donor))
+            wants[(column, role)] = _Wanted("customer_id", draw, owned, known.codes)
+    _free(list(wants.values()), is_taken)
+    ids = pa.array(wants[("", "resident_id")].chosen, pa.string())
     found: list[pa.Table] = []
 
     def register(kind: str, rows: np.ndarray, values: pa.Array) -> None:
@@ -426,7 +473,11 @@ def make_decoys(
         elif role == "email":
             out[column] = emails if emails is not None else pa.nulls(count, pa.string())
         elif role == "bank_card":
-            out[column] = _cards(column, donor, template, rng, is_taken, register)
+            cards = wants[(column, role)]
+            values = np.empty(count, dtype=object)
+            values[cards.rows] = cards.chosen
+            register("bank_card", cards.rows, pa.array(cards.chosen, pa.string()))
+            out[column] = columns.mask_like(pa.array(values, pa.string()), _texts(donor))
         elif role == "plate":
             owned = np.flatnonzero(_present(donor))
             plates = columns.plate_like(donor, rng)
@@ -438,14 +489,11 @@ def make_decoys(
         elif role == "address":
             out[column] = columns.address_like(donor, rng)
         elif role == "code":
-            known = CodeRange.of(template, column) if codes is None else codes[column]
-            shaped, draw = _code_draw(donor, known, rng)
-            owned = np.flatnonzero(shaped & _present(donor))
-            drawn = _free("customer_id", draw, owned, known.codes, is_taken)
+            numbers = wants[(column, role)]
             values = donor.cast(pa.string()).to_numpy(zero_copy_only=False).astype(object)
-            values[owned] = drawn
+            values[numbers.rows] = numbers.chosen
             out[column] = pa.array(values, pa.string())
-            register("customer_id", owned, pa.array(drawn, pa.string()))
+            register("customer_id", numbers.rows, pa.array(numbers.chosen, pa.string()))
         elif role == "amount":
             out[column] = columns.amount_like(donor, rng)
     if phones is not None:
@@ -481,16 +529,11 @@ def _redraw_after_mask(masked: str, rng: np.random.Generator) -> str:
     return masked[:cut] + tail
 
 
-def _cards(
-    column: str,
-    donors: pa.Array,
-    template: pa.Table,
-    rng: np.random.Generator,
-    is_taken: TakenCheck | None,
-    register: Callable[[str, np.ndarray, pa.Array], None],
-) -> pa.Array:
-    """New card numbers with the donors' BIN and length and a Luhn check digit, masked as the
-    donor is; donors without a card keep none."""
+def _card_want(
+    column: str, donors: pa.ChunkedArray | pa.Array, template: pa.Table, rng: np.random.Generator
+) -> _Wanted:
+    """New card numbers for the donors that have one: the donor's BIN and length (masked or
+    not) and a Luhn check digit, none of the template's cards."""
     texts = _texts(donors)
     owned = np.flatnonzero(_present(texts))
     digits = pc.replace_substring_regex(texts, r"\D", "")
@@ -507,15 +550,10 @@ def _cards(
     def draw(rows: np.ndarray, _attempt: int) -> pa.Array:
         return columns.card_numbers(bins[rows], length[rows], rng)
 
-    known = _texts(template.column(column))
-    if not pc.all(pc.utf8_is_digit(known.drop_null())).as_py():  # 6222 0212 …: digits only
+    known = _texts(template.column(column)).drop_null()
+    if not pc.all(pc.utf8_is_digit(known)).as_py():  # 6222 0212 …: compare digits only
         known = pc.replace_substring_regex(known, r"\D", "")
-    avoid = known
-    cards = pa.array(_free("bank_card", draw, owned, avoid.drop_null(), is_taken), pa.string())
-    register("bank_card", owned, cards)
-    values = np.empty(len(texts), dtype=object)
-    values[owned] = cards.to_numpy(zero_copy_only=False)
-    return columns.mask_like(pa.array(values, pa.string()), texts)
+    return _Wanted("bank_card", draw, owned, known)
 
 
 def count_for(n_rows: int, rate: float = 0.03) -> int:

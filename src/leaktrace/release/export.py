@@ -288,12 +288,8 @@ def _write_release(
     """
     ring = workspace.keyring
     all_owners, chosen = sampled
-    in_register = registered(workspace)
     given: dict[str, set[str]] = {}  # decoy identifiers of earlier batches: unique per release
-
-    def taken(kind: str, values: Sequence[str]) -> list[bool]:
-        used = given.get(kind, set())
-        return [a or v in used for a, v in zip(in_register(kind, values), values, strict=True)]
+    taken = RegisterCheck(workspace, given)
 
     fields: dict[str, str] = {}
     roles: dict[str, str] = {}
@@ -393,20 +389,43 @@ def _mask(table: pa.Table, mapping: customers.ColumnMap, policy: Policy) -> pa.T
     return table
 
 
-def registered(workspace: store.Workspace) -> decoy_rows.TakenCheck:
-    """Which customer numbers or identifiers belong to registered customers or to decoys made
-    before (so that no decoy takes them, and each decoy names one release), asked for many
-    values at once."""
-    key = workspace.keyring.key("match")
+class RegisterCheck:
+    """Which customer numbers or identifiers belong to registered customers, to decoys made
+    before (so that no decoy takes them, and each decoy names one release), or to ``given``
+    (kind → values handed out earlier in this release). Call it with (kind, values), or ask
+    :meth:`many` kinds at once: one pass over the register for all of them."""
 
-    def taken(kind: str, values: Sequence[str]) -> list[bool]:
-        if kind == "customer_id":
-            return store.tokens_exist(workspace.db, customers.customer_refs(key, pa.array(values)))
-        if kind in customers.EXACT_KINDS:
-            return store.tokens_exist(workspace.db, keys.tokens(key, kind, values))
-        return [False] * len(values)
+    def __init__(self, workspace: store.Workspace, given: dict[str, set[str]] | None = None):
+        self.workspace = workspace
+        self.key = workspace.keyring.key("match")
+        self.given = given if given is not None else {}
 
-    return taken
+    def __call__(self, kind: str, values: Sequence[str]) -> list[bool]:
+        return self.many([(kind, values)])[0]
+
+    def many(self, asks: Sequence[tuple[str, Sequence[str]]]) -> list[list[bool]]:
+        """The answers to several (kind, values) questions, in order."""
+        tokens: list[pa.Array] = []
+        for kind, values in asks:
+            if kind == "customer_id":
+                tokens.append(customers.customer_refs(self.key, pa.array(values, pa.string())))
+            elif kind in customers.EXACT_KINDS:
+                tokens.append(keys.tokens(self.key, kind, values))
+            else:
+                tokens.append(pa.nulls(len(values), pa.binary(keys.TOKEN_BYTES)))
+        held = store.tokens_exist(self.workspace.db, pa.concat_arrays(tokens)) if tokens else []
+        answers, start = [], 0
+        for kind, values in asks:
+            used = self.given.get(kind, set())
+            part = held[start : start + len(values)]
+            answers.append([h or v in used for h, v in zip(part, values, strict=True)])
+            start += len(values)
+        return answers
+
+
+def registered(workspace: store.Workspace) -> RegisterCheck:
+    """The register check of :class:`RegisterCheck`, for decoys and canaries."""
+    return RegisterCheck(workspace)
 
 
 def _decoys(
@@ -414,7 +433,7 @@ def _decoys(
     release_id: str,
     table: pa.Table,
     policy: Policy,
-    is_taken: decoy_rows.TakenCheck,
+    is_taken: RegisterCheck,
     roles: dict[str, str] | None = None,
     codes: dict[str, decoy_rows.CodeRange] | None = None,
 ) -> Any:
