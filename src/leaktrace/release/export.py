@@ -105,9 +105,13 @@ def export(
     if conditions and sample is None:
         raise ConfigError("--segment needs --sample N: the number of customers to release.")
     recover(workspace)
-    with tables.open_table(source) as opened:
+    with tables.open_table(source) as opened, contextlib.ExitStack() as stack:
         if opened.sample(1).num_rows == 0:
             raise SourceError(f"{opened.source}: the table has no rows; nothing to release.")
+        # Without a sample to choose first, reading starts now, while the columns are typed.
+        ahead = None
+        if sample is None:
+            ahead = stack.enter_context(pipeline.ReadAhead(opened.batches(BATCH_ROWS)))
         # One typing pass serves the mapping, the mark fields and the decoys' column roles.
         head = opened.sample(customers.SAMPLE_ROWS)
         classified = {n: scan.classify_column(n, head.column(n)) for n in head.column_names}
@@ -143,6 +147,7 @@ def export(
                 (owners, chosen),
                 detected,
                 writer.open(partial, encoding=opened.encoding),
+                ahead,
             )
         except BaseException:
             abort(workspace, release_id, partial, str(out))
@@ -280,6 +285,7 @@ def _write_release(
     sampled: tuple[np.ndarray | None, pa.Array | None],
     detected: dict[str, str | None],
     sink: writers.Sink,
+    ahead: pipeline.ReadAhead | None = None,
 ) -> _Written:
     """Mark, mask and mix decoys into the source batch by batch, writing each to ``sink``.
 
@@ -297,10 +303,10 @@ def _write_release(
     members: list[pa.Array] = [pa.array([], pa.int64())]
     decoys = [decoy_tokens(workspace, None, 0)]
     rows = decoy_count = offset = 0
-    batches = pipeline.prefetched(opened.batches(BATCH_ROWS))
+    batches = ahead or pipeline.ReadAhead(opened.batches(BATCH_ROWS))
     numbers = None if all_owners is not None else mapping.id_column
     stream = pipeline.with_refs(workspace, batches, numbers)
-    with contextlib.closing(stream), writers.Background(sink) as out:
+    with batches, contextlib.closing(stream), writers.Background(sink) as out:
         for index, (batch, refs) in enumerate(stream):
             table = pa.Table.from_batches([batch])
             numbered = pipeline.numbered(workspace, refs)

@@ -25,43 +25,55 @@ from leaktrace._pool import default_jobs, ordered_map
 _DONE = object()
 
 
-def prefetched(items: Iterable[Any], depth: int = 1) -> Iterator[Any]:
-    """``items`` in order, produced by a thread of their own up to ``depth`` ahead; an error
-    of the producer is raised where its item would have come."""
-    ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+class ReadAhead:
+    """``items`` in order, produced by a thread of their own up to ``depth`` ahead from the
+    moment this is made (so reading starts while the caller still prepares); an error of the
+    producer is raised where its item would have come. Close it (or use ``with``) to stop."""
 
-    def produce() -> None:
+    def __init__(self, items: Iterable[Any], depth: int = 1) -> None:
+        self._ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._items = items
+        self._thread = threading.Thread(target=self._produce, name="release-reader", daemon=True)
+        self._thread.start()
+
+    def _produce(self) -> None:
         try:
-            for item in items:
-                while not stop.is_set():
+            for item in self._items:
+                while not self._stop.is_set():
                     try:
-                        ahead.put((item, None), timeout=0.1)
+                        self._ahead.put((item, None), timeout=0.1)
                         break
                     except queue.Full:
                         continue
-                if stop.is_set():
+                if self._stop.is_set():
                     return
-            ahead.put((_DONE, None))
+            self._ahead.put((_DONE, None))
         except BaseException as error:  # handed to the consuming thread
-            ahead.put((_DONE, error))
+            self._ahead.put((_DONE, error))
 
-    thread = threading.Thread(target=produce, name="release-reader", daemon=True)
-    thread.start()
-    try:
+    def __iter__(self) -> Iterator[Any]:
         while True:
-            item, error = ahead.get()
+            item, error = self._ahead.get()
             if error is not None:
                 raise error
             if item is _DONE:
                 return
             yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting to put
+
+    def close(self) -> None:
+        """Stop the producer and wait for it."""
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a producer waiting to put
             with contextlib.suppress(queue.Empty):
-                ahead.get(timeout=0.1)
-        thread.join()
+                self._ahead.get(timeout=0.1)
+        self._thread.join()
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def _refs(key: bytes, numbers: pa.Array) -> pa.Array:
