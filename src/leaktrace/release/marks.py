@@ -485,7 +485,8 @@ class ListOrderRule:
 
     def __init__(self, separator: str = "、") -> None:
         self.separator = separator
-        self._last: tuple[object, tuple] | None = None
+        # The last values parsed, kept alive: their buffers' addresses identify them.
+        self._last: tuple[object, pa.Array, tuple] | None = None
 
     def accepts(self, type_: pa.DataType) -> bool:
         return pa.types.is_string(type_) or pa.types.is_large_string(type_)
@@ -497,7 +498,7 @@ class ListOrderRule:
         identity = (buffers[2].address if buffers[2] is not None else 0, buffers[1].address,
                     values.offset, len(values))  # fmt: skip
         if self._last is not None and self._last[0] == identity:
-            return self._last[1]
+            return self._last[2]
         lists = pc.split_pattern(values.fill_null(""), self.separator)
         offsets = lists.offsets.to_numpy().astype(np.int64)
         items = lists.flatten()
@@ -518,7 +519,7 @@ class ListOrderRule:
         form = np.full((n, self.slots), -1, dtype=np.int64)
         form[rows, pairs] = np.where((less | greater) & ~empty, greater.astype(np.int64), -1)
         result = (items, starts, counts, form)
-        self._last = (identity, result)
+        self._last = (identity, values, result)
         return result
 
     def observe(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -684,6 +685,45 @@ def _heads() -> _Heads:
     )
 
 
+def _head_index(values: pa.Array) -> np.ndarray:
+    """The head (index into ``_heads().texts``, -1: none) each value starts with."""
+    heads = _heads()
+    offsets, data, valid = _strings(values)
+    n = len(values)
+    starts, ends = offsets[:-1], offsets[1:]
+    width = heads.max_chars
+    # Leading three-byte (CJK) characters as 24-bit codes (one gather of the first bytes),
+    # and polynomial prefix hashes of them, column by column.
+    index_type = np.int32 if data.size < 2**31 - 3 * width else np.int64
+    position = starts.astype(index_type)[None, :] + np.arange(3 * width, dtype=index_type)[:, None]
+    inside = (position < ends.astype(index_type)[None, :]) & valid[None, :]
+    if data.size:
+        matrix = data[np.minimum(position, data.size - 1)]
+        matrix[~inside] = 0
+    else:
+        matrix = np.zeros(position.shape, np.uint8)
+    b0 = matrix[0::3].astype(np.uint32)
+    cjk = inside[2::3] & (b0 >= 0xE0) & (b0 < 0xF0)
+    run = np.logical_and.accumulate(cjk, axis=0)
+    codes = (b0 << 16) | (matrix[1::3].astype(np.uint32) << 8) | matrix[2::3]
+    ending = run & np.isin(codes, heads.last_chars)
+    head = np.full(n, -1, dtype=np.int64)
+    hashes = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(width):
+            rows = np.flatnonzero(ending[k])
+            hashes *= _BASE
+            hashes += codes[k]
+            hashes += np.uint64(1)
+            if not rows.size:
+                continue
+            keys = hashes[rows]
+            found = np.minimum(np.searchsorted(heads.hashes, keys), heads.hashes.size - 1)
+            hit = heads.hashes[found] == keys
+            head[rows[hit]] = heads.head[found[hit]]  # longer heads come later and win
+    return head
+
+
 class AddressRule:
     """Province and city suffixes kept or dropped, 室 after a room number; see the module
     docstring."""
@@ -696,7 +736,8 @@ class AddressRule:
         return pa.types.is_string(type_) or pa.types.is_large_string(type_)
 
     def __init__(self) -> None:
-        self._last: tuple[object, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+        # The last values parsed, kept alive: their buffers' addresses identify them.
+        self._last: tuple[object, pa.Array, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
     def _parse(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per value: head index (-1: none), room slot exists, room form (0 with 室, 1 without).
@@ -705,9 +746,9 @@ class AddressRule:
         identity = (buffers[2].address if buffers[2] is not None else 0, buffers[1].address,
                     values.offset, len(values))  # fmt: skip
         if self._last is not None and self._last[0] == identity:
-            return self._last[1]
+            return self._last[2]
         result = self._parse_new(values)
-        self._last = (identity, result)
+        self._last = (identity, values, result)
         return result
 
     def _parse_new(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -715,38 +756,12 @@ class AddressRule:
         offsets, data, valid = _strings(values)
         n = len(values)
         starts, ends = offsets[:-1], offsets[1:]
-        width = heads.max_chars
-        # Leading three-byte (CJK) characters as 24-bit codes (one gather of the first bytes),
-        # and polynomial prefix hashes of them, column by column.
-        index_type = np.int32 if data.size < 2**31 - 3 * width else np.int64
-        position = (
-            starts.astype(index_type)[None, :] + np.arange(3 * width, dtype=index_type)[:, None]
-        )
-        inside = (position < ends.astype(index_type)[None, :]) & valid[None, :]
-        if data.size:
-            matrix = data[np.minimum(position, data.size - 1)]
-            matrix[~inside] = 0
-        else:
-            matrix = np.zeros(position.shape, np.uint8)
-        b0 = matrix[0::3].astype(np.uint32)
-        cjk = inside[2::3] & (b0 >= 0xE0) & (b0 < 0xF0)
-        run = np.logical_and.accumulate(cjk, axis=0)
-        codes = (b0 << 16) | (matrix[1::3].astype(np.uint32) << 8) | matrix[2::3]
-        ending = run & np.isin(codes, heads.last_chars)
-        head = np.full(n, -1, dtype=np.int64)
-        hashes = np.zeros(n, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            for k in range(width):
-                rows = np.flatnonzero(ending[k])
-                hashes *= _BASE
-                hashes += codes[k]
-                hashes += np.uint64(1)
-                if not rows.size:
-                    continue
-                keys = hashes[rows]
-                found = np.minimum(np.searchsorted(heads.hashes, keys), heads.hashes.size - 1)
-                hit = heads.hashes[found] == keys
-                head[rows[hit]] = heads.head[found[hit]]  # longer heads come later and win
+        # A head lies within the first max_chars characters: find heads once per distinct
+        # prefix (a column of addresses repeats its provinces, cities and counties).
+        prefixes = pc.dictionary_encode(pc.utf8_slice_codeunits(values, 0, heads.max_chars))
+        indexes = prefixes.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        distinct = _head_index(prefixes.dictionary)
+        head = np.where(indexes >= 0, distinct[np.maximum(indexes, 0)], -1) if n else indexes
         # The room: (单元|栋|号楼) + 3-4 digits + optional 室, at the end of the value.
         room_mark = np.frombuffer(_ROOM.encode(), np.uint8)
         length = ends - starts
