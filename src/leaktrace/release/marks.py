@@ -522,11 +522,31 @@ class ListOrderRule:
         self._last = (identity, values, result)
         return result
 
+    def _distinct(self, values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+        """The distinct values (lists repeat: a few product sets), each value's index among
+        them (-1: null) and the pair forms of each row, parsed once per distinct value."""
+        encoded = pc.dictionary_encode(values)
+        index = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        form = self._parse(encoded.dictionary)[3]
+        rows = form[np.maximum(index, 0)] if len(form) else np.full((len(values), self.slots), -1)
+        return encoded.dictionary, index, np.where(index[:, None] >= 0, rows, -1)
+
     def observe(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        form = self._parse(values)[3]
+        form = self._distinct(values)[2]
         return form >= 0, np.maximum(form, 0)
 
     def render(self, values: pa.Array, forms: np.ndarray) -> pa.Array:
+        _, index, form = self._distinct(values)
+        swap = (form >= 0) & (forms != form)
+        if not swap.any():
+            return values
+        # Render each distinct (value, swaps) once: its pairs read in the order asked.
+        code = index * (1 << self.slots) + (swap * (1 << np.arange(self.slots))).sum(axis=1)
+        _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+        rendered = self._render_rows(values.take(pa.array(first)), forms[first])
+        return rendered.take(pa.array(inverse.ravel()))
+
+    def _render_rows(self, values: pa.Array, forms: np.ndarray) -> pa.Array:
         items, starts, counts, form = self._parse(values)
         swap = (form >= 0) & (forms != form)
         changed = swap.any(axis=1)
