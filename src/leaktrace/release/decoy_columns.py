@@ -21,10 +21,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leaktrace.synth.customer import _ascii_digits, _fixed_strings, _luhn_sums, _ragged_strings
+from leaktrace.synth.customer import (
+    _GB11643_CHARS,
+    _GB11643_WEIGHTS,
+    _ascii_digits,
+    _fixed_strings,
+    _luhn_sums,
+    _ragged_strings,
+)
 
-_GB11643_WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)
-_GB11643_CHARS = np.frombuffer(b"10X98765432", dtype=np.uint8)
 _PLATE_LETTERS = np.frombuffer(b"ABCDEFGHJKLMNPQRSTUVWXYZ", dtype=np.uint8)  # no I, no O
 _ROOM = r"^(?P<body>(?:.*\D)?)(?P<room>\d{3,4})(?P<tail>室?)$"
 _PLAIN_AMOUNT = r"^[-+]?[¥￥]?[\d,]*\d(?:\.\d+)?$"
