@@ -225,6 +225,7 @@ class _Wanted:
     draw: Callable[[np.ndarray, int], pa.Array]
     rows: np.ndarray
     avoid: pa.Array
+    tries: int = 1  # candidates per decoy in the first round
     chosen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
 
 
@@ -240,9 +241,10 @@ def _free(wants: list[_Wanted], is_taken: TakenCheck | None, rounds: int = 12) -
     nor the register holds (``want.chosen``; after ``rounds`` the last draw stays).
 
     The register is asked once a round for every want together, and each decoy still
-    without a value draws 1, 2, 4 … up to 16 candidates a round (attempts in order, the first
-    free one wins): a dense numbering may need several attempts before its draws reach numbers
-    nobody holds, and each question costs a pass over the register."""
+    without a value draws ``want.tries`` candidates in the first round, four times as many
+    (up to 16) in each next one (attempts in order, the first free one wins): a dense
+    numbering may need several attempts before its draws reach numbers nobody holds, and each
+    question costs a pass over the register."""
     todo = []
     kept: list[list[pa.Array]] = []
     for want in wants:
@@ -250,15 +252,16 @@ def _free(wants: list[_Wanted], is_taken: TakenCheck | None, rounds: int = 12) -
         want.avoid = want.avoid.cast(pa.string())
         todo.append(np.arange(want.rows.size))
         kept.append([pa.array([], pa.string())])
-    attempt = 0
+    attempts = [0] * len(wants)
     for round_ in range(rounds):
-        tries = min(1 << round_, 16)
         candidates, asks = [], []
-        for want, left, earlier in zip(wants, todo, kept, strict=True):
+        for i, (want, left, earlier) in enumerate(zip(wants, todo, kept, strict=True)):
             if not left.size:
                 candidates.append(None)
                 continue
-            drawn = [want.draw(want.rows[left], attempt + t) for t in range(tries)]
+            tries = min(want.tries << (2 * round_), 16)
+            drawn = [want.draw(want.rows[left], attempts[i] + t) for t in range(tries)]
+            attempts[i] += tries
             flat = pa.concat_arrays(drawn)
             # Hash the few drawn values and probe the template's many, not the other way round.
             hits = want.avoid.filter(pc.is_in(want.avoid, value_set=flat))
@@ -277,6 +280,7 @@ def _free(wants: list[_Wanted], is_taken: TakenCheck | None, rounds: int = 12) -
             flat, values, fresh = found
             if is_taken is not None and fresh.any():
                 fresh[np.flatnonzero(fresh)[next(answers)]] = False
+            tries = len(values) // left.size
             ok = fresh.reshape(tries, left.size)
             pick = np.argmax(ok, axis=0)  # the first free attempt of each decoy
             has = ok.any(axis=0)
@@ -291,7 +295,6 @@ def _free(wants: list[_Wanted], is_taken: TakenCheck | None, rounds: int = 12) -
             want.chosen[left[won]] = picked[won]
             kept[i].append(pa.array(picked[won].tolist(), pa.string()))
             todo[i] = left[~won]
-        attempt += tries
 
 
 def _pick_pool(pool: Sequence[str] | None, rng: np.random.Generator, count: int) -> pa.Array | None:
@@ -439,7 +442,8 @@ def make_decoys(
             donor = base.column(column)
             shaped, draw = _code_draw(donor, known, rng)
             owned = np.flatnonzero(shaped & _present(donor))
-            wants[(column, role)] = _Wanted("customer_id", draw, owned, known.codes)
+            # A dense numbering needs draws above it, reaching further attempt by attempt.
+            wants[(column, role)] = _Wanted("customer_id", draw, owned, known.codes, tries=4)
     _free(list(wants.values()), is_taken)
     ids = pa.array(wants[("", "resident_id")].chosen, pa.string())
     found: list[pa.Table] = []

@@ -10,17 +10,18 @@ tokens cross between processes, never a whole batch.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import queue
 import threading
-from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from leaktrace import customers, store
-from leaktrace._pool import default_jobs, ordered_map
+from leaktrace._pool import _die_with_parent as die_with_parent
 
 _DONE = object()
 
@@ -84,24 +85,26 @@ def with_refs(
     workspace: store.Workspace,
     batches: Iterable[pa.RecordBatch],
     id_column: str | None,
-    jobs: int | None = None,
 ) -> Iterator[tuple[pa.RecordBatch, pa.Array | None]]:
     """Each batch with the tokens of its customer numbers (None without a number column),
-    tokenized in ``jobs`` worker processes a few batches ahead."""
+    tokenized in a worker process one batch ahead: the worker takes the HMACs off this
+    process, and only one batch waits for its tokens (memory stays bounded by a few
+    batches)."""
     if id_column is None:
         for batch in batches:
             yield batch, None
         return
     key = workspace.keyring.key("match")
-    held: deque[pa.RecordBatch] = deque()
-
-    def work() -> Iterator[tuple[bytes, pa.Array]]:
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=die_with_parent) as pool:
+        pending: tuple[pa.RecordBatch, Future[pa.Array]] | None = None
         for batch in batches:
-            held.append(batch)
-            yield key, batch.column(id_column)
-
-    for refs in ordered_map(_refs, work(), default_jobs() if jobs is None else jobs):
-        yield held.popleft(), refs
+            submitted = (batch, pool.submit(_refs, key, batch.column(id_column)))
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = submitted
+        if pending is not None:
+            yield pending[0], pending[1].result()
 
 
 def owners(

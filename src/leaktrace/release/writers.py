@@ -130,18 +130,20 @@ class _CsvSink(_FileSink):
         self.encoder = codecs.getincrementalencoder(self.target)(errors="strict")
 
     def _write(self, table: pa.Table) -> None:
-        options = pacsv.WriteOptions(
-            delimiter=self.delimiter, quoting_style="needed", include_header=self.first
-        )
-        self.first = False
-        buffer = io.BytesIO()
-        pacsv.write_csv(table, buffer, write_options=options)
-        data: bytes | memoryview = buffer.getbuffer()
-        if codecs.lookup(self.target).name != "utf-8" or self.target == "utf-8-sig":
-            # pyarrow writes UTF-8 only: transcode (the encoder writes a BOM once).
-            data = self.encoder.encode(bytes(data).decode("utf-8"))
-        assert self.handle is not None
-        self.handle.write(data)
+        # A slice at a time: the formatted text of a whole batch would double its memory.
+        for start in range(0, max(table.num_rows, 1), _CSV_SLICE):
+            options = pacsv.WriteOptions(
+                delimiter=self.delimiter, quoting_style="needed", include_header=self.first
+            )
+            self.first = False
+            buffer = io.BytesIO()
+            pacsv.write_csv(table.slice(start, _CSV_SLICE), buffer, write_options=options)
+            data: bytes | memoryview = buffer.getbuffer()
+            if codecs.lookup(self.target).name != "utf-8" or self.target == "utf-8-sig":
+                # pyarrow writes UTF-8 only: transcode (the encoder writes a BOM once).
+                data = self.encoder.encode(bytes(data).decode("utf-8"))
+            assert self.handle is not None
+            self.handle.write(data)
 
 
 class _ParquetSink(Sink):
@@ -216,6 +218,7 @@ class _XlsxSink(Sink):
 
 
 _CHUNK = 65_536
+_CSV_SLICE = 65_536  # rows formatted at a time
 _STOP = object()
 
 
