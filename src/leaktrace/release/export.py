@@ -42,7 +42,7 @@ from leaktrace.release import marks as keyed_marks
 from leaktrace.release import pipeline, subset, writers
 from leaktrace.release.policy import Policy, policy_for
 
-BATCH_ROWS = 250_000  # rows marked, mixed with decoys and written at a time
+BATCH_ROWS = 125_000  # rows marked, mixed with decoys and written at a time (memory)
 
 
 @dataclass(frozen=True, slots=True)
