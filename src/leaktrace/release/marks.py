@@ -776,9 +776,13 @@ class AddressRule:
         offsets, data, valid = _strings(values)
         n = len(values)
         starts, ends = offsets[:-1], offsets[1:]
-        # A head lies within the first max_chars characters: find heads once per distinct
-        # prefix (a column of addresses repeats its provinces, cities and counties).
-        prefixes = pc.dictionary_encode(pc.utf8_slice_codeunits(values, 0, heads.max_chars))
+        # A head lies within the leading run of three-byte (CJK) characters, at most
+        # max_chars of them: find heads once per distinct run (a column of addresses repeats
+        # its provinces, cities, counties and roads).
+        leading = pc.replace_substring_regex(
+            pc.utf8_slice_codeunits(values, 0, heads.max_chars), r"[^\x{0800}-\x{FFFF}].*$", ""
+        )
+        prefixes = pc.dictionary_encode(leading)
         indexes = prefixes.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         distinct = _head_index(prefixes.dictionary)
         head = np.where(indexes >= 0, distinct[np.maximum(indexes, 0)], -1) if n else indexes
