@@ -1019,17 +1019,24 @@ def release_member_count(
         db.unregister("probe_members")
 
 
-def tokens_exist(db: duckdb.DuckDBPyConnection, tokens: pa.Array) -> list[bool]:
+def tokens_exist(
+    db: duckdb.DuckDBPyConnection, tokens: pa.Array, kinds: Sequence[int] | None = None
+) -> list[bool]:
     """Whether any customer, or any decoy or canary already made, holds each token, in order
-    (customer numbers by their ``customer_refs`` token)."""
+    (customer numbers by their ``customer_refs`` token, kind 0). ``kinds`` (codes) limits the
+    search to the tokens of those kinds: a fraction of the register to pass over."""
     probe = pa.table({"position": pa.array(range(len(tokens)), pa.int64()), "token": tokens})
+    of_kind = "" if kinds is None else "AND kind IN (SELECT unnest($kinds))"
+    refs = kinds is None or 0 in kinds
     db.register("probe_tokens", probe)
     try:
-        found = db.sql(
+        found = db.execute(
             f"""SELECT p.position FROM probe_tokens p SEMI JOIN (
-                SELECT token FROM tokens WHERE {LOADED}
-                UNION ALL SELECT ref_token FROM customers WHERE {LOADED}
-                UNION ALL SELECT token FROM decoy_tokens) t ON t.token = p.token"""
+                SELECT token FROM tokens WHERE {LOADED} {of_kind}
+                UNION ALL SELECT ref_token FROM customers WHERE {LOADED} AND $refs
+                UNION ALL SELECT token FROM decoy_tokens WHERE true {of_kind}
+                ) t ON t.token = p.token""",
+            {"refs": refs} | ({} if kinds is None else {"kinds": [int(k) for k in kinds]}),
         ).fetchall()
     finally:
         db.unregister("probe_tokens")

@@ -412,14 +412,21 @@ class RegisterCheck:
     def many(self, asks: Sequence[tuple[str, Sequence[str]]]) -> list[list[bool]]:
         """The answers to several (kind, values) questions, in order."""
         tokens: list[pa.Array] = []
+        codes: set[int] = set()
         for kind, values in asks:
             if kind == "customer_id":
                 tokens.append(customers.customer_refs(self.key, pa.array(values, pa.string())))
+                codes.add(customers.REF_KIND)
             elif kind in customers.EXACT_KINDS:
                 tokens.append(keys.tokens(self.key, kind, values))
+                codes.add(customers.EXACT_KINDS[kind])
             else:
                 tokens.append(pa.nulls(len(values), pa.binary(keys.TOKEN_BYTES)))
-        held = store.tokens_exist(self.workspace.db, pa.concat_arrays(tokens)) if tokens else []
+        held = (
+            store.tokens_exist(self.workspace.db, pa.concat_arrays(tokens), sorted(codes))
+            if tokens
+            else []
+        )
         answers, start = [], 0
         for kind, values in asks:
             used = self.given.get(kind, set())
