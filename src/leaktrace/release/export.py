@@ -27,6 +27,7 @@ import datetime
 import hashlib
 import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,8 +110,9 @@ def export(
         if opened.sample(1).num_rows == 0:
             raise SourceError(f"{opened.source}: the table has no rows; nothing to release.")
         # Without a sample to choose first, reading starts now, while the columns are typed.
-        ahead = None
+        ahead = worker = None
         if sample is None:
+            worker = stack.enter_context(pipeline.token_worker())
             ahead = stack.enter_context(pipeline.ReadAhead(opened.batches(BATCH_ROWS)))
         # One typing pass serves the mapping, the mark fields and the decoys' column roles.
         head = opened.sample(customers.SAMPLE_ROWS)
@@ -148,6 +150,7 @@ def export(
                 detected,
                 writer.open(partial, encoding=opened.encoding),
                 ahead,
+                worker,
             )
         except BaseException:
             abort(workspace, release_id, partial, str(out))
@@ -286,6 +289,7 @@ def _write_release(
     detected: dict[str, str | None],
     sink: writers.Sink,
     ahead: pipeline.ReadAhead | None = None,
+    worker: ProcessPoolExecutor | None = None,
 ) -> _Written:
     """Mark, mask and mix decoys into the source batch by batch, writing each to ``sink``.
 
@@ -305,7 +309,7 @@ def _write_release(
     rows = decoy_count = offset = 0
     batches = ahead or pipeline.ReadAhead(opened.batches(BATCH_ROWS))
     numbers = None if all_owners is not None else mapping.id_column
-    stream = pipeline.with_refs(workspace, batches, numbers)
+    stream = pipeline.with_refs(workspace, batches, numbers, worker)
     with batches, contextlib.closing(stream), writers.Background(sink) as out:
         for index, (batch, refs) in enumerate(stream):
             table = pa.Table.from_batches([batch])

@@ -81,22 +81,35 @@ def _refs(key: bytes, numbers: pa.Array) -> pa.Array:
     return customers.customer_refs(key, numbers)
 
 
+def token_worker() -> ProcessPoolExecutor:
+    """The worker process for :func:`with_refs`, forked at once: forked before the export
+    loads dictionaries and batches, it shares little that the exporting process later
+    rewrites (every such page would become a private copy in the worker)."""
+    pool = ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("fork"), initializer=die_with_parent
+    )
+    pool.submit(int).result()
+    return pool
+
+
 def with_refs(
     workspace: store.Workspace,
     batches: Iterable[pa.RecordBatch],
     id_column: str | None,
+    pool: ProcessPoolExecutor | None = None,
 ) -> Iterator[tuple[pa.RecordBatch, pa.Array | None]]:
     """Each batch with the tokens of its customer numbers (None without a number column),
-    tokenized in a worker process one batch ahead: the worker takes the HMACs off this
-    process, and only one batch waits for its tokens (memory stays bounded by a few
-    batches)."""
+    tokenized in a worker process (``pool``, else one of its own) one batch ahead: the worker
+    takes the HMACs off this process, and only one batch waits for its tokens (memory stays
+    bounded by a few batches)."""
     if id_column is None:
         for batch in batches:
             yield batch, None
         return
     key = workspace.keyring.key("match")
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(1, mp_context=context, initializer=die_with_parent) as pool:
+    with contextlib.ExitStack() as stack:
+        if pool is None:
+            pool = stack.enter_context(token_worker())
         pending: tuple[pa.RecordBatch, Future[pa.Array]] | None = None
         for batch in batches:
             submitted = (batch, pool.submit(_refs, key, batch.column(id_column)))
