@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -58,6 +59,7 @@ def main() -> None:
         with store.init_workspace(work / "ws") as ws:
             customers.load(ws, str(source))
         exports, peers = [], []
+        load_before = os.getloadavg()[0]
         for run in range(args.runs):
             out = work / f"release_{run}.csv"
             seconds, peak, stdout = run_measured(
@@ -83,6 +85,10 @@ def main() -> None:
             "peer_s": [round(s, 2) for s, _ in peers],
             "peer_peak_mib": round(max(p for _, p in peers)),
             "throughput_ratio": round(peer_s / export_s, 3),
+            "ratio_per_run": [
+                round(p / e, 3) for (e, _), (p, _) in zip(exports, peers, strict=True)
+            ],
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         }
         print(json.dumps(figures, ensure_ascii=False, indent=1))
     finally:

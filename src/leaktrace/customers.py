@@ -23,7 +23,7 @@ import re
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -197,12 +197,19 @@ def _assign(mapping: ColumnMap, column: str, role: str) -> None:
         mapping.identifiers[column] = role
 
 
-def propose_mapping(table: tables.Table | pa.Table, id_column: str | None = None) -> ColumnMap:
+def propose_mapping(
+    table: tables.Table | pa.Table,
+    id_column: str | None = None,
+    *,
+    classified: Mapping[str, scan.ColumnResult] | None = None,
+) -> ColumnMap:
     """The scanner's reading of a source: identifier columns, birth date, customer number and
-    low-cardinality segment columns, from a sample of its rows."""
+    low-cardinality segment columns, from a sample of its rows. ``classified`` gives the
+    scanner's result per column when the caller has typed the same sample already."""
     sample = (
         table.slice(0, SAMPLE_ROWS) if isinstance(table, pa.Table) else table.sample(SAMPLE_ROWS)
     )
+    classified = classified or {}
     mapping = ColumnMap(id_column=id_column)
     for name in sample.column_names:
         if name == id_column:
@@ -210,7 +217,7 @@ def propose_mapping(table: tables.Table | pa.Table, id_column: str | None = None
         if id_column is None and mapping.id_column is None and _is_id_header(name):
             mapping.id_column = name
             continue
-        result = scan.classify_column(name, sample.column(name))
+        result = classified.get(name) or scan.classify_column(name, sample.column(name))
         if result.kind == "identifier" and result.detected in (*EXACT_KINDS, NAME):
             mapping.identifiers[name] = result.detected
         elif result.detected == BIRTH_DATE and mapping.birth_date is None:

@@ -736,6 +736,24 @@ def ids_for_refs(db: duckdb.DuckDBPyConnection, refs: pa.Array) -> list[int | No
     return [row[0] for row in found]
 
 
+def ids_for_refs_array(db: duckdb.DuckDBPyConnection, refs: pa.Array) -> np.ndarray:
+    """:func:`ids_for_refs` as an int64 array, -1 where unknown: for an export's batches, where
+    a Python list per row would cost more than the join."""
+    probe = pa.table({"position": pa.array(np.arange(len(refs), dtype=np.int64)), "ref": refs})
+    db.register("probe_refs", probe)
+    try:
+        found = db.sql(
+            f"""SELECT p.position, c.customer_id FROM probe_refs p
+            JOIN (SELECT ref_token, customer_id FROM customers WHERE {LOADED}) c
+            ON c.ref_token = p.ref"""
+        ).to_arrow_table()
+    finally:
+        db.unregister("probe_refs")
+    ids = np.full(len(refs), -1, dtype=np.int64)
+    ids[found.column("position").to_numpy()] = found.column("customer_id").to_numpy()
+    return ids
+
+
 def match_tokens(db: duckdb.DuckDBPyConnection, probe: pa.Table) -> pa.Table:
     """Resolve the tokens of a list's rows to register customers, one result row per row hit.
 
@@ -1001,17 +1019,24 @@ def release_member_count(
         db.unregister("probe_members")
 
 
-def tokens_exist(db: duckdb.DuckDBPyConnection, tokens: pa.Array) -> list[bool]:
+def tokens_exist(
+    db: duckdb.DuckDBPyConnection, tokens: pa.Array, kinds: Sequence[int] | None = None
+) -> list[bool]:
     """Whether any customer, or any decoy or canary already made, holds each token, in order
-    (customer numbers by their ``customer_refs`` token)."""
+    (customer numbers by their ``customer_refs`` token, kind 0). ``kinds`` (codes) limits the
+    search to the tokens of those kinds: a fraction of the register to pass over."""
     probe = pa.table({"position": pa.array(range(len(tokens)), pa.int64()), "token": tokens})
+    of_kind = "" if kinds is None else "AND kind IN (SELECT unnest($kinds))"
+    refs = kinds is None or 0 in kinds
     db.register("probe_tokens", probe)
     try:
-        found = db.sql(
+        found = db.execute(
             f"""SELECT p.position FROM probe_tokens p SEMI JOIN (
-                SELECT token FROM tokens WHERE {LOADED}
-                UNION ALL SELECT ref_token FROM customers WHERE {LOADED}
-                UNION ALL SELECT token FROM decoy_tokens) t ON t.token = p.token"""
+                SELECT token FROM tokens WHERE {LOADED} {of_kind}
+                UNION ALL SELECT ref_token FROM customers WHERE {LOADED} AND $refs
+                UNION ALL SELECT token FROM decoy_tokens WHERE true {of_kind}
+                ) t ON t.token = p.token""",
+            {"refs": refs} | ({} if kinds is None else {"kinds": [int(k) for k in kinds]}),
         ).fetchall()
     finally:
         db.unregister("probe_tokens")

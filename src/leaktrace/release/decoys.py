@@ -40,19 +40,17 @@ True
 
 from __future__ import annotations
 
-import datetime
 import hmac
-import random
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leaktrace import checksums
 from leaktrace.exceptions import ConfigError
+from leaktrace.release import decoy_columns as columns
 
 _DOMAIN = b"leaktrace decoy v1\x00"
 _PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # I and O are not used on plates
@@ -114,8 +112,11 @@ def interleave(real: pa.Table, decoys: pa.Table, at: np.ndarray) -> pa.Table:
     return both.take(pa.array(index))
 
 
-def column_roles(template: pa.Table, sample: int = 200) -> dict[str, str]:
-    """What each column of ``template`` holds, as far as decoys care (see :data:`ROLES`)."""
+def column_roles(
+    template: pa.Table, sample: int = 200, *, detected: Mapping[str, str | None] | None = None
+) -> dict[str, str]:
+    """What each column of ``template`` holds, as far as decoys care (see :data:`ROLES`).
+    ``detected`` gives the scanner's type per column when the caller has typed them already."""
     from leaktrace import scan
 
     roles: dict[str, str] = {}
@@ -126,19 +127,22 @@ def column_roles(template: pa.Table, sample: int = 200) -> dict[str, str]:
             roles[name] = "amount"
             continue
         texts = column.cast(pa.string())
-        detected = scan.classify_column(name, texts).detected
-        if detected in ROLES:
-            roles[name] = detected
+        if detected is not None and name in detected:
+            kind = detected[name]
+        else:
+            kind = scan.classify_column(name, texts).detected
+        if kind in ROLES:
+            roles[name] = kind
             continue
         present = [v for v in texts.to_pylist() if v]
         unique = present and len(set(present)) == len(present)
         if unique and pa.types.is_string(column.type) and all(_CODE.match(v) for v in present):
             roles[name] = "code"
         elif (
-            detected
+            kind
             and (
-                "amount" in detected
-                or detected in ("credit_limit", "loan_balance", "premium", "income", "deposit")
+                "amount" in kind
+                or kind in ("credit_limit", "loan_balance", "premium", "income", "deposit")
             )
             and (
                 pa.types.is_string(column.type)
@@ -150,105 +154,12 @@ def column_roles(template: pa.Table, sample: int = 200) -> dict[str, str]:
     return roles
 
 
-class _Scalars:
-    """One draw at a time (a seeded ``random.Random``: numpy's per-call cost is ten times
-    higher), with the ``integers(low, high)`` and ``random()`` of a numpy generator."""
-
-    def __init__(self, seed: int) -> None:
-        self._random = random.Random(seed)
-
-    def integers(self, low: int, high: int) -> int:
-        return self._random.randrange(low, high)
-
-    def random(self) -> float:
-        return self._random.random()
-
-
-def _digits(rng: _Scalars, count: int, first_nonzero: bool = False) -> str:
-    if count <= 0:
-        return ""
-    if first_nonzero:
-        return str(rng.integers(10 ** (count - 1), 10**count))
-    return f"{rng.integers(0, 10**count):0{count}d}"
-
-
-def _redraw_digits(text: str, rng: _Scalars) -> str:
-    """Every run of ASCII digits redrawn with the same length and no leading zero; a room number
-    at the end (1502, 1502室) keeps a floor no higher than the donor's and a door of 01-04."""
-
-    def redraw(match: re.Match[str]) -> str:
-        run = match.group()
-        at_end = match.end() == len(text) or text[match.end() :] == "室"
-        if at_end and len(run) in (3, 4):
-            floor = int(rng.integers(1, max(int(run[:-2]), 1) + 1))
-            return f"{floor}{int(rng.integers(1, 5)):02d}"
-        return _digits(rng, len(run), first_nonzero=True)
-
-    return re.sub(r"\d+", redraw, text)
-
-
-def _mask_like(value: str, donor: str) -> str:
-    """``value`` masked where ``donor`` shows ``*`` (same length), else as the donor's shape:
-    first character kept, the rest starred (names)."""
-    if "*" not in donor:
-        return value
-    if len(donor) == len(value):
-        return "".join("*" if d == "*" else v for v, d in zip(value, donor, strict=True))
-    return value[0] + "*" * (len(value) - 1)
-
-
-def _date_like(day: datetime.date, donor: object) -> object:
-    if isinstance(donor, datetime.date) or donor is None:
-        return day
-    match = _DATE.match(str(donor))
-    if not match:
-        return day.isoformat()
-    _year, sep1, month, sep2, date, rest = match.groups()
-    return f"{day.year:04d}{sep1}{day.month:0{len(month)}d}{sep2}{day.day:0{len(date)}d}{rest}"
-
-
-def _birth(donor_id: str | None, donor_birth: object) -> tuple[int | None, str | None]:
-    """The donor's birth year and 6-digit region code, from its ID or birth date."""
-    year = region = None
-    if donor_id and len(donor_id) == 18 and donor_id[:6].isdigit():
-        region = donor_id[:6]
-        if donor_id[6:10].isdigit():
-            year = int(donor_id[6:10])
-    if year is None and donor_birth is not None:
-        if isinstance(donor_birth, datetime.date):
-            year = donor_birth.year
-        else:
-            match = _DATE.match(str(donor_birth))
-            year = int(match.group(1)) if match else None
-    return year, region
-
-
-def _amount(value: object, rng: _Scalars) -> object:
-    """A non-round amount with its last two digits redrawn (last one non-zero); round amounts
-    and everything else unchanged; same type and decimals."""
-    if value is None:
-        return None
-    text = str(value)
-    if not re.fullmatch(r"[-+]?[¥￥]?[\d,]*\d(?:\.\d+)?", text) or text.endswith("0"):
-        return value
-    digits = [i for i, c in enumerate(text) if c.isdigit()]
-    if len(digits) < 3:
-        return value
-    chars = list(text)
-    chars[digits[-2]] = str(rng.integers(0, 10))
-    chars[digits[-1]] = str(rng.integers(1, 10))
-    new = "".join(chars)
-    if isinstance(value, str):
-        return new
-    return type(value)(new) if not isinstance(value, float) else float(new)
-
-
 @dataclass
 class CodeRange:
     """What a column of internal codes holds: the codes, the range of their numbers, and
     whether that range is (nearly) full, as sequential customer numbers are."""
 
-    taken: set[str]
+    codes: pa.Array  # the codes taken (strings)
     low: int
     high: int
     full: bool
@@ -256,101 +167,219 @@ class CodeRange:
     @classmethod
     def of(cls, template: pa.Table, column: str) -> CodeRange:
         """The codes of ``template[column]``."""
-        values = pc.drop_null(template.column(column).cast(pa.string()))
-        numbers = pc.replace_substring_regex(values, r"\D", "")
-        numbers = numbers.filter(pc.not_equal(numbers, ""))
-        # Beyond 18 digits a "code" is no counter; only its range matters, so cut before casting.
-        numbers = pc.cast(pc.utf8_slice_codeunits(numbers, 0, 18), pa.int64())
-        low, high = (m.as_py() for m in pc.min_max(numbers).values()) if len(numbers) else (0, 0)
-        taken = set(values.to_pylist())
-        return cls(taken, low, high, len(taken) >= 0.9 * (high - low + 1))
+        values = pc.drop_null(_texts(template.column(column)))
+        low, high = _number_range(values)
+        taken = pc.count_distinct(values).as_py()
+        return cls(values, low or 0, high or 0, taken >= 0.9 * ((high or 0) - (low or 0) + 1))
 
-    def include(self, codes: Iterable[str]) -> None:
+    def include(self, codes: pa.Array | Iterable[str]) -> None:
         """Count ``codes`` (decoys' codes, say) as taken and within the range."""
-        for code in codes:
-            self.taken.add(code)
-            digits = re.sub(r"\D", "", code)
-            if digits:
-                self.high = max(self.high, int(digits[:18]))
+        codes = codes if isinstance(codes, pa.Array) else pa.array(list(codes), pa.string())
+        self.codes = pa.concat_arrays([self.codes, codes.cast(pa.string())])
+        high = _number_range(codes)[1]
+        if high is not None:
+            self.high = max(self.high, high)
 
 
-def _code_drawer(donor: str, known: CodeRange, rng: _Scalars) -> Callable[[int], str] | None:
-    """Draws of a code shaped like ``donor``, attempt by attempt: its number within the column's
-    range (numbers far outside it would stand out) for the first ten, then above the range — at
-    once when the range is full."""
-    match = re.match(r"^(\D*)(\d+)$", donor)
-    if match is None:
+def _number_range(codes: pa.Array) -> tuple[int | None, int | None]:
+    """The lowest and highest number of codes (their digits; None without any)."""
+    numbers = pc.replace_substring_regex(codes, r"\D", "")
+    numbers = numbers.filter(pc.not_equal(numbers, ""))
+    # Beyond 18 digits a "code" is no counter; only its range matters, so cut before casting.
+    numbers = pc.cast(pc.utf8_slice_codeunits(numbers, 0, 18), pa.int64())
+    if not len(numbers):
+        return None, None
+    low, high = pc.min_max(numbers).values()
+    return low.as_py(), high.as_py()
+
+
+def _texts(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values if pa.types.is_string(values.type) else values.cast(pa.string())
+
+
+def _upper(values: pa.Array) -> pa.Array:
+    """Upper case, computed only when some value has a lower-case letter (the x of an ID)."""
+    if pc.any(pc.utf8_is_lower(values)).as_py():
+        return pc.utf8_upper(values)
+    return values
+
+
+def _flags(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow column as NumPy (null → False)."""
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _present(values: pa.Array) -> np.ndarray:
+    """Which values are neither null nor empty."""
+    return _flags(pc.greater(pc.utf8_length(_texts(values)), 0))
+
+
+@dataclass
+class _Wanted:
+    """New values of one kind for some decoys: ``draw(rows, attempt)`` draws one for each of
+    ``rows`` (indexes into ``rows``' owners); none may be in ``avoid`` (the template's)."""
+
+    kind: str
+    draw: Callable[[np.ndarray, int], pa.Array]
+    rows: np.ndarray
+    avoid: pa.Array
+    tries: int = 1  # candidates per decoy in the first round
+    chosen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+
+
+def _ask(is_taken: TakenCheck, asks: list[tuple[str, list[str]]]) -> list[np.ndarray]:
+    """Which asked values the register holds: in one question when the check takes many."""
+    many = getattr(is_taken, "many", None)
+    answers = many(asks) if many is not None else [is_taken(kind, v) for kind, v in asks]
+    return [np.asarray(list(answer), dtype=bool) for answer in answers]
+
+
+def _free(wants: list[_Wanted], is_taken: TakenCheck | None, rounds: int = 12) -> None:
+    """For each decoy of each want a value that neither the want's ``avoid``, another decoy,
+    nor the register holds (``want.chosen``; after ``rounds`` the last draw stays).
+
+    The register is asked once a round for every want together, and each decoy still
+    without a value draws ``want.tries`` candidates in the first round, four times as many
+    (up to 16) in each next one (attempts in order, the first free one wins): a dense
+    numbering may need several attempts before its draws reach numbers nobody holds, and each
+    question costs a pass over the register."""
+    todo = []
+    kept: list[list[pa.Array]] = []
+    for want in wants:
+        want.chosen = np.empty(want.rows.size, dtype=object)
+        want.avoid = want.avoid.cast(pa.string())
+        todo.append(np.arange(want.rows.size))
+        kept.append([pa.array([], pa.string())])
+    attempts = [0] * len(wants)
+    for round_ in range(rounds):
+        candidates, asks = [], []
+        for i, (want, left, earlier) in enumerate(zip(wants, todo, kept, strict=True)):
+            if not left.size:
+                candidates.append(None)
+                continue
+            tries = min(want.tries << (2 * round_), 16)
+            drawn = [want.draw(want.rows[left], attempts[i] + t) for t in range(tries)]
+            attempts[i] += tries
+            flat = pa.concat_arrays(drawn)
+            # Hash the few drawn values and probe the template's many, not the other way round.
+            hits = want.avoid.filter(pc.is_in(want.avoid, value_set=flat))
+            fresh = ~_flags(pc.is_in(flat, value_set=pa.concat_arrays([hits, *earlier])))
+            values = flat.to_numpy(zero_copy_only=False).astype(object)
+            candidates.append((flat, values, fresh))
+            if is_taken is not None and fresh.any():
+                asks.append((want.kind, values[fresh].tolist()))
+        if all(c is None for c in candidates):
+            break
+        answers = iter(_ask(is_taken, asks)) if is_taken is not None and asks else iter(())
+        last = round_ == rounds - 1
+        for i, (want, left, found) in enumerate(zip(wants, todo, candidates, strict=True)):
+            if found is None:
+                continue
+            flat, values, fresh = found
+            if is_taken is not None and fresh.any():
+                fresh[np.flatnonzero(fresh)[next(answers)]] = False
+            tries = len(values) // left.size
+            ok = fresh.reshape(tries, left.size)
+            pick = np.argmax(ok, axis=0)  # the first free attempt of each decoy
+            has = ok.any(axis=0)
+            picked = values.reshape(tries, left.size)[pick, np.arange(left.size)]
+            # Two decoys may pick one value: the first keeps it.
+            _, first = np.unique(picked.astype(str), return_index=True)
+            once = np.zeros(left.size, dtype=bool)
+            once[first] = True
+            won = (has & once) | last
+            if last:  # out of rounds: the last draw stays
+                picked = np.where(has & once, picked, values.reshape(tries, left.size)[-1])
+            want.chosen[left[won]] = picked[won]
+            kept[i].append(pa.array(picked[won].tolist(), pa.string()))
+            todo[i] = left[~won]
+
+
+def _pick_pool(pool: Sequence[str] | None, rng: np.random.Generator, count: int) -> pa.Array | None:
+    if not pool:
         return None
-    prefix, digits = match.groups()
+    unique = pa.array(sorted(set(pool)), pa.string())
+    return unique.take(pa.array(rng.integers(0, len(unique), count)))
+
+
+def _who(
+    rng: np.random.Generator, base: pa.Table, by_role: dict[str, list[str]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The decoys' gender (male?), 6-digit ID region (-1: none) and a new birth day: the
+    donor's gender, birth year and region, from its ID number, birth date and gender column."""
+    count = base.num_rows
+    region = np.full(count, -1, dtype=np.int64)
+    year = np.zeros(count, dtype=np.int64)
+    parity = np.full(count, -1, dtype=np.int64)
+    if by_role.get("resident_id"):
+        ids = pc.utf8_upper(_texts(base.column(by_role["resident_id"][0])))
+        full = _flags(pc.equal(pc.utf8_length(ids), 18))
+        head = _flags(pc.match_substring_regex(ids, r"^\d{6}")) & full
+        region = np.where(head, _numbers(pc.utf8_slice_codeunits(ids, 0, 6)), -1)
+        dated = _flags(pc.match_substring_regex(ids, r"^.{6}\d{4}")) & head
+        year = np.where(dated, _numbers(pc.utf8_slice_codeunits(ids, 6, 10)), 0)
+        gender_digit = _flags(pc.match_substring_regex(ids, r"^.{16}\d"))
+        parity = np.where(gender_digit, _numbers(pc.utf8_slice_codeunits(ids, 16, 17)) % 2, -1)
+    if by_role.get("birth_date"):
+        births = base.column(by_role["birth_date"][0]).combine_chunks()
+        if pa.types.is_date(births.type) or pa.types.is_timestamp(births.type):
+            stated = pc.year(births)
+        else:
+            stated = pc.cast(
+                pc.extract_regex(_texts(births), r"^(?P<y>\d{4})").field("y"), pa.int64()
+            )
+        stated = stated.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        year = np.where(year > 0, year, stated)
+    coin = rng.random(count) < 0.5
+    male = np.where(parity >= 0, parity == 1, coin)
+    if by_role.get("gender"):
+        said = _texts(base.column(by_role["gender"][0]))
+        is_male = _flags(pc.is_in(said, value_set=pa.array(["男", "M", "m", "male"])))
+        is_female = _flags(pc.is_in(said, value_set=pa.array(["女", "F", "f", "female"])))
+        male = np.where(is_male, True, np.where(is_female, False, male))
+    year = np.where(year > 0, year, rng.integers(1950, 2003, count))
+    starts = (year - 1970).astype("datetime64[Y]").astype("datetime64[D]")
+    days = starts + rng.integers(0, 365, count).astype("timedelta64[D]")
+    return male.astype(bool), region, days
+
+
+def _numbers(values: pa.Array) -> np.ndarray:
+    """Digit strings as int64 (0 where null or not digits)."""
+    digits = pc.if_else(pc.match_substring_regex(values, r"^\d+$"), values, "0")
+    return pc.cast(digits.fill_null("0"), pa.int64()).to_numpy(zero_copy_only=False)
+
+
+def _code_draw(
+    donors: pa.Array, known: CodeRange, rng: np.random.Generator
+) -> tuple[np.ndarray, Callable[[np.ndarray, int], pa.Array]]:
+    """Which donors have a code of the shape prefix + digits, and draws of codes of the same
+    shape, attempt by attempt: their number within the column's range (numbers far outside
+    it would stand out) for the first ten, then above the range — at once when the range is
+    full."""
+    parts = pc.extract_regex(_texts(donors), r"^(?P<prefix>\D*)(?P<digits>\d+)$")
+    shaped = _flags(pc.is_valid(parts))
+    prefix = pc.struct_field(parts, "prefix")
+    width = pc.utf8_length(pc.struct_field(parts, "digits")).fill_null(1).to_numpy()
     low, high = known.low, known.high
     inside = 0 if known.full else 10
 
-    def draw(attempt: int) -> str:
+    def draw(rows: np.ndarray, attempt: int) -> pa.Array:
         if attempt < inside:
-            number = int(rng.integers(low, high + 1))
+            number = rng.integers(low, high + 1, rows.size)
         else:
             # Just above the range; reach further each time the register holds what is there
             # (a batch of a larger, densely numbered table lies below other customers' numbers).
             reach = max(1, (high - low) // 20 + 1) << min(attempt - inside, 40)
-            number = high + 1 + int(rng.integers(0, reach))
-        return prefix + f"{number:0{len(digits)}d}"
+            number = high + 1 + rng.integers(0, reach, rows.size)
+        text = pc.cast(pa.array(number), pa.string())
+        wide = width[rows]
+        for w in np.unique(wide):
+            text = pc.if_else(pa.array(wide == w), pc.utf8_lpad(text, int(w), "0"), text)
+        return pc.binary_join_element_wise(prefix.take(pa.array(rows)), text, "")
 
-    return draw
-
-
-def _free(
-    kind: str,
-    draw: Callable[[int, int], str],
-    decoys: Sequence[int],
-    avoid: set[str],
-    is_taken: TakenCheck | None,
-    rounds: int = 60,
-) -> dict[int, str]:
-    """For each decoy of ``decoys`` a value ``draw(decoy, attempt)`` that neither ``avoid`` (the
-    template's values, grown with each value chosen) nor the register holds (``is_taken``, asked
-    once per round for all of the round's draws); after ``rounds`` the last draw stays."""
-    chosen: dict[int, str] = {}
-    todo = list(decoys)
-    drawn: dict[int, str] = {}
-    for attempt in range(rounds):
-        if not todo:
-            break
-        drawn = {i: draw(i, attempt) for i in todo}
-        fresh = [i for i in todo if drawn[i] not in avoid]
-        flags = list(is_taken(kind, [drawn[i] for i in fresh])) if is_taken and fresh else []
-        flags += [False] * (len(fresh) - len(flags))
-        for i, taken in zip(fresh, flags, strict=True):
-            if not taken and drawn[i] not in avoid:  # two decoys of a round may draw one value
-                chosen[i] = drawn[i]
-                avoid.add(drawn[i])
-        todo = [i for i in todo if i not in chosen]
-    chosen.update((i, drawn[i]) for i in todo)
-    return chosen
-
-
-def _strings(template: pa.Table, column: str, transform: Callable[[pa.Array], pa.Array]) -> list:
-    """The non-null values of a column as strings, transformed column-wise."""
-    return transform(pc.drop_null(template.column(column)).cast(pa.string())).to_pylist()
-
-
-def _card_drawer(rows: list[dict], column: str, rng: _Scalars) -> Callable[[int, int], str]:
-    """Draws of a card number with the donor's BIN and length and a Luhn check digit."""
-
-    def draw(i: int, _attempt: int) -> str:
-        value = str(rows[i][column])
-        digits = re.sub(r"\D", "", value)
-        length = len(value) if "*" in value else len(digits)
-        payload = (digits[:6] if len(digits) >= 6 else "622202") + _digits(rng, max(length, 16) - 7)
-        return payload + checksums.luhn_check_digit(payload)
-
-    return draw
-
-
-def _pick_pool(pool: Sequence[str] | None, rng: np.random.Generator, count: int) -> list[str]:
-    if not pool:
-        return []
-    unique = sorted(set(pool))
-    return [unique[i] for i in rng.integers(0, len(unique), count)]
+    return shaped, draw
 
 
 def make_decoys(
@@ -373,7 +402,7 @@ def make_decoys(
     :func:`column_roles` (column → role). ``attempt`` draws a fresh set for the same release,
     for when the ledger finds that a decoy's identifier collides with a registered one.
     ``codes`` gives the range of each code column (else taken from ``template``), for decoys
-    made batch by batch from one large table.
+    made batch by batch from one large table. Every column is made at once (NumPy, Arrow).
     """
     from leaktrace.synth.customer import _names
 
@@ -387,137 +416,148 @@ def make_decoys(
         raise ConfigError(f"Unknown decoy role {unknown[0]!r}; choose from {', '.join(ROLES)}.")
     rng = _rng(key, release_id, "decoys", attempt)
     donors = rng.integers(0, template.num_rows, count) if count else np.zeros(0, np.int64)
-    draw = _Scalars(int(rng.integers(0, 2**63)))
     base = template.take(pa.array(donors, pa.int64()))
-    rows = base.to_pylist()
     by_role: dict[str, list[str]] = {}
     for column, role in roles.items():
         by_role.setdefault(role, []).append(column)
+    everyone = np.arange(count)
+    male, region, days = _who(rng, base, by_role)
+    names = _names(rng, male, days.astype("datetime64[Y]").astype(np.int64) + 1970).names
+    names = names if count else pa.array([], pa.string())
+    regions = np.where(region >= 0, region, 110105)
+    known_ids = [_upper(_texts(template.column(c))) for c in by_role.get("resident_id", [])]
 
-    def first(role: str, row: dict) -> object:
-        columns = by_role.get(role, [])
-        return row[columns[0]] if columns else None
-
-    # Who the decoys are: the donor's gender, birth year and ID region; a new birth day.
-    genders, years, regions, births = [], [], [], []
-    for row in rows:
-        donor_id = first("resident_id", row)
-        donor_id = str(donor_id).upper() if donor_id else None
-        year, region = _birth(donor_id, first("birth_date", row))
-        gender = first("gender", row)
-        if gender in ("男", "M", "m", "male"):
-            male = True
-        elif gender in ("女", "F", "f", "female"):
-            male = False
-        elif donor_id and donor_id[16:17].isdigit():
-            male = int(donor_id[16]) % 2 == 1
-        else:
-            male = draw.random() < 0.5
-        year = year or draw.integers(1950, 2003)
-        start = datetime.date(year, 1, 1)
-        day = start + datetime.timedelta(days=draw.integers(0, 365))
-        genders.append(male)
-        years.append(year)
-        regions.append(region)
-        births.append(day)
-    male = np.array(genders, dtype=bool)
-    names = _names(rng, male, np.array(years, dtype=np.int64)).names.to_pylist() if count else []
-    taken_ids = set()
-    for column in by_role.get("resident_id", []):
-        taken_ids |= set(_strings(template, column, pc.utf8_upper))
-
-    def new_id(i: int, _attempt: int) -> str:
-        sequence = draw.integers(0, 500) * 2 + int(male[i])
-        first17 = f"{regions[i] or '110105'}{births[i]:%Y%m%d}{sequence:03d}"
-        return first17 + checksums.gb11643_check_char(first17)
+    def new_ids(rows: np.ndarray, _attempt: int) -> pa.Array:
+        sequence = rng.integers(0, 500, rows.size) * 2 + male[rows]
+        return columns.resident_ids(regions[rows], days[rows], sequence)
 
     # New identifiers are drawn for all decoys at once, so the register is asked once a round.
-    ids = _free("resident_id", new_id, range(count), taken_ids, is_taken)
-    new_values: dict[str, dict[int, str]] = {}
-    for column in by_role.get("bank_card", []):
-        owned = [i for i, row in enumerate(rows) if row[column]]
-        cards = set(_strings(template, column, lambda v: pc.replace_substring_regex(v, r"\D", "")))
-        new_values[column] = _free(
-            "bank_card", _card_drawer(rows, column, draw), owned, cards, is_taken
+    avoid_ids = pa.concat_arrays([pa.array([], pa.string()), *known_ids])
+    wants = {("", "resident_id"): _Wanted("resident_id", new_ids, everyone, avoid_ids)}
+    for column, role in roles.items():
+        if role == "bank_card":
+            wants[(column, role)] = _card_want(column, base.column(column), template, rng)
+        elif role == "code":
+            known = CodeRange.of(template, column) if codes is None else codes[column]
+            donor = base.column(column)
+            shaped, draw = _code_draw(donor, known, rng)
+            owned = np.flatnonzero(shaped & _present(donor))
+            # A dense numbering needs draws above it, reaching further attempt by attempt.
+            wants[(column, role)] = _Wanted("customer_id", draw, owned, known.codes, tries=4)
+    _free(list(wants.values()), is_taken)
+    ids = pa.array(wants[("", "resident_id")].chosen, pa.string())
+    found: list[pa.Table] = []
+
+    def register(kind: str, rows: np.ndarray, values: pa.Array) -> None:
+        found.append(
+            pa.table(
+                {
+                    "decoy": pa.array(rows, pa.int32()),
+                    "type": pa.array(np.full(rows.size, kind, dtype=object), pa.string()),
+                    "value": values,
+                }
+            )
         )
-    for column in by_role.get("code", []):
-        known = CodeRange.of(template, column) if codes is None else codes[column]
-        drawers = {
-            i: _code_drawer(str(row[column]), known, draw)
-            for i, row in enumerate(rows)
-            if row[column]
-        }
-        owned = [i for i, d in drawers.items() if d is not None]
-        new_values[column] = _free(
-            "customer_id", lambda i, attempt, d=drawers: d[i](attempt), owned, known.taken, is_taken
-        )
+
+    register("resident_id", everyone, ids)
+    register("person_name", everyone, names)
     phones = _pick_pool(phone_pool, rng, count)
     emails = _pick_pool(email_pool, rng, count)
-    identifiers: list[tuple[int, str, str]] = []
-    for i, row in enumerate(rows):
-        donor = dict(row)
-        ident = ids[i]
-        identifiers.append((i, "resident_id", ident))
-        identifiers.append((i, "person_name", names[i]))
-        for column, role in roles.items():
-            value = donor[column]
-            if role == "person_name":
-                row[column] = _mask_like(names[i], str(value)) if value else names[i]
-            elif role == "resident_id":
-                row[column] = _mask_like(ident, str(value)) if value else ident
-            elif role == "birth_date":
-                row[column] = _date_like(births[i], value)
-            elif role == "mobile":
-                if phones:
-                    row[column] = _mask_like(phones[i], str(value)) if value else phones[i]
-                elif value and "*" in str(value):
-                    row[column] = _redraw_digits_after_mask(str(value), draw)
-                else:
-                    row[column] = None
-            elif role == "email":
-                row[column] = emails[i] if emails else None
-            elif role == "bank_card" and value:
-                card = new_values[column][i]
-                row[column] = _mask_like(card, str(value))
-                identifiers.append((i, "bank_card", card))
-            elif role == "plate" and value:
-                text = str(value)
-                tail = "".join(
-                    str(draw.integers(0, 10)) if c.isdigit()
-                    else _PLATE_LETTERS[draw.integers(0, len(_PLATE_LETTERS))]
-                    if c.isascii() and c.isalpha() and c not in "DF" else c
-                    for c in text[2:]
-                )  # fmt: skip
-                row[column] = text[:2] + tail
-                identifiers.append((i, "plate", re.sub(r"[^0-9A-Z\u4e00-\u9fff]", "", row[column])))
-            elif role == "address" and value:
-                row[column] = _redraw_digits(str(value), draw)
-            elif role == "code" and i in new_values[column]:
-                row[column] = new_values[column][i]
-                identifiers.append((i, "customer_id", row[column]))
-            elif role == "amount":
-                row[column] = _amount(value, draw)
-        if phones:
-            identifiers.append((i, "mobile", phones[i]))
-        if emails:
-            identifiers.append((i, "email", emails[i].lower()))
-    table = pa.Table.from_pylist(rows, schema=template.schema) if count else template.slice(0, 0)
-    register = pa.table(
-        {
-            "decoy": pa.array([d for d, _, _ in identifiers], pa.int32()),
-            "type": pa.array([t for _, t, _ in identifiers], pa.string()),
-            "value": pa.array([v for _, _, v in identifiers], pa.string()),
-        }
+    out = {name: base.column(name).combine_chunks() for name in base.column_names}
+    for column, role in roles.items():
+        donor = out[column]
+        if role == "person_name":
+            out[column] = columns.mask_like(names, donor)
+        elif role == "resident_id":
+            out[column] = columns.mask_like(ids, donor)
+        elif role == "birth_date":
+            out[column] = columns.date_like(days, donor)
+        elif role == "mobile":
+            out[column] = _phones(phones, donor, rng)
+        elif role == "email":
+            out[column] = emails if emails is not None else pa.nulls(count, pa.string())
+        elif role == "bank_card":
+            cards = wants[(column, role)]
+            values = np.empty(count, dtype=object)
+            values[cards.rows] = cards.chosen
+            register("bank_card", cards.rows, pa.array(cards.chosen, pa.string()))
+            out[column] = columns.mask_like(pa.array(values, pa.string()), _texts(donor))
+        elif role == "plate":
+            owned = np.flatnonzero(_present(donor))
+            plates = columns.plate_like(donor, rng)
+            out[column] = plates
+            kept = pc.replace_substring_regex(
+                plates.take(pa.array(owned)), r"[^0-9A-Z\x{4e00}-\x{9fff}]", ""
+            )
+            register("plate", owned, kept)
+        elif role == "address":
+            out[column] = columns.address_like(donor, rng)
+        elif role == "code":
+            numbers = wants[(column, role)]
+            values = donor.cast(pa.string()).to_numpy(zero_copy_only=False).astype(object)
+            values[numbers.rows] = numbers.chosen
+            out[column] = pa.array(values, pa.string())
+            register("customer_id", numbers.rows, pa.array(numbers.chosen, pa.string()))
+        elif role == "amount":
+            out[column] = columns.amount_like(donor, rng)
+    if phones is not None:
+        register("mobile", everyone, phones)
+    if emails is not None:
+        register("email", everyone, pc.utf8_lower(emails))
+    table = pa.table(
+        [out[name].cast(template.schema.field(name).type) for name in template.column_names],
+        schema=template.schema,
     )
-    return Decoys(table=table, identifiers=register, roles=roles)
+    identifiers = pa.concat_tables(found)
+    order = pc.sort_indices(identifiers, [("decoy", "ascending")])
+    return Decoys(table=table, identifiers=identifiers.take(order), roles=roles)
 
 
-def _redraw_digits_after_mask(masked: str, rng: _Scalars) -> str:
+def _phones(pool: pa.Array | None, donors: pa.Array, rng: np.random.Generator) -> pa.Array:
+    """Pool numbers (masked as the donor is), else a masked form with its visible tail
+    redrawn (no callable number) where the donor is masked, else nothing."""
+    if pool is not None:
+        return columns.mask_like(pool, donors)
+    texts = _texts(donors)
+    masked = np.flatnonzero(_flags(pc.match_substring(texts, "*")))
+    values = np.empty(len(texts), dtype=object)
+    # Only masked donors, which few templates have, go through Python.
+    values[masked] = [_redraw_after_mask(t, rng) for t in texts.take(pa.array(masked)).to_pylist()]
+    return pa.array(values, pa.string())
+
+
+def _redraw_after_mask(masked: str, rng: np.random.Generator) -> str:
     """A masked phone (``138****5678``) with its visible tail redrawn: no callable number."""
     cut = masked.rfind("*") + 1
-    return masked[:cut] + "".join(
-        str(rng.integers(0, 10)) if c.isdigit() else c for c in masked[cut:]
+    tail = "".join(str(rng.integers(0, 10)) if c.isdigit() else c for c in masked[cut:])
+    return masked[:cut] + tail
+
+
+def _card_want(
+    column: str, donors: pa.ChunkedArray | pa.Array, template: pa.Table, rng: np.random.Generator
+) -> _Wanted:
+    """New card numbers for the donors that have one: the donor's BIN and length (masked or
+    not) and a Luhn check digit, none of the template's cards."""
+    texts = _texts(donors)
+    owned = np.flatnonzero(_present(texts))
+    digits = pc.replace_substring_regex(texts, r"\D", "")
+    masked = _flags(pc.match_substring(texts, "*"))
+    length = np.where(
+        masked,
+        pc.utf8_length(texts).fill_null(0).to_numpy(zero_copy_only=False),
+        pc.utf8_length(digits).fill_null(0).to_numpy(zero_copy_only=False),
     )
+    length = np.maximum(length, 16)
+    has_bin = _flags(pc.greater_equal(pc.utf8_length(digits), 6))
+    bins = np.where(has_bin, _numbers(pc.utf8_slice_codeunits(digits, 0, 6)), 622202)
+
+    def draw(rows: np.ndarray, _attempt: int) -> pa.Array:
+        return columns.card_numbers(bins[rows], length[rows], rng)
+
+    known = _texts(template.column(column)).drop_null()
+    if not pc.all(pc.utf8_is_digit(known)).as_py():  # 6222 0212 …: compare digits only
+        known = pc.replace_substring_regex(known, r"\D", "")
+    return _Wanted("bank_card", draw, owned, known)
 
 
 def count_for(n_rows: int, rate: float = 0.03) -> int:

@@ -22,10 +22,12 @@ its partial file removed — never an entry without a file or a file without an 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,14 +36,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leaktrace import customers, identifiers, keys, ledger, store, tables
+from leaktrace import customers, identifiers, keys, ledger, scan, store, tables
 from leaktrace.exceptions import ConfigError, SourceError
 from leaktrace.release import decoys as decoy_rows
 from leaktrace.release import marks as keyed_marks
-from leaktrace.release import subset, writers
+from leaktrace.release import pipeline, subset, writers
 from leaktrace.release.policy import Policy, policy_for
 
-BATCH_ROWS = 250_000  # rows marked, mixed with decoys and written at a time
+BATCH_ROWS = 125_000  # rows marked, mixed with decoys and written at a time (memory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +106,19 @@ def export(
     if conditions and sample is None:
         raise ConfigError("--segment needs --sample N: the number of customers to release.")
     recover(workspace)
-    with tables.open_table(source) as opened:
+    with tables.open_table(source) as opened, contextlib.ExitStack() as stack:
         if opened.sample(1).num_rows == 0:
             raise SourceError(f"{opened.source}: the table has no rows; nothing to release.")
-        mapping = customers.propose_mapping(opened)
+        # Without a sample to choose first, reading starts now, while the columns are typed.
+        ahead = worker = None
+        if sample is None:
+            worker = stack.enter_context(pipeline.token_worker())
+            ahead = stack.enter_context(pipeline.ReadAhead(opened.batches(BATCH_ROWS)))
+        # One typing pass serves the mapping, the mark fields and the decoys' column roles.
+        head = opened.sample(customers.SAMPLE_ROWS)
+        classified = {n: scan.classify_column(n, head.column(n)) for n in head.column_names}
+        detected = {name: result.detected for name, result in classified.items()}
+        mapping = customers.propose_mapping(head, classified=classified)
         mapping.segments = []
         owners = chosen = None
         if sample is not None:
@@ -136,7 +147,10 @@ def export(
                 policy,
                 release_id,
                 (owners, chosen),
+                detected,
                 writer.open(partial, encoding=opened.encoding),
+                ahead,
+                worker,
             )
         except BaseException:
             abort(workspace, release_id, partial, str(out))
@@ -272,7 +286,10 @@ def _write_release(
     policy: Policy,
     release_id: str,
     sampled: tuple[np.ndarray | None, pa.Array | None],
+    detected: dict[str, str | None],
     sink: writers.Sink,
+    ahead: pipeline.ReadAhead | None = None,
+    worker: ProcessPoolExecutor | None = None,
 ) -> _Written:
     """Mark, mask and mix decoys into the source batch by batch, writing each to ``sink``.
 
@@ -281,12 +298,8 @@ def _write_release(
     """
     ring = workspace.keyring
     all_owners, chosen = sampled
-    in_register = registered(workspace)
     given: dict[str, set[str]] = {}  # decoy identifiers of earlier batches: unique per release
-
-    def taken(kind: str, values: Sequence[str]) -> list[bool]:
-        used = given.get(kind, set())
-        return [a or v in used for a, v in zip(in_register(kind, values), values, strict=True)]
+    taken = RegisterCheck(workspace, given)
 
     fields: dict[str, str] = {}
     roles: dict[str, str] = {}
@@ -294,19 +307,24 @@ def _write_release(
     members: list[pa.Array] = [pa.array([], pa.int64())]
     decoys = [decoy_tokens(workspace, None, 0)]
     rows = decoy_count = offset = 0
-    with sink:
-        for index, batch in enumerate(opened.batches(BATCH_ROWS)):
+    batches = ahead or pipeline.ReadAhead(opened.batches(BATCH_ROWS))
+    numbers = None if all_owners is not None else mapping.id_column
+    stream = pipeline.with_refs(workspace, batches, numbers, worker)
+    with batches, contextlib.closing(stream), writers.Background(sink) as out:
+        for index, (batch, refs) in enumerate(stream):
             table = pa.Table.from_batches([batch])
+            numbered = pipeline.numbered(workspace, refs)
             if index == 0:
-                if not customers.numbers_agree(workspace, table, mapping):
+                if not customers.numbers_agree(workspace, table, mapping, numbered):
                     mapping.id_column = None
-                fields = _mark_fields(table, policy)
-                roles = decoy_rows.column_roles(table)
+                fields = _mark_fields(table, policy, detected)
+                roles = decoy_rows.column_roles(table, detected=detected)
                 codes = {
                     c: decoy_rows.CodeRange.of(table, c) for c, r in roles.items() if r == "code"
                 }
             if all_owners is None:
-                owners = customers.row_owners(workspace, table, mapping, check_numbers=False)
+                trusted = numbered if mapping.id_column is not None else None
+                owners = pipeline.owners(workspace, table, mapping, trusted)
             else:
                 part = all_owners[offset : offset + table.num_rows]
                 owners = pa.array(part, mask=part < 0)
@@ -332,15 +350,12 @@ def _write_release(
                     made_ids["type"].to_pylist(), made_ids["value"].to_pylist(), strict=True
                 ):
                     given.setdefault(kind, set()).add(value)
+                numbers = made_ids.filter(pc.equal(made_ids["type"], "customer_id"))["value"]
                 for known in codes.values():
-                    known.include(
-                        made_ids.filter(pc.equal(made_ids["type"], "customer_id"))[
-                            "value"
-                        ].to_pylist()
-                    )
+                    known.include(numbers.combine_chunks())
                 decoys.append(decoy_tokens(workspace, made, decoy_count))
                 decoy_count += made.table.num_rows
-            sink.write(table)
+            out.write(table)
             rows += table.num_rows
             members.append(pc.drop_null(owners))
     return _Written(
@@ -353,13 +368,15 @@ def _write_release(
     )
 
 
-def _mark_fields(table: pa.Table, policy: Policy) -> dict[str, str]:
+def _mark_fields(
+    table: pa.Table, policy: Policy, detected: dict[str, str | None]
+) -> dict[str, str]:
     if "marks" not in policy.channels:
         return {}
     if policy.marks is None:
-        return keyed_marks.suggest_fields(table)
+        return keyed_marks.suggest_fields(table, detected=detected)
     suggested = keyed_marks.suggest_fields(
-        table.select([f for f in policy.marks if f in table.column_names])
+        table.select([f for f in policy.marks if f in table.column_names]), detected=detected
     )
     missing = [f for f in policy.marks if f not in suggested]
     if missing:
@@ -382,20 +399,50 @@ def _mask(table: pa.Table, mapping: customers.ColumnMap, policy: Policy) -> pa.T
     return table
 
 
-def registered(workspace: store.Workspace) -> decoy_rows.TakenCheck:
-    """Which customer numbers or identifiers belong to registered customers or to decoys made
-    before (so that no decoy takes them, and each decoy names one release), asked for many
-    values at once."""
-    key = workspace.keyring.key("match")
+class RegisterCheck:
+    """Which customer numbers or identifiers belong to registered customers, to decoys made
+    before (so that no decoy takes them, and each decoy names one release), or to ``given``
+    (kind → values handed out earlier in this release). Call it with (kind, values), or ask
+    :meth:`many` kinds at once: one pass over the register for all of them."""
 
-    def taken(kind: str, values: Sequence[str]) -> list[bool]:
-        if kind == "customer_id":
-            return store.tokens_exist(workspace.db, customers.customer_refs(key, pa.array(values)))
-        if kind in customers.EXACT_KINDS:
-            return store.tokens_exist(workspace.db, keys.tokens(key, kind, values))
-        return [False] * len(values)
+    def __init__(self, workspace: store.Workspace, given: dict[str, set[str]] | None = None):
+        self.workspace = workspace
+        self.key = workspace.keyring.key("match")
+        self.given = given if given is not None else {}
 
-    return taken
+    def __call__(self, kind: str, values: Sequence[str]) -> list[bool]:
+        return self.many([(kind, values)])[0]
+
+    def many(self, asks: Sequence[tuple[str, Sequence[str]]]) -> list[list[bool]]:
+        """The answers to several (kind, values) questions, in order."""
+        tokens: list[pa.Array] = []
+        codes: set[int] = set()
+        for kind, values in asks:
+            if kind == "customer_id":
+                tokens.append(customers.customer_refs(self.key, pa.array(values, pa.string())))
+                codes.add(customers.REF_KIND)
+            elif kind in customers.EXACT_KINDS:
+                tokens.append(keys.tokens(self.key, kind, values))
+                codes.add(customers.EXACT_KINDS[kind])
+            else:
+                tokens.append(pa.nulls(len(values), pa.binary(keys.TOKEN_BYTES)))
+        held = (
+            store.tokens_exist(self.workspace.db, pa.concat_arrays(tokens), sorted(codes))
+            if tokens
+            else []
+        )
+        answers, start = [], 0
+        for kind, values in asks:
+            used = self.given.get(kind, set())
+            part = held[start : start + len(values)]
+            answers.append([h or v in used for h, v in zip(part, values, strict=True)])
+            start += len(values)
+        return answers
+
+
+def registered(workspace: store.Workspace) -> RegisterCheck:
+    """The register check of :class:`RegisterCheck`, for decoys and canaries."""
+    return RegisterCheck(workspace)
 
 
 def _decoys(
@@ -403,7 +450,7 @@ def _decoys(
     release_id: str,
     table: pa.Table,
     policy: Policy,
-    is_taken: decoy_rows.TakenCheck,
+    is_taken: RegisterCheck,
     roles: dict[str, str] | None = None,
     codes: dict[str, decoy_rows.CodeRange] | None = None,
 ) -> Any:

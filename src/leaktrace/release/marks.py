@@ -72,25 +72,37 @@ PROTECTED = frozenset({"mobile", "person_name", "resident_id", "bank_card", "ema
 
 # ---- the PRF -----------------------------------------------------------------------------
 
-_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+_SIP_CHUNK = 16_384  # rows hashed at a time: the state arrays stay in the CPU's cache
 
 
-def _rotl(x: np.ndarray, b: int) -> np.ndarray:
-    return (x << np.uint64(b)) | (x >> np.uint64(64 - b))
-
-
-def _round(v0, v1, v2, v3):  # one SipRound, on arrays
-    v0 = v0 + v1
-    v1 = _rotl(v1, 13) ^ v0
-    v0 = _rotl(v0, 32)
-    v2 = v2 + v3
-    v3 = _rotl(v3, 16) ^ v2
-    v0 = v0 + v3
-    v3 = _rotl(v3, 21) ^ v0
-    v2 = v2 + v1
-    v1 = _rotl(v1, 17) ^ v2
-    v2 = _rotl(v2, 32)
-    return v0, v1, v2, v3
+def _sipround(v0, v1, v2, v3, t):  # one SipRound, in place on arrays (t: scratch)
+    v0 += v1
+    np.left_shift(v1, 13, out=t)
+    v1 >>= 51
+    v1 |= t
+    v1 ^= v0
+    np.left_shift(v0, 32, out=t)
+    v0 >>= 32
+    v0 |= t
+    v2 += v3
+    np.left_shift(v3, 16, out=t)
+    v3 >>= 48
+    v3 |= t
+    v3 ^= v2
+    v0 += v3
+    np.left_shift(v3, 21, out=t)
+    v3 >>= 43
+    v3 |= t
+    v3 ^= v0
+    v2 += v1
+    np.left_shift(v1, 17, out=t)
+    v1 >>= 47
+    v1 |= t
+    v1 ^= v2
+    np.left_shift(v2, 32, out=t)
+    v2 >>= 32
+    v2 |= t
 
 
 def siphash24_16(key: bytes, words: np.ndarray) -> np.ndarray:
@@ -102,21 +114,31 @@ def siphash24_16(key: bytes, words: np.ndarray) -> np.ndarray:
     """
     k0, k1 = (np.uint64(int.from_bytes(key[i : i + 8], "little")) for i in (0, 8))
     n = words.shape[0]
-    with np.errstate(over="ignore"):
-        v0 = np.full(n, k0 ^ np.uint64(0x736F6D6570736575), dtype=np.uint64)
-        v1 = np.full(n, k1 ^ np.uint64(0x646F72616E646F6D), dtype=np.uint64)
-        v2 = np.full(n, k0 ^ np.uint64(0x6C7967656E657261), dtype=np.uint64)
-        v3 = np.full(n, k1 ^ np.uint64(0x7465646279746573), dtype=np.uint64)
-        last = np.uint64(16 << 56)  # the message length in the last block, no tail bytes
-        for m in (words[:, 0].astype(np.uint64), words[:, 1].astype(np.uint64), last):
-            v3 = v3 ^ m
-            v0, v1, v2, v3 = _round(v0, v1, v2, v3)
-            v0, v1, v2, v3 = _round(v0, v1, v2, v3)
-            v0 = v0 ^ m
-        v2 = v2 ^ np.uint64(0xFF)
+    out = np.empty(n, dtype=np.uint64)
+    size = max(1, min(n, _SIP_CHUNK))
+    state = [np.empty(size, dtype=np.uint64) for _ in range(5)]
+    last = np.uint64(16 << 56)  # the message length in the last block, no tail bytes
+    for start in range(0, n, _SIP_CHUNK):
+        stop = min(n, start + _SIP_CHUNK)
+        v0, v1, v2, v3, t = (a[: stop - start] for a in state)
+        v0.fill(k0 ^ np.uint64(0x736F6D6570736575))
+        v1.fill(k1 ^ np.uint64(0x646F72616E646F6D))
+        v2.fill(k0 ^ np.uint64(0x6C7967656E657261))
+        v3.fill(k1 ^ np.uint64(0x7465646279746573))
+        block = words[start:stop].astype(np.uint64)
+        for m in (block[:, 0], block[:, 1], last):
+            v3 ^= m
+            _sipround(v0, v1, v2, v3, t)
+            _sipround(v0, v1, v2, v3, t)
+            v0 ^= m
+        v2 ^= np.uint64(0xFF)
         for _ in range(4):
-            v0, v1, v2, v3 = _round(v0, v1, v2, v3)
-    return v0 ^ v1 ^ v2 ^ v3
+            _sipround(v0, v1, v2, v3, t)
+        chunk = out[start:stop]
+        np.bitwise_xor(v0, v1, out=chunk)
+        chunk ^= v2
+        chunk ^= v3
+    return out
 
 
 def field_key(key: bytes, release_id: str, field: str) -> bytes:
@@ -463,7 +485,8 @@ class ListOrderRule:
 
     def __init__(self, separator: str = "、") -> None:
         self.separator = separator
-        self._last: tuple[object, tuple] | None = None
+        # The last values parsed, kept alive: their buffers' addresses identify them.
+        self._last: tuple[object, pa.Array, tuple] | None = None
 
     def accepts(self, type_: pa.DataType) -> bool:
         return pa.types.is_string(type_) or pa.types.is_large_string(type_)
@@ -475,7 +498,7 @@ class ListOrderRule:
         identity = (buffers[2].address if buffers[2] is not None else 0, buffers[1].address,
                     values.offset, len(values))  # fmt: skip
         if self._last is not None and self._last[0] == identity:
-            return self._last[1]
+            return self._last[2]
         lists = pc.split_pattern(values.fill_null(""), self.separator)
         offsets = lists.offsets.to_numpy().astype(np.int64)
         items = lists.flatten()
@@ -496,14 +519,34 @@ class ListOrderRule:
         form = np.full((n, self.slots), -1, dtype=np.int64)
         form[rows, pairs] = np.where((less | greater) & ~empty, greater.astype(np.int64), -1)
         result = (items, starts, counts, form)
-        self._last = (identity, result)
+        self._last = (identity, values, result)
         return result
 
+    def _distinct(self, values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+        """The distinct values (lists repeat: a few product sets), each value's index among
+        them (-1: null) and the pair forms of each row, parsed once per distinct value."""
+        encoded = pc.dictionary_encode(values)
+        index = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        form = self._parse(encoded.dictionary)[3]
+        rows = form[np.maximum(index, 0)] if len(form) else np.full((len(values), self.slots), -1)
+        return encoded.dictionary, index, np.where(index[:, None] >= 0, rows, -1)
+
     def observe(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        form = self._parse(values)[3]
+        form = self._distinct(values)[2]
         return form >= 0, np.maximum(form, 0)
 
     def render(self, values: pa.Array, forms: np.ndarray) -> pa.Array:
+        _, index, form = self._distinct(values)
+        swap = (form >= 0) & (forms != form)
+        if not swap.any():
+            return values
+        # Render each distinct (value, swaps) once: its pairs read in the order asked.
+        code = index * (1 << self.slots) + (swap * (1 << np.arange(self.slots))).sum(axis=1)
+        _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+        rendered = self._render_rows(values.take(pa.array(first)), forms[first])
+        return rendered.take(pa.array(inverse.ravel()))
+
+    def _render_rows(self, values: pa.Array, forms: np.ndarray) -> pa.Array:
         items, starts, counts, form = self._parse(values)
         swap = (form >= 0) & (forms != form)
         changed = swap.any(axis=1)
@@ -662,6 +705,45 @@ def _heads() -> _Heads:
     )
 
 
+def _head_index(values: pa.Array) -> np.ndarray:
+    """The head (index into ``_heads().texts``, -1: none) each value starts with."""
+    heads = _heads()
+    offsets, data, valid = _strings(values)
+    n = len(values)
+    starts, ends = offsets[:-1], offsets[1:]
+    width = heads.max_chars
+    # Leading three-byte (CJK) characters as 24-bit codes (one gather of the first bytes),
+    # and polynomial prefix hashes of them, column by column.
+    index_type = np.int32 if data.size < 2**31 - 3 * width else np.int64
+    position = starts.astype(index_type)[None, :] + np.arange(3 * width, dtype=index_type)[:, None]
+    inside = (position < ends.astype(index_type)[None, :]) & valid[None, :]
+    if data.size:
+        matrix = data[np.minimum(position, data.size - 1)]
+        matrix[~inside] = 0
+    else:
+        matrix = np.zeros(position.shape, np.uint8)
+    b0 = matrix[0::3].astype(np.uint32)
+    cjk = inside[2::3] & (b0 >= 0xE0) & (b0 < 0xF0)
+    run = np.logical_and.accumulate(cjk, axis=0)
+    codes = (b0 << 16) | (matrix[1::3].astype(np.uint32) << 8) | matrix[2::3]
+    ending = run & np.isin(codes, heads.last_chars)
+    head = np.full(n, -1, dtype=np.int64)
+    hashes = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(width):
+            rows = np.flatnonzero(ending[k])
+            hashes *= _BASE
+            hashes += codes[k]
+            hashes += np.uint64(1)
+            if not rows.size:
+                continue
+            keys = hashes[rows]
+            found = np.minimum(np.searchsorted(heads.hashes, keys), heads.hashes.size - 1)
+            hit = heads.hashes[found] == keys
+            head[rows[hit]] = heads.head[found[hit]]  # longer heads come later and win
+    return head
+
+
 class AddressRule:
     """Province and city suffixes kept or dropped, 室 after a room number; see the module
     docstring."""
@@ -674,7 +756,8 @@ class AddressRule:
         return pa.types.is_string(type_) or pa.types.is_large_string(type_)
 
     def __init__(self) -> None:
-        self._last: tuple[object, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+        # The last values parsed, kept alive: their buffers' addresses identify them.
+        self._last: tuple[object, pa.Array, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
     def _parse(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per value: head index (-1: none), room slot exists, room form (0 with 室, 1 without).
@@ -683,9 +766,9 @@ class AddressRule:
         identity = (buffers[2].address if buffers[2] is not None else 0, buffers[1].address,
                     values.offset, len(values))  # fmt: skip
         if self._last is not None and self._last[0] == identity:
-            return self._last[1]
+            return self._last[2]
         result = self._parse_new(values)
-        self._last = (identity, result)
+        self._last = (identity, values, result)
         return result
 
     def _parse_new(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -693,38 +776,16 @@ class AddressRule:
         offsets, data, valid = _strings(values)
         n = len(values)
         starts, ends = offsets[:-1], offsets[1:]
-        width = heads.max_chars
-        # Leading three-byte (CJK) characters as 24-bit codes (one gather of the first bytes),
-        # and polynomial prefix hashes of them, column by column.
-        index_type = np.int32 if data.size < 2**31 - 3 * width else np.int64
-        position = (
-            starts.astype(index_type)[None, :] + np.arange(3 * width, dtype=index_type)[:, None]
+        # A head lies within the leading run of three-byte (CJK) characters, at most
+        # max_chars of them: find heads once per distinct run (a column of addresses repeats
+        # its provinces, cities, counties and roads).
+        leading = pc.replace_substring_regex(
+            pc.utf8_slice_codeunits(values, 0, heads.max_chars), r"[^\x{0800}-\x{FFFF}].*$", ""
         )
-        inside = (position < ends.astype(index_type)[None, :]) & valid[None, :]
-        if data.size:
-            matrix = data[np.minimum(position, data.size - 1)]
-            matrix[~inside] = 0
-        else:
-            matrix = np.zeros(position.shape, np.uint8)
-        b0 = matrix[0::3].astype(np.uint32)
-        cjk = inside[2::3] & (b0 >= 0xE0) & (b0 < 0xF0)
-        run = np.logical_and.accumulate(cjk, axis=0)
-        codes = (b0 << 16) | (matrix[1::3].astype(np.uint32) << 8) | matrix[2::3]
-        ending = run & np.isin(codes, heads.last_chars)
-        head = np.full(n, -1, dtype=np.int64)
-        hashes = np.zeros(n, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            for k in range(width):
-                rows = np.flatnonzero(ending[k])
-                hashes *= _BASE
-                hashes += codes[k]
-                hashes += np.uint64(1)
-                if not rows.size:
-                    continue
-                keys = hashes[rows]
-                found = np.minimum(np.searchsorted(heads.hashes, keys), heads.hashes.size - 1)
-                hit = heads.hashes[found] == keys
-                head[rows[hit]] = heads.head[found[hit]]  # longer heads come later and win
+        prefixes = pc.dictionary_encode(leading)
+        indexes = prefixes.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        distinct = _head_index(prefixes.dictionary)
+        head = np.where(indexes >= 0, distinct[np.maximum(indexes, 0)], -1) if n else indexes
         # The room: (单元|栋|号楼) + 3-4 digits + optional 室, at the end of the value.
         room_mark = np.frombuffer(_ROOM.encode(), np.uint8)
         length = ends - starts
@@ -945,9 +1006,12 @@ def read_marks(
     return counts
 
 
-def suggest_fields(table: pa.Table, sample: int = 200) -> dict[str, str]:
+def suggest_fields(
+    table: pa.Table, sample: int = 200, *, detected: Mapping[str, str | None] | None = None
+) -> dict[str, str]:
     """A default mark policy: addresses, amounts (decimal columns and amount-like sensitive
-    attributes) and 、-separated lists; identifiers are never suggested."""
+    attributes) and 、-separated lists; identifiers are never suggested. ``detected`` gives the
+    scanner's type per column when the caller has typed them already."""
     from leaktrace import scan
 
     amounts = {"credit_limit", "loan_balance", "income", "deposit", "premium", "loan_amount",
@@ -961,12 +1025,15 @@ def suggest_fields(table: pa.Table, sample: int = 200) -> dict[str, str]:
         if not pa.types.is_string(column.type):
             continue
         head = column.slice(0, sample)
-        detected = scan.classify_column(field, head).detected
-        if detected in PROTECTED:
+        if detected is not None and field in detected:
+            kind = detected[field]
+        else:
+            kind = scan.classify_column(field, head).detected
+        if kind in PROTECTED:
             continue
-        if detected in ("address", "hukou"):
+        if kind in ("address", "hukou"):
             chosen[field] = "address"
-        elif detected in amounts or (detected and "amount" in detected):
+        elif kind in amounts or (kind and "amount" in kind):
             if _plain_numbers(head.drop_null()).mean() >= 0.8:
                 chosen[field] = "amount"
         else:

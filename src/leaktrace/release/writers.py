@@ -25,6 +25,8 @@ import hashlib
 import io
 import json
 import os
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,8 @@ class Sink:
         self.path = path
         self.schema: pa.Schema | None = None
         self.sha256 = ""
+        # Sinks that see every byte they write hash it on the way (no second pass over the file).
+        self.digest: Any = None
 
     def write(self, table: pa.Table) -> None:
         """Append ``table``'s rows (cast to the first table's schema)."""
@@ -58,7 +62,7 @@ class Sink:
         self._finish()
         with self.path.open("rb") as handle:
             os.fsync(handle.fileno())
-        self.sha256 = sha256(self.path)
+        self.sha256 = self.digest.hexdigest() if self.digest is not None else sha256(self.path)
         return self.sha256
 
     def __enter__(self) -> Sink:
@@ -84,14 +88,33 @@ class Sink:
             self._finish()
 
 
-class _FileSink(Sink):
-    """A sink over one binary file handle."""
+class _HashedFile:
+    """A binary file that hashes what is written to it."""
 
-    handle: BinaryIO | None = None
+    def __init__(self, path: Path, digest: Any) -> None:
+        self._file = path.open("wb")
+        self._digest = digest
+
+    def write(self, data: bytes | memoryview) -> int:
+        self._digest.update(data)  # hashlib and file writes release the GIL on large data
+        return self._file.write(data)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _FileSink(Sink):
+    """A sink over one binary file handle, hashed as it is written."""
+
+    handle: BinaryIO | _HashedFile | None = None
+
+    def _open(self) -> _HashedFile:
+        self.digest = hashlib.sha256()
+        return _HashedFile(self.path, self.digest)
 
     def _finish(self) -> None:
         if self.handle is None:  # nothing was written: still a (header-less) file
-            self.handle = self.path.open("wb")
+            self.handle = self._open()
         self.handle.close()
 
 
@@ -103,22 +126,24 @@ class _CsvSink(_FileSink):
         self.first = True
 
     def _start(self, schema: pa.Schema) -> None:
-        self.handle = self.path.open("wb")
+        self.handle = self._open()
         self.encoder = codecs.getincrementalencoder(self.target)(errors="strict")
 
     def _write(self, table: pa.Table) -> None:
-        options = pacsv.WriteOptions(
-            delimiter=self.delimiter, quoting_style="needed", include_header=self.first
-        )
-        self.first = False
-        buffer = io.BytesIO()
-        pacsv.write_csv(table, buffer, write_options=options)
-        data = buffer.getvalue()
-        if codecs.lookup(self.target).name != "utf-8" or self.target == "utf-8-sig":
-            # pyarrow writes UTF-8 only: transcode (the encoder writes a BOM once).
-            data = self.encoder.encode(data.decode("utf-8"))
-        assert self.handle is not None
-        self.handle.write(data)
+        # A slice at a time: the formatted text of a whole batch would double its memory.
+        for start in range(0, max(table.num_rows, 1), _CSV_SLICE):
+            options = pacsv.WriteOptions(
+                delimiter=self.delimiter, quoting_style="needed", include_header=self.first
+            )
+            self.first = False
+            buffer = io.BytesIO()
+            pacsv.write_csv(table.slice(start, _CSV_SLICE), buffer, write_options=options)
+            data: bytes | memoryview = buffer.getbuffer()
+            if codecs.lookup(self.target).name != "utf-8" or self.target == "utf-8-sig":
+                # pyarrow writes UTF-8 only: transcode (the encoder writes a BOM once).
+                data = self.encoder.encode(bytes(data).decode("utf-8"))
+            assert self.handle is not None
+            self.handle.write(data)
 
 
 class _ParquetSink(Sink):
@@ -139,7 +164,7 @@ class _ParquetSink(Sink):
 
 class _JsonLinesSink(_FileSink):
     def _start(self, schema: pa.Schema) -> None:
-        self.handle = self.path.open("wb")
+        self.handle = self._open()
 
     def _write(self, table: pa.Table) -> None:
         assert self.handle is not None
@@ -154,7 +179,7 @@ class _JsonSink(_FileSink):
     first = True
 
     def _start(self, schema: pa.Schema) -> None:
-        self.handle = self.path.open("wb")
+        self.handle = self._open()
         self.handle.write(b"[")
 
     def _write(self, table: pa.Table) -> None:
@@ -193,6 +218,57 @@ class _XlsxSink(Sink):
 
 
 _CHUNK = 65_536
+_CSV_SLICE = 65_536  # rows formatted at a time
+_STOP = object()
+
+
+class Background:
+    """A sink written by a thread of its own: :meth:`write` queues a table (at most ``depth``
+    wait) and returns, so that formatting, writing and hashing one batch (pyarrow, hashlib and
+    file writes release the GIL) overlap with making the next. Use ``with``, like a sink; an
+    error of the writing thread is raised by the next :meth:`write` or at the end."""
+
+    def __init__(self, sink: Sink, depth: int = 1) -> None:
+        self.sink = sink
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="release-writer", daemon=True)
+
+    @property
+    def sha256(self) -> str:
+        """The written file's SHA-256 (hex), once closed."""
+        return self.sink.sha256
+
+    def _run(self) -> None:
+        while True:
+            table = self._queue.get()
+            if table is _STOP:
+                return
+            if self._error is None:
+                try:
+                    self.sink.write(table)
+                except BaseException as error:  # handed to the producing thread
+                    self._error = error
+
+    def write(self, table: pa.Table) -> None:
+        """Queue ``table`` for writing."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put(table)
+
+    def __enter__(self) -> Background:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self._queue.put(_STOP)
+        self._thread.join()
+        if kind is None and self._error is None:
+            self.sink.close()
+            return
+        self.sink._abandon()
+        if kind is None and self._error is not None:
+            raise self._error
 
 
 def sha256(path: Path) -> str:

@@ -1,0 +1,146 @@
+"""An export's batches as a pipeline: read ahead in a thread, customer-number tokens made in
+worker processes, owners resolved in the register.
+
+Reading (pyarrow's parser) releases the GIL, so a thread reads batch k+1 while batch k is being
+marked; the HMAC per customer number is Python, so it runs in forked workers (:mod:`.._pool`,
+whose workers die with the command) on the one column it needs; only that column and its
+tokens cross between processes, never a whole batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from leaktrace import customers, store
+from leaktrace._pool import _die_with_parent as die_with_parent
+
+_DONE = object()
+
+
+class ReadAhead:
+    """``items`` in order, produced by a thread of their own up to ``depth`` ahead from the
+    moment this is made (so reading starts while the caller still prepares); an error of the
+    producer is raised where its item would have come. Close it (or use ``with``) to stop."""
+
+    def __init__(self, items: Iterable[Any], depth: int = 1) -> None:
+        self._ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._items = items
+        self._thread = threading.Thread(target=self._produce, name="release-reader", daemon=True)
+        self._thread.start()
+
+    def _produce(self) -> None:
+        try:
+            for item in self._items:
+                while not self._stop.is_set():
+                    try:
+                        self._ahead.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+            self._ahead.put((_DONE, None))
+        except BaseException as error:  # handed to the consuming thread
+            self._ahead.put((_DONE, error))
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            item, error = self._ahead.get()
+            if error is not None:
+                raise error
+            if item is _DONE:
+                return
+            yield item
+
+    def close(self) -> None:
+        """Stop the producer and wait for it."""
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a producer waiting to put
+            with contextlib.suppress(queue.Empty):
+                self._ahead.get(timeout=0.1)
+        self._thread.join()
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _refs(key: bytes, numbers: pa.Array) -> pa.Array:
+    return customers.customer_refs(key, numbers)
+
+
+def token_worker() -> ProcessPoolExecutor:
+    """The worker process for :func:`with_refs`, forked at once: forked before the export
+    loads dictionaries and batches, it shares little that the exporting process later
+    rewrites (every such page would become a private copy in the worker)."""
+    pool = ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("fork"), initializer=die_with_parent
+    )
+    pool.submit(int).result()
+    return pool
+
+
+def with_refs(
+    workspace: store.Workspace,
+    batches: Iterable[pa.RecordBatch],
+    id_column: str | None,
+    pool: ProcessPoolExecutor | None = None,
+) -> Iterator[tuple[pa.RecordBatch, pa.Array | None]]:
+    """Each batch with the tokens of its customer numbers (None without a number column),
+    tokenized in a worker process (``pool``, else one of its own) one batch ahead: the worker
+    takes the HMACs off this process, and only one batch waits for its tokens (memory stays
+    bounded by a few batches)."""
+    if id_column is None:
+        for batch in batches:
+            yield batch, None
+        return
+    key = workspace.keyring.key("match")
+    with contextlib.ExitStack() as stack:
+        if pool is None:
+            pool = stack.enter_context(token_worker())
+        pending: tuple[pa.RecordBatch, Future[pa.Array]] | None = None
+        for batch in batches:
+            submitted = (batch, pool.submit(_refs, key, batch.column(id_column)))
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = submitted
+        if pending is not None:
+            yield pending[0], pending[1].result()
+
+
+def owners(
+    workspace: store.Workspace,
+    table: pa.Table,
+    mapping: customers.ColumnMap,
+    numbered: np.ndarray | None,
+) -> pa.Array:
+    """The register id of each row's customer (null for none), as
+    :func:`customers.row_owners`: by the customer number where it is trusted (``numbered``,
+    from :func:`numbered`), else by the row's identifiers."""
+    result = np.full(table.num_rows, -1, dtype=np.int64) if numbered is None else numbered.copy()
+    todo = np.flatnonzero(result < 0)
+    if mapping.identifiers and todo.size:
+        by_identifiers = customers.ColumnMap(
+            identifiers=mapping.identifiers, birth_date=mapping.birth_date
+        )
+        rest = table.select(by_identifiers.columns()).take(pa.array(todo))
+        found = customers.row_owners(workspace, rest, by_identifiers)
+        result[todo] = found.fill_null(-1).to_numpy()
+    return pa.array(result, mask=result < 0)
+
+
+def numbered(workspace: store.Workspace, refs: pa.Array | None) -> np.ndarray | None:
+    """The register ids of customer-number tokens (-1 for unknown; None without tokens)."""
+    return None if refs is None else store.ids_for_refs_array(workspace.db, refs)
