@@ -2002,7 +2002,8 @@ def monitor_prepare(db: duckdb.DuckDBPyConnection, branch_attribute: str | None)
     )
     db.execute(
         f"""CREATE OR REPLACE TEMP TABLE m_customer_branch AS
-        SELECT * FROM (SELECT customer_id, {branch} AS branch FROM customers WHERE {LOADED})
+        SELECT customer_id, hash(branch) AS branch_key, branch
+        FROM (SELECT customer_id, {branch} AS branch FROM customers WHERE {LOADED})
         WHERE branch IS NOT NULL"""
     )
     db.execute(
@@ -2017,7 +2018,8 @@ def monitor_prepare(db: duckdb.DuckDBPyConnection, branch_attribute: str | None)
     )
     db.execute(
         f"""CREATE OR REPLACE TEMP TABLE m_staff AS
-        SELECT hash(staff_id) AS staff_key, staff_id, role, branch_code, leave_date,
+        SELECT hash(staff_id) AS staff_key, staff_id, role, branch_code,
+               hash(branch_code) AS branch_key, leave_date,
                branch_code IN (SELECT DISTINCT branch FROM m_customer_branch) AS serves,
                hash(staff_id) IN (SELECT staff_key FROM m_portfolio) AS has_portfolio
         FROM staff WHERE {ACCESS_LOADED}"""
@@ -2063,7 +2065,7 @@ def monitor_add_days(
     # 1970-01-01 was a Thursday: (day + 3) % 7 is 0 on Mondays, 5 and 6 at weekends.
     off += f" OR ({day_no} + 3) % 7 >= 5)" if query.weekend_off_hours else ")"
     block = int(query.enumeration_block)
-    elsewhere = "s.serves AND b.branch <> s.branch_code"
+    elsewhere = "s.serves AND b.branch_key <> s.branch_key"
     unowned = "s.has_portfolio AND p.cust IS NULL"
     counted = {
         "no_ref": "t.no_ref",
