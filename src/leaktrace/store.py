@@ -1432,7 +1432,10 @@ class AccessLoad:
     Events, applications and portfolios are written chunk by chunk (one transaction each, so
     that memory stays bounded) with this load's id; until the load is recorded every reader
     leaves them out (:data:`ACCESS_LOADED`) and the next write-open deletes them
-    (:func:`drop_incomplete_access_loads`). Staff rows replace earlier ones, which could not be
+    (:func:`drop_incomplete_access_loads`). Events go to a Parquet part per chunk
+    (:func:`write_event_part`), named in ``access_parts`` by :meth:`finish` in the transaction
+    that records the load; the parts of a load that never finished are removed at the next
+    write-open (:func:`drop_orphan_parts`). Staff rows replace earlier ones, which could not be
     undone that way: they are staged and applied in the transaction of :meth:`finish`, as is
     the replacement of the portfolios of the managers a portfolio file names.
 
