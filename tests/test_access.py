@@ -350,6 +350,32 @@ def test_next_day_appends_and_overlaps_count_once(tmp_path, with_event_id):
         assert keyed == log.num_rows
 
 
+def test_events_of_an_older_workspace_move_into_parts(tmp_path):
+    """A workspace of schema 4 kept its events in a table: opening it moves them into Parquet
+    parts, unchanged, and a re-load still finds every one of them."""
+    log = _days(_log(), 0, 2)
+    path = _csv(log, tmp_path / "log.csv")
+    with store.init_workspace(tmp_path / "ws") as ws:
+        access.load(ws, path)
+        events = ws.db.sql("SELECT * FROM access_events ORDER BY event_key").fetchall()
+        # back to schema 4: events in the table, no parts
+        table = store.legacy_events(ws.db)
+        ws.db.execute(f"INSERT INTO {table} SELECT * FROM access_events")
+        ws.db.execute(f"ALTER TABLE {table} DROP COLUMN staff_key")
+        ws.db.execute(f"ALTER TABLE {table} DROP COLUMN cust")
+        ws.db.execute("DROP TABLE access_parts")
+        ws.db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    for part in store.events_folder(tmp_path / "ws").iterdir():
+        part.unlink()
+    with store.open_workspace(tmp_path / "ws") as ws:
+        assert ws.schema_version == store.SCHEMA_VERSION
+        assert ws.db.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0] == 0
+        moved = ws.db.sql("SELECT * FROM access_events ORDER BY event_key").fetchall()
+        assert moved == events and len(moved) == log.num_rows
+        again = access.load(ws, path)
+        assert (again.loaded, again.duplicates) == (0, log.num_rows)
+
+
 def test_a_line_repeated_within_a_file_counts_once(tmp_path):
     log = _days(_log(), 0, 0)
     doubled = pa.concat_tables([log, log.slice(0, 10)])
@@ -531,11 +557,15 @@ def test_a_load_killed_midway_leaves_nothing_visible(tmp_path):
         os.kill(loader.pid, signal.SIGKILL)
         loader.wait()
     assert loader.returncode == -signal.SIGKILL
+    parts = store.events_folder(tmp_path / "ws")
     with store.open_workspace(tmp_path / "ws", read_only=True) as ws:
-        # Three chunks were committed, but the load was never recorded: they count for nothing…
-        assert _events(ws) > before[0]["events"]
+        # Three chunks were written as parts, but the load never recorded them: they count
+        # for nothing…
+        recorded = ws.db.sql("SELECT count(*) FROM access_parts").fetchall()[0][0]
+        assert len(list(parts.iterdir())) >= recorded + 3
         assert access.status(ws) == before[0]
     assert _snapshot(tmp_path / "ws") == before  # …and are gone once the workspace is opened
+    assert len(list(parts.iterdir())) == recorded
     with store.open_workspace(tmp_path / "ws") as ws:
         result = access.load(ws, rest)
         assert result.loaded == _days(_log(), 1, DAYS - 1).num_rows

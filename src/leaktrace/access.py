@@ -28,7 +28,10 @@ command that opens the workspace for writing.
 
 Parquet files are read by DuckDB directly, a range of row groups at a time; other sources as
 Arrow batches. Either way DuckDB parses, joins and writes; Python only tokenizes the distinct
-customer references.
+customer references. Events are written as Parquet parts in the workspace folder (one a chunk,
+recorded with the load; see :class:`leaktrace.store.AccessLoad`), not into the store's tables:
+DuckDB writes a Parquet file several times faster than it inserts the same strings into a table
+(benchmarks/RESULTS.md).
 
 >>> import tempfile, pathlib
 >>> from leaktrace import store
