@@ -986,19 +986,21 @@ def decoy_hits(db: duckdb.DuckDBPyConnection, tokens: pa.Array | pa.ChunkedArray
     return dict(rows)
 
 
-def release_member_count(
-    db: duckdb.DuckDBPyConnection, release_id: str, customer_ids: pa.Array | pa.ChunkedArray
-) -> int:
-    """How many of ``customer_ids`` (distinct) release ``release_id`` holds."""
-    db.register("probe_members", pa.table({"customer_id": customer_ids}))
+def release_member_rows(db: duckdb.DuckDBPyConnection, owners: pa.Array) -> pa.Table:
+    """(``release_id``, ``row``) for every row of a list whose customer (``owners``: the register
+    id of each row, null for none) a release holds, by release and row: every release's
+    members among a leak's customers in one pass over ``release_customers``."""
+    ids = owners.combine_chunks() if isinstance(owners, pa.ChunkedArray) else owners
+    probe = pa.table({"row": pa.array(np.arange(len(ids), dtype=np.int64)), "customer_id": ids})
+    db.register("probe_owners", probe.filter(pc.is_valid(probe.column("customer_id"))))
     try:
-        return db.execute(
-            """SELECT count(DISTINCT p.customer_id) FROM probe_members p
-            JOIN release_customers m ON m.customer_id = p.customer_id AND m.release_id = ?""",
-            [release_id],
-        ).fetchall()[0][0]
+        return db.sql(
+            """SELECT m.release_id, p.row FROM probe_owners p
+            JOIN release_customers m ON m.customer_id = p.customer_id
+            ORDER BY m.release_id, p.row"""
+        ).to_arrow_table()
     finally:
-        db.unregister("probe_members")
+        db.unregister("probe_owners")
 
 
 def tokens_exist(db: duckdb.DuckDBPyConnection, tokens: pa.Array) -> list[bool]:

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from leaktrace import store
 from leaktrace.monitor import BRANCH_ATTRIBUTES
-from leaktrace.release.marks import binomial_pvalue
+from leaktrace.trace.tails import binomial_tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ def windows(workspace: store.Workspace, leaked_customers: pa.Array) -> list[Wind
                 share=share,
                 first=row["first"],
                 last=row["last"],
-                pvalue=binomial_pvalue(row["hits"], matched, share),
+                pvalue=binomial_tail(row["hits"], matched, share),
             )
         )
     found.sort(key=lambda w: (w.pvalue, -w.hits, w.staff_id))

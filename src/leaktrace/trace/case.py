@@ -75,9 +75,9 @@ def trace_leak(workspace: store.Workspace, sources: Sequence[str]) -> Case:
     mapping = customers.propose_mapping(leaked)
     mapping.segments = []
     owners = customers.row_owners(workspace, leaked, mapping)
-    found = channels.candidates(workspace, leaked, mapping, owners=owners)
-    matched = pc.drop_null(owners)
     hits = store.decoy_hits(workspace.db, channels.exact_tokens(workspace, leaked, mapping))
+    found = channels.candidates(workspace, leaked, mapping, owners=owners, decoy_hits=hits)
+    matched = pc.drop_null(owners)
     users = access_windows.windows(workspace, matched)
     canary_sets = {r["release_id"] for r in store.releases(workspace.db) if r["role"] == "canary"}
     return Case(
