@@ -105,9 +105,8 @@ def test_release_member_rows_finds_every_release_of_every_row(tmp_path) -> None:
             store.add_release_members(ws.db, "R2", pa.array([3, 4], pa.int64()), empty)
         owners = pa.array([3, None, 4, 9, 1, 3], pa.int64())
         pairs = store.release_member_rows(ws.db, owners).to_pylist()
-        assert pairs == [{"release_id": "R1", "row": r} for r in (0, 4, 5)] + [
-            {"release_id": "R2", "row": r} for r in (0, 2, 5)
-        ]
+        assert pairs == [{"release_id": "R1", "rows": [0, 4, 5]},
+                         {"release_id": "R2", "rows": [0, 2, 5]}]  # fmt: skip
         release, row = channels._member_rows(ws, owners, ["R2", "R1"])
         assert sorted(zip(release.tolist(), row.tolist(), strict=True)) == [
             (0, 0), (0, 2), (0, 5), (1, 0), (1, 4), (1, 5)]  # fmt: skip

@@ -987,17 +987,17 @@ def decoy_hits(db: duckdb.DuckDBPyConnection, tokens: pa.Array | pa.ChunkedArray
 
 
 def release_member_rows(db: duckdb.DuckDBPyConnection, owners: pa.Array) -> pa.Table:
-    """(``release_id``, ``row``) for every row of a list whose customer (``owners``: the register
-    id of each row, null for none) a release holds, by release and row: every release's
-    members among a leak's customers in one pass over ``release_customers``."""
+    """Per release that holds the customer of any row of a list (``owners``: the register id
+    of each row, null for none): ``release_id`` and ``rows``, those rows in order — every
+    release's members among a leak's customers in one pass over ``release_customers``."""
     ids = owners.combine_chunks() if isinstance(owners, pa.ChunkedArray) else owners
     probe = pa.table({"row": pa.array(np.arange(len(ids), dtype=np.int64)), "customer_id": ids})
     db.register("probe_owners", probe.filter(pc.is_valid(probe.column("customer_id"))))
     try:
         return db.sql(
-            """SELECT m.release_id, p.row FROM probe_owners p
+            """SELECT m.release_id, list(p.row ORDER BY p.row) AS rows FROM probe_owners p
             JOIN release_customers m ON m.customer_id = p.customer_id
-            ORDER BY m.release_id, p.row"""
+            GROUP BY m.release_id ORDER BY m.release_id"""
         ).to_arrow_table()
     finally:
         db.unregister("probe_owners")

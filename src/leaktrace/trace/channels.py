@@ -137,25 +137,25 @@ def _member_rows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(release index, row) of every leaked row whose customer a release of ``release_ids``
     holds."""
-    pairs = store.release_member_rows(workspace.db, owners)
-    encoded = pairs.column("release_id").combine_chunks().dictionary_encode()
+    found = store.release_member_rows(workspace.db, owners)
     index = {r: j for j, r in enumerate(release_ids)}
-    lookup = np.array([index.get(r, -1) for r in encoded.dictionary.to_pylist()] + [-1])
-    codes = encoded.indices.to_numpy(zero_copy_only=False) if len(pairs) else np.zeros(0, int)
-    release = lookup[codes].astype(np.int64)
-    known = release >= 0
-    return release[known], pairs.column("row").to_numpy()[known]
+    release = np.array([index.get(r, -1) for r in found.column("release_id").to_pylist()])
+    lists = found.column("rows").combine_chunks()
+    sizes = pc.list_value_length(lists).to_numpy(zero_copy_only=False) if len(found) else []
+    pair_release = np.repeat(release, sizes).astype(np.int64)
+    pair_row = pc.list_flatten(lists).to_numpy() if len(found) else np.zeros(0, np.int64)
+    known = pair_release >= 0
+    return pair_release[known], pair_row[known]
 
 
 def _held(owners: pa.Array, release: np.ndarray, row: np.ndarray, releases: int) -> np.ndarray:
     """Per release, how many distinct leaked customers it holds."""
-    ids = pc.fill_null(owners, -1).to_numpy().astype(np.int64)
-    if not len(row):
-        return np.zeros(releases, np.int64)
-    # one int64 key per (release, customer) pair: far quicker to make unique than row pairs
-    span = int(ids.max()) + 1
-    distinct = np.unique(release * span + ids[row])
-    return np.bincount(distinct // span, minlength=releases)
+    ids = pc.fill_null(owners, -1).to_numpy()
+    # a customer in several rows counts once: only the row where it first appears is counted
+    _, first = np.unique(ids, return_index=True)
+    counted = np.zeros(len(ids), bool)
+    counted[first] = True
+    return np.bincount(release[counted[row]], minlength=releases)
 
 
 def exact_tokens(
