@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from scipy import stats
 
@@ -112,3 +113,47 @@ def test_release_member_rows_finds_every_release_of_every_row(tmp_path) -> None:
             (0, 0), (0, 2), (0, 5), (1, 0), (1, 4), (1, 5)]  # fmt: skip
         held = channels._held(owners, release, row, 2)
         assert held.tolist() == [2, 2]  # customer 3 counts once though it is in two rows
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory):
+    """A bank of 3,000 customers with 10 days of access logs, loaded in two parts."""
+    from leaktrace import access
+
+    folder = tmp_path_factory.mktemp("logged")
+    synth.write_institution(folder / "bank", 3000, staff=30, days=10, seed=5, remarks=False,
+                            file_format="parquet")  # fmt: skip
+    log = pq.read_table(folder / "bank" / "access_log.parquet")
+    half = log.num_rows // 2
+    pq.write_table(log.slice(0, half), folder / "first.parquet")
+    pq.write_table(log.slice(half), folder / "second.parquet")
+    with store.init_workspace(folder / "ws") as ws:
+        customers.load(ws, str(folder / "bank" / "customers.parquet"))
+        access.load(ws, str(folder / "bank" / "staff.parquet"))
+        access.load(ws, str(folder / "first.parquet"))
+    return folder
+
+
+def _same_windows(found: list[dict], expected: list[dict]) -> None:
+    assert [{k: v for k, v in w.items() if k != "share"} for w in found] == [
+        {k: v for k, v in w.items() if k != "share"} for w in expected
+    ]
+    assert [w["share"] for w in found] == pytest.approx([w["share"] for w in expected], rel=1e-12)
+
+
+@pytest.mark.parametrize("branch", ["branch_code", None])
+def test_leak_windows_tell_what_access_windows_tell(logged, branch) -> None:
+    from leaktrace import access
+
+    leaked = pa.array(np.random.default_rng(2).choice(np.arange(1, 3001), 300, replace=False))
+    with store.open_workspace(logged / "ws") as ws:
+        expected = store.access_windows(ws.db, leaked, branch)
+        assert expected and any(w["share"] for w in expected)
+        _same_windows(store.leak_windows(ws.db, leaked, branch), expected)
+        # a later load makes the summary stale: it is rebuilt, not read as it was
+        access.load(ws, str(logged / "second.parquet"))
+        expected = store.access_windows(ws.db, leaked, branch)
+        _same_windows(store.leak_windows(ws.db, leaked, branch), expected)
+    with store.open_workspace(logged / "ws", read_only=True) as ws:
+        _same_windows(store.leak_windows(ws.db, leaked, "city"), store.access_windows(
+            ws.db, leaked, "city"))  # fmt: skip

@@ -67,7 +67,7 @@ def windows(workspace: store.Workspace, leaked_customers: pa.Array) -> list[Wind
         return []
     found = []
     branch = next((n for n in BRANCH_ATTRIBUTES if n in store.segment_names(workspace.db)), None)
-    for row in store.access_windows(workspace.db, leaked_customers, branch):
+    for row in store.leak_windows(workspace.db, leaked_customers, branch):
         share = min(1.0, max(row["touched"] / register, row["share"]))
         found.append(
             Window(
