@@ -1113,7 +1113,7 @@ def access_windows(
 # time only the events of the leaked customers are then read (a bank's logs hold 10^8 events; a
 # user's distinct customers over all of them cannot be counted anew for each leak). A read-only
 # workspace builds them as temporary tables, for its session.
-_TOUCH_TABLES = ("trace_touched", "trace_group_sizes", "trace_touch_state")
+TOUCH_TABLES = ("trace_touched", "trace_group_sizes", "trace_touch_state")
 
 
 def _branch_group(branch: str | None) -> str:

@@ -70,7 +70,8 @@ def read_many(
             values = values.cast(pa.string())
         available, current = _observe(chosen, values)
         available &= present[:, None]
-        keep = np.isin(pair_release, users)
+        # only rows with a slot to read are hashed (a blank or unmarkable value has none)
+        keep = np.isin(pair_release, users) & available.any(1)[pair_row]
         rel, row = pair_release[keep], pair_row[keep]
         halves = np.array(
             [_halves(marks.field_key(key, release_ids[j], field)) for j in users], np.uint64
