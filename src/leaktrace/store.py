@@ -986,6 +986,11 @@ def decoy_hits(db: duckdb.DuckDBPyConnection, tokens: pa.Array | pa.ChunkedArray
     return dict(rows)
 
 
+def register_size(db: duckdb.DuckDBPyConnection) -> int:
+    """Customers in the register (without counting its tokens, as ``Workspace.counts`` does)."""
+    return db.execute(f"SELECT count(*) FROM customers WHERE {LOADED}").fetchall()[0][0]
+
+
 def release_member_rows(db: duckdb.DuckDBPyConnection, owners: pa.Array) -> pa.Table:
     """Per release that holds the customer of any row of a list (``owners``: the register id
     of each row, null for none): ``release_id`` and ``rows``, those rows in order — every

@@ -62,7 +62,7 @@ def windows(workspace: store.Workspace, leaked_customers: pa.Array) -> list[Wind
     """Every user who touched a leaked customer, most significant first (``leaked_customers``:
     the register ids of the leak's matched rows)."""
     matched = len(set(leaked_customers.to_pylist()) - {None})
-    register = workspace.counts()["customers"]
+    register = store.register_size(workspace.db)
     if not matched or not register:
         return []
     found = []

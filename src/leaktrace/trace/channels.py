@@ -89,7 +89,7 @@ def candidates(
     if decoy_hits is None:
         decoy_hits = store.decoy_hits(workspace.db, exact_tokens(workspace, leaked, mapping))
     matched_customers = len(pc.unique(pc.drop_null(owners)))
-    register_size = workspace.counts()["customers"]
+    register_size = store.register_size(workspace.db)
     bodies = [entry.body for entry in ledger.entries(workspace, kind="release")]
     release_ids = [body["release_id"] for body in bodies]
     pair_release, pair_row = _member_rows(workspace, owners, release_ids)
