@@ -311,7 +311,7 @@ def peer(workspace: Path, tokens: Path) -> dict:
     """DuckDB's bare joins in a process of their own (see the module docstring)."""
     database = str(workspace / store.DATABASE_NAME)
     seconds, mib, out = run_measured([sys.executable, "-c", PEER, database, str(tokens)])
-    total, register, releases, access, found, held, users = out.split()
+    total, register, releases, access, found, held, users = out.strip().splitlines()[-1].split()
     return {"process_s": seconds, "joins_s": float(total), "register_s": float(register),
             "releases_s": float(releases), "access_s": float(access), "customers": int(found),
             "releases": int(held), "users": int(users), "peak_mib": mib}  # fmt: skip
