@@ -232,3 +232,21 @@ def test_a_list_from_one_branch_names_none_of_its_staff(tmp_path):
     assert not traced.verdict.person_named and traced.verdict.outcome != "attributed"
     naive = [binomial_pvalue(w.hits, w.matched, w.touched / register) for w in traced.windows]
     assert min(naive) * len(traced.windows) <= 1e-12  # the trap the branch share avoids
+
+
+def test_owners_and_exact_tokens_from_one_pass(world, tmp_path):
+    """Without a customer-number column, trace hashes the leak's identifiers once for both the
+    rows' owners and the decoy check: the same as row_owners and exact_tokens apart."""
+    from leaktrace.trace import channels
+
+    folder, _source, releases, _ = world
+    rows = _rows(releases[1].output, 80, seed=4)
+    leaked = rows.select(["name", "mobile", "id_number", "address"])
+    with store.open_workspace(folder / "ws", read_only=True) as ws:
+        mapping = customers.propose_mapping(leaked)
+        mapping.segments = []
+        assert mapping.id_column is None and mapping.identifiers
+        owners, exact = case._owners_and_exact_tokens(ws, leaked, mapping)
+        assert owners.equals(customers.row_owners(ws, leaked, mapping))
+        assert exact.equals(channels.exact_tokens(ws, leaked, mapping))
+        assert owners.null_count < 10  # decoys and nothing else stay unmatched

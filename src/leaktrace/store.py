@@ -1025,19 +1025,26 @@ def decoy_hits(db: duckdb.DuckDBPyConnection, tokens: pa.Array | pa.ChunkedArray
     return dict(rows)
 
 
-def release_member_count(
-    db: duckdb.DuckDBPyConnection, release_id: str, customer_ids: pa.Array | pa.ChunkedArray
-) -> int:
-    """How many of ``customer_ids`` (distinct) release ``release_id`` holds."""
-    db.register("probe_members", pa.table({"customer_id": customer_ids}))
+def register_size(db: duckdb.DuckDBPyConnection) -> int:
+    """Customers in the register (without counting its tokens, as ``Workspace.counts`` does)."""
+    return db.execute(f"SELECT count(*) FROM customers WHERE {LOADED}").fetchall()[0][0]
+
+
+def release_member_rows(db: duckdb.DuckDBPyConnection, owners: pa.Array) -> pa.Table:
+    """Per release that holds the customer of any row of a list (``owners``: the register id
+    of each row, null for none): ``release_id`` and ``rows``, those rows in order — every
+    release's members among a leak's customers in one pass over ``release_customers``."""
+    ids = owners.combine_chunks() if isinstance(owners, pa.ChunkedArray) else owners
+    probe = pa.table({"row": pa.array(np.arange(len(ids), dtype=np.int64)), "customer_id": ids})
+    db.register("probe_owners", probe.filter(pc.is_valid(probe.column("customer_id"))))
     try:
-        return db.execute(
-            """SELECT count(DISTINCT p.customer_id) FROM probe_members p
-            JOIN release_customers m ON m.customer_id = p.customer_id AND m.release_id = ?""",
-            [release_id],
-        ).fetchall()[0][0]
+        return db.sql(
+            """SELECT m.release_id, list(p.row ORDER BY p.row) AS rows FROM probe_owners p
+            JOIN release_customers m ON m.customer_id = p.customer_id
+            GROUP BY m.release_id ORDER BY m.release_id"""
+        ).to_arrow_table()
     finally:
-        db.unregister("probe_members")
+        db.unregister("probe_owners")
 
 
 def tokens_exist(
@@ -1150,6 +1157,111 @@ def access_windows(
         db.unregister("probe_leaked")
     names = ("staff_id", "hits", "first", "last", "touched", "share")
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+# What each user of the access logs touched, by the register's branch groups: derived data for
+# trace's access windows, rebuilt when a customer or access load has been added since. At trace
+# time only the events of the leaked customers are then read (a bank's logs hold 10^8 events; a
+# user's distinct customers over all of them cannot be counted anew for each leak). A read-only
+# workspace builds them as temporary tables, for its session.
+TOUCH_TABLES = ("trace_touched", "trace_group_sizes", "trace_touch_state")
+
+
+def _branch_group(branch: str | None) -> str:
+    """SQL for a customer's branch group: its ``branch`` segment attribute, '' when none."""
+    if branch is None:
+        return "''"
+    return f"coalesce(json_extract_string(segment, '$.{_sql_text(branch)}'), '')"
+
+
+def touch_summary(db: duckdb.DuckDBPyConnection, branch: str | None) -> str:
+    """Make the per-user, per-branch-group counts of customers touched current (see above);
+    the prefix to name their tables with."""
+    loads = db.execute("SELECT count(*), coalesce(max(load_id), 0) FROM loads").fetchall()[0]
+    access = db.execute("SELECT count(*), coalesce(max(load_id), 0) FROM access_loads").fetchall()[
+        0
+    ]
+    state = json.dumps([list(loads), list(access), branch])
+    read_only = db.execute("SELECT current_setting('access_mode')").fetchall()[0][0]
+    catalog = db.execute("SELECT current_database()").fetchall()[0][0]
+    prefix = "temp.main." if read_only == "read_only" else f"{quote_name(catalog)}.main."
+    present = db.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'trace_touch_state' "
+        "AND database_name = ?",
+        ["temp" if prefix.startswith("temp") else catalog],
+    ).fetchall()[0][0]
+    if present and db.execute(f"SELECT value FROM {prefix}trace_touch_state").fetchall() == [
+        (state,)
+    ]:
+        return prefix
+    temporary = "TEMP " if prefix.startswith("temp") else ""
+    group = _branch_group(branch)
+    statements = (
+        f"""CREATE OR REPLACE {temporary}TABLE {prefix}trace_touched AS
+        WITH pairs AS (
+            SELECT DISTINCT staff_id, customer_id FROM access_events
+            WHERE customer_id IS NOT NULL AND {ACCESS_LOADED}),
+        groups AS (SELECT customer_id, {group} AS g FROM customers WHERE {LOADED})
+        SELECT p.staff_id, g.g, count(*) AS customers
+        FROM pairs p LEFT JOIN groups g USING (customer_id) GROUP BY p.staff_id, g.g""",
+        f"""CREATE OR REPLACE {temporary}TABLE {prefix}trace_group_sizes AS
+        SELECT {group} AS g, count(*) AS customers FROM customers WHERE {LOADED} GROUP BY g""",
+        f"CREATE OR REPLACE {temporary}TABLE {prefix}trace_touch_state (value VARCHAR)",
+        f"INSERT INTO {prefix}trace_touch_state VALUES ('{_sql_text(state)}')",
+    )
+    if temporary:
+        for statement in statements:
+            db.execute(statement)
+        return prefix
+    db.execute("BEGIN TRANSACTION")
+    try:
+        for statement in statements:
+            db.execute(statement)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return prefix
+
+
+def leak_windows(
+    db: duckdb.DuckDBPyConnection, customer_ids: pa.Array, branch: str | None = None
+) -> list[dict[str, Any]]:
+    """What :func:`access_windows` tells — per user who touched any of ``customer_ids``: hits,
+    first and last, customers touched in all, and the branch-weighted share — from the events
+    of the leaked customers and the touch summary (:func:`touch_summary`, made current
+    first)."""
+    prefix = touch_summary(db, branch)
+    db.register("probe_leaked", pa.table({"customer_id": pc.unique(customer_ids)}))
+    try:
+        rows = db.execute(
+            f"""WITH leaked AS (
+                SELECT {_branch_group(branch)} AS g, count(*) AS m_g FROM customers
+                SEMI JOIN probe_leaked USING (customer_id) WHERE {LOADED} GROUP BY g),
+            hits AS (
+                SELECT e.staff_id, count(DISTINCT e.customer_id) AS hits,
+                       min(e.time) AS first, max(e.time) AS last
+                FROM access_events e SEMI JOIN probe_leaked p ON e.customer_id = p.customer_id
+                WHERE e.customer_id IS NOT NULL AND e.{ACCESS_LOADED}
+                GROUP BY e.staff_id),
+            touched AS (
+                SELECT t.staff_id, sum(t.customers) AS touched
+                FROM {prefix}trace_touched t SEMI JOIN hits h ON h.staff_id = t.staff_id
+                GROUP BY t.staff_id),
+            shares AS (
+                SELECT t.staff_id, sum(l.m_g * t.customers / s.customers)
+                       / (SELECT sum(m_g) FROM leaked) AS share
+                FROM {prefix}trace_touched t SEMI JOIN hits h ON h.staff_id = t.staff_id
+                JOIN leaked l ON l.g = t.g JOIN {prefix}trace_group_sizes s ON s.g = t.g
+                GROUP BY t.staff_id)
+            SELECT h.staff_id, h.hits, h.first, h.last, t.touched, coalesce(s.share, 0)
+            FROM hits h JOIN touched t USING (staff_id) LEFT JOIN shares s USING (staff_id)
+            ORDER BY h.hits DESC, h.staff_id"""
+        ).fetchall()
+    finally:
+        db.unregister("probe_leaked")
+    names = ("staff_id", "hits", "first", "last", "touched", "share")
+    return [dict(zip(names, (*row[:4], int(row[4]), row[5]), strict=True)) for row in rows]
 
 
 def access_days(

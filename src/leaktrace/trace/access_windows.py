@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from leaktrace import store
 from leaktrace.monitor import BRANCH_ATTRIBUTES
-from leaktrace.release.marks import binomial_pvalue
+from leaktrace.trace.tails import binomial_tail
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +62,12 @@ def windows(workspace: store.Workspace, leaked_customers: pa.Array) -> list[Wind
     """Every user who touched a leaked customer, most significant first (``leaked_customers``:
     the register ids of the leak's matched rows)."""
     matched = len(set(leaked_customers.to_pylist()) - {None})
-    register = workspace.counts()["customers"]
+    register = store.register_size(workspace.db)
     if not matched or not register:
         return []
     found = []
     branch = next((n for n in BRANCH_ATTRIBUTES if n in store.segment_names(workspace.db)), None)
-    for row in store.access_windows(workspace.db, leaked_customers, branch):
+    for row in store.leak_windows(workspace.db, leaked_customers, branch):
         share = min(1.0, max(row["touched"] / register, row["share"]))
         found.append(
             Window(
@@ -78,7 +78,7 @@ def windows(workspace: store.Workspace, leaked_customers: pa.Array) -> list[Wind
                 share=share,
                 first=row["first"],
                 last=row["last"],
-                pvalue=binomial_pvalue(row["hits"], matched, share),
+                pvalue=binomial_tail(row["hits"], matched, share),
             )
         )
     found.sort(key=lambda w: (w.pvalue, -w.hits, w.staff_id))

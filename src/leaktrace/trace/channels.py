@@ -12,12 +12,12 @@ release" (DESIGN.md, "Layered attribution"):
   register).
 
 Everything is recomputed from the ledger, the register and the keys: nothing per record was
-stored when the release was made, besides which customers it held.
+stored when the release was made, besides which customers it held. A release's marks are read
+on the leaked rows of the customers it held (the only rows it marked).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from leaktrace import customers, ledger, store
 from leaktrace.release import marks
+from leaktrace.trace import bulk_marks, tails
 
 
 @dataclass
@@ -71,43 +72,90 @@ def candidates(
     leaked: pa.Table,
     mapping: customers.ColumnMap | None = None,
     owners: pa.Array | None = None,
+    decoy_hits: dict[str, int] | None = None,
 ) -> list[Candidate]:
     """Every complete release, with its evidence against ``leaked``, most likely first
-    (``owners``: the register id of each leaked row, when already known)."""
+    (``owners``: the register id of each leaked row, and ``decoy_hits``: decoys per release
+    found in it, when already known).
+
+    The releases' members among the leaked customers come from one query, and their keyed
+    marks are read in one pass (:mod:`.bulk_marks`): only the rows of a release's own
+    customers carry its marks, so only those are read for it.
+    """
     if mapping is None:
         mapping = customers.propose_mapping(leaked)
     if owners is None:
         owners = customers.row_owners(workspace, leaked, mapping)
-    tokens = customers.record_tokens(owners)
-    matched = pc.drop_null(owners)
-    matched_customers = len(pc.unique(matched))
-    register_size = workspace.counts()["customers"]
-    decoy_hits = store.decoy_hits(workspace.db, exact_tokens(workspace, leaked, mapping))
+    if decoy_hits is None:
+        decoy_hits = store.decoy_hits(workspace.db, exact_tokens(workspace, leaked, mapping))
+    matched_customers = len(pc.unique(pc.drop_null(owners)))
+    register_size = store.register_size(workspace.db)
+    bodies = [entry.body for entry in ledger.entries(workspace, kind="release")]
+    release_ids = [body["release_id"] for body in bodies]
+    pair_release, pair_row = _member_rows(workspace, owners, release_ids)
+    held = _held(owners, pair_release, pair_row, len(bodies))
+    fields = [
+        {f: r for f, r in body.get("marked_fields", {}).items() if f in leaked.column_names}
+        for body in bodies
+    ]
+    read = (
+        bulk_marks.read_many(
+            workspace.keyring.key("mark"),
+            leaked,
+            customers.record_tokens(owners),
+            fields,
+            pair_release,
+            pair_row,
+            release_ids,
+        )
+        if any(fields)
+        else [{} for _ in bodies]
+    )
     results = []
-    for entry in ledger.entries(workspace, kind="release"):
-        body = entry.body
-        release_id = body["release_id"]
-        result = Candidate(release_id=release_id, recipient=body["recipient"])
-        fields = {
-            f: r for f, r in body.get("marked_fields", {}).items() if f in leaked.column_names
-        }
-        if fields:
-            result.marks = marks.read_marks(
-                workspace.keyring.key("mark"), release_id, tokens, leaked, fields
-            )
+    for j, body in enumerate(bodies):
+        result = Candidate(release_id=release_ids[j], recipient=body["recipient"])
+        if fields[j]:
+            result.marks = read[j]
             result.marks_pvalue = sum_of_binomials_pvalue(
                 [(c.agreements, c.trials, 1 / c.q) for c in result.marks.values()]
             )
-        result.decoys = decoy_hits.get(release_id, 0)
+        result.decoys = decoy_hits.get(result.release_id, 0)
         result.matched = matched_customers
-        held = store.release_member_count(workspace.db, release_id, matched)
-        result.members = held
+        result.members = int(held[j])
         if register_size and result.matched:
             share = body["customers"] / register_size
-            result.members_pvalue = marks.binomial_pvalue(held, result.matched, min(share, 1.0))
+            result.members_pvalue = tails.binomial_tail(
+                result.members, result.matched, min(share, 1.0)
+            )
         results.append(result)
     results.sort(key=lambda c: (c.pvalue, c.release_id))
     return results
+
+
+def _member_rows(
+    workspace: store.Workspace, owners: pa.Array, release_ids: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(release index, row) of every leaked row whose customer a release of ``release_ids``
+    holds."""
+    found = store.release_member_rows(workspace.db, owners)
+    index = {r: j for j, r in enumerate(release_ids)}
+    release = np.array([index.get(r, -1) for r in found.column("release_id").to_pylist()])
+    lists = found.column("rows").combine_chunks()
+    sizes = pc.list_value_length(lists).to_numpy(zero_copy_only=False) if len(found) else []
+    pair_release = np.repeat(release, sizes).astype(np.int64)
+    pair_row = pc.list_flatten(lists).to_numpy() if len(found) else np.zeros(0, np.int64)
+    known = pair_release >= 0
+    return pair_release[known], pair_row[known]
+
+
+def _held(owners: pa.Array, release: np.ndarray, row: np.ndarray, releases: int) -> np.ndarray:
+    """Per release, how many distinct leaked customers it holds."""
+    ids = pc.fill_null(owners, -1).to_numpy()
+    # a customer in several rows counts once: only the row where it first appears is counted
+    _, first = np.unique(ids, return_index=True)
+    counted = np.zeros(len(ids), bool)
+    counted[first] = True
+    return np.bincount(release[counted[row]], minlength=releases)
 
 
 def exact_tokens(
@@ -126,28 +174,11 @@ def exact_tokens(
 
 def sum_of_binomials_pvalue(tests: list[tuple[int, int, float]]) -> float:
     """``P(X_1 + … + X_k >= k_1 + … + k_k)`` for independent X_j ~ Binomial(n_j, p_j), exactly
-    (the binomials' distributions convolved).
+    (see :func:`.tails.sum_of_binomials_tail`).
 
     >>> round(sum_of_binomials_pvalue([(2, 2, 0.5), (1, 1, 0.5)]), 6)
     0.125
     >>> sum_of_binomials_pvalue([])
     1.0
     """
-    observed = sum(k for k, _, _ in tests)
-    if observed <= 0:
-        return 1.0
-    distribution = np.ones(1)
-    for _, n, p in tests:
-        if n == 0:
-            continue
-        i = np.arange(n + 1)
-        log_pmf = (
-            math.lgamma(n + 1)
-            - np.array([math.lgamma(x + 1) + math.lgamma(n - x + 1) for x in i])
-            + i * math.log(p)
-            + (n - i) * math.log1p(-p)
-        )
-        distribution = np.convolve(distribution, np.exp(log_pmf))
-    if observed >= len(distribution):
-        return 0.0
-    return float(min(1.0, distribution[observed:].sum()))
+    return tails.sum_of_binomials_tail(tests)

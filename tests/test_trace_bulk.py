@@ -1,0 +1,159 @@
+"""What makes trace fast at a bank's scale gives the answers of the one-at-a-time reference:
+exact binomial tails from shared log-factorials (leaktrace.trace.tails), keyed marks of many
+releases read at once (leaktrace.trace.bulk_marks), members of every release in one query."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from scipy import stats
+
+from leaktrace import customers, keys, store, synth
+from leaktrace.release import marks
+from leaktrace.trace import bulk_marks, channels, tails
+
+RING = keys.Keyring(bytes(range(32)))
+MARK_KEY = RING.key("mark")
+FIELDS = {"address": "address", "loan_balance": "amount", "credit_limit": "amount",
+          "products": "list_order"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "p"),
+    [(0, 5, 0.5), (3, 10, 0.5), (20, 20, 1 / 9), (7, 40, 0.25), (41, 40, 0.5), (150, 1000, 0.111),
+     (2, 10_000, 1e-4), (9_000, 10_000, 0.5), (4, 10_000, 3e-7), (30, 50_000, 0.3),
+     (5_000, 20_000, 0.25)],
+)  # fmt: skip
+def test_binomial_tail_is_the_exact_tail(k: int, n: int, p: float) -> None:
+    reference = marks.binomial_pvalue(k, n, p)
+    assert tails.binomial_tail(k, n, p) == pytest.approx(reference, rel=1e-12, abs=0)
+    if reference > 1e-300:
+        assert tails.binomial_tail(k, n, p) == pytest.approx(stats.binom.sf(k - 1, n, p), rel=1e-9)
+
+
+def _convolved_reference(tests: list[tuple[int, int, float]]) -> float:
+    """The tail of the convolved pmfs, each pmf from scipy over its whole support."""
+    distribution = np.ones(1)
+    for _, n, p in tests:
+        distribution = np.convolve(distribution, stats.binom.pmf(np.arange(n + 1), n, p))
+    observed = sum(k for k, _, _ in tests)
+    return float(distribution[observed:].sum()) if observed < len(distribution) else 0.0
+
+
+@pytest.mark.parametrize(
+    "tests",
+    [[(2, 2, 0.5), (1, 1, 0.5)], [(30, 40, 0.5), (5, 12, 1 / 9)], [(900, 1500, 0.5),
+     (300, 2000, 0.125), (0, 0, 0.5)], [(40, 3000, 0.5)], [(2990, 3000, 0.5)]],
+)  # fmt: skip
+def test_sum_of_binomials_tail_is_the_convolved_tail(tests) -> None:
+    reference = _convolved_reference(tests)
+    found = tails.sum_of_binomials_tail(tests)
+    if reference > 1e-280:
+        assert found == pytest.approx(reference, rel=1e-9)
+    else:
+        assert found < 1e-250
+
+
+def test_log_factorials_grow_and_stay_exact() -> None:
+    table = tails.log_factorials(70_000)
+    assert len(table) > 70_000
+    assert table[69_999] == math.lgamma(70_000.0) and table[0] == 0.0
+
+
+def test_keyed_siphash_matches_the_one_key_siphash() -> None:
+    rng = np.random.default_rng(3)
+    words = rng.integers(0, 2**63, size=(50, 2), dtype=np.uint64)
+    keys_ = [rng.bytes(16) for _ in range(50)]
+    k0 = np.array([int.from_bytes(k[:8], "little") for k in keys_], np.uint64)
+    k1 = np.array([int.from_bytes(k[8:], "little") for k in keys_], np.uint64)
+    found = bulk_marks.siphash24_16_keyed(k0, k1, words)
+    for i, key in enumerate(keys_):
+        assert found[i] == marks.siphash24_16(key, words[i : i + 1])[0]
+
+
+def test_read_many_counts_what_read_marks_counts_on_member_rows() -> None:
+    bank = synth.customers(600, seed=21)
+    tokens = customers.record_tokens(pa.array(np.arange(1, 601), pa.int64()))
+    rng = np.random.default_rng(8)
+    releases = ["R000001", "R000002", "R000003"]
+    members = [np.sort(rng.choice(600, size, replace=False)) for size in (400, 250, 0)]
+    # the leak: rows of R000001 as it was marked; other releases marked others' rows
+    leak = marks.mark_table(MARK_KEY, "R000001", tokens, bank, FIELDS)
+    fields = [FIELDS, {"address": "address", "credit_limit": "amount"}, FIELDS]
+    pair_release = np.concatenate([np.full(len(m), j) for j, m in enumerate(members)])
+    pair_row = np.concatenate(members)
+    found = bulk_marks.read_many(MARK_KEY, leak, tokens, fields, pair_release, pair_row, releases)
+    for j, release in enumerate(releases):
+        rows = pa.array(members[j], pa.int64())
+        expected = marks.read_marks(MARK_KEY, release, tokens.take(rows), leak.take(rows),
+                                    fields[j])  # fmt: skip
+        assert found[j] == expected
+    assert all(c.agreements == c.trials for c in found[0].values())
+    assert sum(c.trials for c in found[0].values()) > 400
+    assert all(c.trials == 0 for c in found[2].values())
+
+
+def test_release_member_rows_finds_every_release_of_every_row(tmp_path) -> None:
+    with store.init_workspace(tmp_path / "ws") as ws:
+        empty = pa.table({"decoy": pa.array([], pa.int32()), "kind": pa.array([], pa.uint8()),
+                          "token": pa.array([], pa.binary(16))})  # fmt: skip
+        with ws.transaction():
+            store.add_release_members(ws.db, "R1", pa.array([1, 2, 3], pa.int64()), empty)
+            store.add_release_members(ws.db, "R2", pa.array([3, 4], pa.int64()), empty)
+        owners = pa.array([3, None, 4, 9, 1, 3], pa.int64())
+        pairs = store.release_member_rows(ws.db, owners).to_pylist()
+        assert pairs == [{"release_id": "R1", "rows": [0, 4, 5]},
+                         {"release_id": "R2", "rows": [0, 2, 5]}]  # fmt: skip
+        release, row = channels._member_rows(ws, owners, ["R2", "R1"])
+        assert sorted(zip(release.tolist(), row.tolist(), strict=True)) == [
+            (0, 0), (0, 2), (0, 5), (1, 0), (1, 4), (1, 5)]  # fmt: skip
+        held = channels._held(owners, release, row, 2)
+        assert held.tolist() == [2, 2]  # customer 3 counts once though it is in two rows
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory):
+    """A bank of 3,000 customers with 10 days of access logs, loaded in two parts."""
+    from leaktrace import access
+
+    folder = tmp_path_factory.mktemp("logged")
+    synth.write_institution(folder / "bank", 3000, staff=30, days=10, seed=5, remarks=False,
+                            file_format="parquet")  # fmt: skip
+    log = pq.read_table(folder / "bank" / "access_log.parquet")
+    half = log.num_rows // 2
+    pq.write_table(log.slice(0, half), folder / "first.parquet")
+    pq.write_table(log.slice(half), folder / "second.parquet")
+    with store.init_workspace(folder / "ws") as ws:
+        customers.load(ws, str(folder / "bank" / "customers.parquet"))
+        access.load(ws, str(folder / "bank" / "staff.parquet"))
+        access.load(ws, str(folder / "first.parquet"))
+    return folder
+
+
+def _same_windows(found: list[dict], expected: list[dict]) -> None:
+    assert [{k: v for k, v in w.items() if k != "share"} for w in found] == [
+        {k: v for k, v in w.items() if k != "share"} for w in expected
+    ]
+    assert [w["share"] for w in found] == pytest.approx([w["share"] for w in expected], rel=1e-12)
+
+
+@pytest.mark.parametrize("branch", ["branch_code", None])
+def test_leak_windows_tell_what_access_windows_tell(logged, branch) -> None:
+    from leaktrace import access
+
+    leaked = pa.array(np.random.default_rng(2).choice(np.arange(1, 3001), 300, replace=False))
+    with store.open_workspace(logged / "ws") as ws:
+        expected = store.access_windows(ws.db, leaked, branch)
+        assert expected and any(w["share"] for w in expected)
+        _same_windows(store.leak_windows(ws.db, leaked, branch), expected)
+        # a later load makes the summary stale: it is rebuilt, not read as it was
+        access.load(ws, str(logged / "second.parquet"))
+        expected = store.access_windows(ws.db, leaked, branch)
+        _same_windows(store.leak_windows(ws.db, leaked, branch), expected)
+    with store.open_workspace(logged / "ws", read_only=True) as ws:
+        _same_windows(store.leak_windows(ws.db, leaked, "city"), store.access_windows(
+            ws.db, leaked, "city"))  # fmt: skip
