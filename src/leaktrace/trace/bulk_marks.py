@@ -27,16 +27,18 @@ def siphash24_16_keyed(k0: np.ndarray, k1: np.ndarray, words: np.ndarray) -> np.
     message (``k0``, ``k1``: its two little-endian halves), as
     :func:`leaktrace.release.marks.siphash24_16` computes it for one key."""
     with np.errstate(over="ignore"):
+        # fresh arrays: the SipRound of marks works in place
         v0, v1, v2, v3 = k0 ^ _C[0], k1 ^ _C[1], k0 ^ _C[2], k1 ^ _C[3]
+        scratch = np.empty_like(v0)
         last = np.uint64(16 << 56)
         for m in (words[:, 0].astype(np.uint64), words[:, 1].astype(np.uint64), last):
-            v3 = v3 ^ m
-            v0, v1, v2, v3 = marks._round(v0, v1, v2, v3)
-            v0, v1, v2, v3 = marks._round(v0, v1, v2, v3)
-            v0 = v0 ^ m
-        v2 = v2 ^ np.uint64(0xFF)
+            v3 ^= m
+            marks._sipround(v0, v1, v2, v3, scratch)
+            marks._sipround(v0, v1, v2, v3, scratch)
+            v0 ^= m
+        v2 ^= np.uint64(0xFF)
         for _ in range(4):
-            v0, v1, v2, v3 = marks._round(v0, v1, v2, v3)
+            marks._sipround(v0, v1, v2, v3, scratch)
     return v0 ^ v1 ^ v2 ^ v3
 
 
