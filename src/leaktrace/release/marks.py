@@ -51,7 +51,6 @@ rules work on Arrow buffers.
 from __future__ import annotations
 
 import hmac
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -62,6 +61,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leaktrace.exceptions import ConfigError
+from leaktrace.tails import binomial_tail
 
 _DOMAIN = b"leaktrace mark v1\x00"
 CHUNK_ROWS = 1 << 16  # rules build a few (rows x 25) matrices; this bounds their memory
@@ -193,31 +193,14 @@ def choices(words: np.ndarray, q: int, slots: int) -> np.ndarray:
 
 
 def binomial_pvalue(k: int, n: int, p: float) -> float:
-    """``P(X >= k)`` for X ~ Binomial(n, p), exactly (a log-space sum of the tail terms).
+    """``P(X >= k)`` for X ~ Binomial(n, p), exactly (:func:`leaktrace.tails.binomial_tail`).
 
     >>> round(binomial_pvalue(3, 3, 0.5), 12)
     0.125
     >>> binomial_pvalue(0, 10, 0.3)
     1.0
     """
-    if not 0 <= p <= 1 or n < 0:
-        raise ValueError("need 0 <= p <= 1 and n >= 0")
-    if k <= 0:
-        return 1.0
-    if k > n:
-        return 0.0
-    if p in (0.0, 1.0):
-        return float(p == 1.0)
-    i = np.arange(k, n + 1, dtype=np.float64)
-    log_terms = (
-        math.lgamma(n + 1)
-        - np.array([math.lgamma(x + 1) for x in i])
-        - np.array([math.lgamma(n - x + 1) for x in i])
-        + i * math.log(p)
-        + (n - i) * math.log1p(-p)
-    )
-    top = log_terms.max()
-    return float(min(1.0, math.exp(top) * np.exp(log_terms - top).sum()))
+    return binomial_tail(k, n, p)
 
 
 # ---- rules ---------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from leaktrace import store
 from leaktrace.monitor import BRANCH_ATTRIBUTES
-from leaktrace.trace.tails import binomial_tail
+from leaktrace.tails import binomial_tail
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leaktrace import customers, ledger, store
+from leaktrace import customers, ledger, store, tails
 from leaktrace.release import marks
-from leaktrace.trace import bulk_marks, tails
+from leaktrace.trace import bulk_marks
 
 
 @dataclass

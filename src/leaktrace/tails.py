@@ -1,9 +1,9 @@
 """Exact binomial upper tails for the thousands of tests one trace runs.
 
 A trace tests every release (release set, keyed marks) and every user of the access logs, each
-with an exact tail of a binomial of up to the leak's size. :func:`leaktrace.release.marks.
-binomial_pvalue` computes ``lgamma`` once per tail term in Python; with 10,000 releases and
-20,000 users against a 10,000-row leak that is most of a minute. Here the log-factorials are
+with an exact tail of a binomial of up to the leak's size; ``lgamma`` once per tail term in
+Python would take most of a minute with 10,000 releases and 20,000 users against a 10,000-row
+leak. Here the log-factorials are
 computed once per process and shared, and a tail stops where its terms underflow to zero (the
 log-pmf is concave, so past its peak terms only fall): the same terms, the same arithmetic,
 the same sums but for the order in which zeros are left out.
@@ -31,7 +31,7 @@ def log_factorials(n: int) -> np.ndarray:
 
 
 def _log_terms(k: int, stop: int, n: int, p: float, table: np.ndarray) -> np.ndarray:
-    """Log-pmf of Binomial(n, p) at k … stop - 1, as marks.binomial_pvalue writes it."""
+    """Log-pmf of Binomial(n, p) at k … stop - 1."""
     i = np.arange(k, stop, dtype=np.float64)
     return (
         table[n]
