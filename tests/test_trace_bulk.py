@@ -1,9 +1,10 @@
 """What makes trace fast at a bank's scale gives the answers of the one-at-a-time reference:
-exact binomial tails from shared log-factorials (leaktrace.trace.tails), keyed marks of many
+exact binomial tails from shared log-factorials (leaktrace.tails), keyed marks of many
 releases read at once (leaktrace.trace.bulk_marks), members of every release in one query."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -141,6 +142,51 @@ def logged(tmp_path_factory):
     return folder
 
 
+def _windows_from_all_events(db, customer_ids: pa.Array, branch: str | None = None) -> list[dict]:
+    """What store.leak_windows tells, counted anew from every event in one query: the
+    reference its touch summary must agree with."""
+    group = "''" if branch is None else "coalesce(json_extract_string(segment, ?), '')"
+    db.register("probe_leaked", pa.table({"customer_id": customer_ids.unique()}))
+    try:
+        rows = db.execute(
+            f"""WITH events AS (
+                SELECT staff_id, customer_id, time FROM access_events
+                WHERE customer_id IS NOT NULL
+                  AND load_id IN (SELECT load_id FROM access_loads)),
+            groups AS (SELECT customer_id, {group} AS g FROM customers WHERE {store.LOADED}),
+            leaked AS (
+                SELECT g, count(*) AS m_g FROM groups SEMI JOIN probe_leaked USING (customer_id)
+                GROUP BY g),
+            sizes AS (SELECT g, count(*) AS n_g FROM groups SEMI JOIN leaked USING (g) GROUP BY g),
+            hits AS (
+                SELECT e.staff_id, count(DISTINCT e.customer_id) AS hits,
+                       min(e.time) AS first, max(e.time) AS last
+                FROM events e SEMI JOIN probe_leaked p ON e.customer_id = p.customer_id
+                GROUP BY e.staff_id),
+            touched AS (
+                SELECT e.staff_id, count(DISTINCT e.customer_id) AS touched
+                FROM events e SEMI JOIN hits h ON e.staff_id = h.staff_id GROUP BY e.staff_id),
+            by_group AS (
+                SELECT e.staff_id, g.g, count(DISTINCT e.customer_id) AS k_g
+                FROM events e SEMI JOIN hits h ON e.staff_id = h.staff_id
+                JOIN groups g USING (customer_id) SEMI JOIN leaked l ON l.g = g.g
+                GROUP BY e.staff_id, g.g),
+            shares AS (
+                SELECT b.staff_id, sum(l.m_g * b.k_g / s.n_g) / (SELECT sum(m_g) FROM leaked)
+                       AS share
+                FROM by_group b JOIN leaked l USING (g) JOIN sizes s USING (g)
+                GROUP BY b.staff_id)
+            SELECT h.staff_id, h.hits, h.first, h.last, t.touched, coalesce(s.share, 0)
+            FROM hits h JOIN touched t USING (staff_id) LEFT JOIN shares s USING (staff_id)
+            ORDER BY h.hits DESC, h.staff_id""",
+            [] if branch is None else [f"$.{branch}"],
+        ).fetchall()
+    finally:
+        db.unregister("probe_leaked")
+    names = ("staff_id", "hits", "first", "last", "touched", "share")
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
 def _same_windows(found: list[dict], expected: list[dict]) -> None:
     assert [{k: v for k, v in w.items() if k != "share"} for w in found] == [
         {k: v for k, v in w.items() if k != "share"} for w in expected
@@ -154,13 +200,26 @@ def test_leak_windows_tell_what_access_windows_tell(logged, branch) -> None:
 
     leaked = pa.array(np.random.default_rng(2).choice(np.arange(1, 3001), 300, replace=False))
     with store.open_workspace(logged / "ws") as ws:
-        expected = store.access_windows(ws.db, leaked, branch)
+        expected = _windows_from_all_events(ws.db, leaked, branch)
         assert expected and any(w["share"] for w in expected)
         _same_windows(store.leak_windows(ws.db, leaked, branch), expected)
         # a later load makes the summary stale: it is rebuilt, not read as it was
         access.load(ws, str(logged / "second.parquet"))
-        expected = store.access_windows(ws.db, leaked, branch)
+        expected = _windows_from_all_events(ws.db, leaked, branch)
         _same_windows(store.leak_windows(ws.db, leaked, branch), expected)
     with store.open_workspace(logged / "ws", read_only=True) as ws:
-        _same_windows(store.leak_windows(ws.db, leaked, "city"), store.access_windows(
+        _same_windows(store.leak_windows(ws.db, leaked, "city"), _windows_from_all_events(
             ws.db, leaked, "city"))  # fmt: skip
+
+
+def test_touch_summary_of_an_older_layout_is_rebuilt(logged) -> None:
+    leaked = pa.array(np.arange(1, 3001, 7))
+    with store.open_workspace(logged / "ws") as ws:
+        store.touch_summary(ws.db, None)
+        state = json.loads(ws.db.execute("SELECT value FROM trace_touch_state").fetchall()[0][0])
+        assert state[0] == store.TOUCH_LAYOUT
+        # what a workspace kept from before the summary was keyed by staff_key
+        ws.db.execute("CREATE OR REPLACE TABLE trace_touched AS SELECT 'u1' AS staff_id, "
+                      "'' AS g, 1::BIGINT AS customers")  # fmt: skip
+        ws.db.execute("UPDATE trace_touch_state SET value = ?", [json.dumps(state[1:])])
+        _same_windows(store.leak_windows(ws.db, leaked), _windows_from_all_events(ws.db, leaked))

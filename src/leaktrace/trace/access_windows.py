@@ -26,8 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from leaktrace import store
-from leaktrace.monitor import BRANCH_ATTRIBUTES
+from leaktrace import monitor, store
 from leaktrace.tails import binomial_tail
 
 
@@ -58,6 +57,19 @@ class Window:
         }
 
 
+def branch(workspace: store.Workspace) -> str | None:
+    """The register's branch attribute that a user's share is measured in: the monitor's
+    (``[monitor] branch_attribute``, else the first usual name the register has)."""
+    return monitor.branch_attribute(workspace, monitor.Settings.from_config(workspace.config))
+
+
+def prepare(workspace: store.Workspace) -> None:
+    """Make what :func:`windows` reads current: the per-user touch summary of the access
+    events (see :func:`store.touch_summary`). Loads call it, so that the first trace after a
+    load does not pay for it."""
+    store.touch_summary(workspace.db, branch(workspace))
+
+
 def windows(workspace: store.Workspace, leaked_customers: pa.Array) -> list[Window]:
     """Every user who touched a leaked customer, most significant first (``leaked_customers``:
     the register ids of the leak's matched rows)."""
@@ -66,8 +78,7 @@ def windows(workspace: store.Workspace, leaked_customers: pa.Array) -> list[Wind
     if not matched or not register:
         return []
     found = []
-    branch = next((n for n in BRANCH_ATTRIBUTES if n in store.segment_names(workspace.db)), None)
-    for row in store.leak_windows(workspace.db, leaked_customers, branch):
+    for row in store.leak_windows(workspace.db, leaked_customers, branch(workspace)):
         share = min(1.0, max(row["touched"] / register, row["share"]))
         found.append(
             Window(
