@@ -590,6 +590,8 @@ def test_access_load_and_status_commands(bank, tmp_path):
     assert data["mapping"]["columns"]["staff_id"] == "staff_id"
     with store.open_workspace(tmp_path / "ws", read_only=True) as ws:
         assert _events(ws) == data["loaded"] == _rows(Path(log))
+        # the load left trace's touch summary current: a reader uses it, builds none
+        assert not store.touch_summary(ws.db, None).startswith("temp")
     status = runner.invoke(app, ["access", "status", "--json", *workspace])
     assert json.loads(status.output)["events"] == data["loaded"]
     assert json.loads(status.output)["loads"]["events"]["loaded"] == data["loaded"]

@@ -295,9 +295,11 @@ class MonitorError(LeaktraceError):
     """Nothing to monitor, or an alert that does not exist."""
 
 
-def branch_attribute(workspace: store.Workspace, settings: Settings) -> str | None:
+def branch_attribute(workspace: store.Workspace, settings: Settings | None = None) -> str | None:
     """The register's segment attribute holding a customer's branch: ``branch_attribute``
-    from the settings, else the first of :data:`BRANCH_ATTRIBUTES` the register has."""
+    from the settings (the workspace's own when not given), else the first of
+    :data:`BRANCH_ATTRIBUTES` the register has."""
+    settings = settings or Settings.from_config(workspace.config)
     names = store.segment_names(workspace.db)
     if settings.branch_attribute:
         if settings.branch_attribute not in names:

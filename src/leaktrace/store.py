@@ -1126,28 +1126,29 @@ def _branch_group(branch: str | None) -> str:
 
 def touch_summary(db: duckdb.DuckDBPyConnection, branch: str | None) -> str:
     """Make the per-user, per-branch-group counts of customers touched current (see above);
-    the prefix to name their tables with."""
+    the prefix to name their tables with. A read-only workspace uses the stored summary when
+    it is current, else builds its own for the session."""
     loads = db.execute("SELECT count(*), coalesce(max(load_id), 0) FROM loads").fetchall()[0]
-    access = db.execute("SELECT count(*), coalesce(max(load_id), 0) FROM access_loads").fetchall()[
-        0
-    ]
+    access = db.execute("SELECT count(*), coalesce(max(load_id), 0) FROM access_loads")
     # The summary's layout is part of its state: a workspace keeps it from older versions.
-    state = json.dumps([TOUCH_LAYOUT, list(loads), list(access), branch])
-    read_only = db.execute("SELECT current_setting('access_mode')").fetchall()[0][0]
+    state = json.dumps([TOUCH_LAYOUT, list(loads), list(access.fetchall()[0]), branch])
     catalog = db.execute("SELECT current_database()").fetchall()[0][0]
-    prefix = "temp.main." if read_only == "read_only" else f"{quote_name(catalog)}.main."
-    present = db.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'trace_touch_state' "
-        "AND database_name = ?",
-        ["temp" if prefix.startswith("temp") else catalog],
-    ).fetchall()[0][0]
-    if present and db.execute(f"SELECT value FROM {prefix}trace_touch_state").fetchall() == [
-        (state,)
-    ]:
-        return prefix
+    stored, session = f"{quote_name(catalog)}.main.", "temp.main."
+    for prefix, database in ((stored, catalog), (session, "temp")):
+        present = db.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'trace_touch_state' "
+            "AND database_name = ?",
+            [database],
+        ).fetchall()[0][0]
+        if present and db.execute(f"SELECT value FROM {prefix}trace_touch_state").fetchall() == [
+            (state,)
+        ]:
+            return prefix
+    read_only = db.execute("SELECT current_setting('access_mode')").fetchall()[0][0]
+    prefix = session if read_only == "read_only" else stored
     temporary = "TEMP " if prefix.startswith("temp") else ""
     # Pairs by integer keys (staff_key = hash(staff_id), register id): DISTINCT over 10^8
-    # events is several times cheaper on them than on the staff id's text.
+    # events costs less on them than on the staff id's text.
     pairs = f"""SELECT DISTINCT staff_key, customer_id FROM access_events
         WHERE customer_id IS NOT NULL AND {ACCESS_LOADED}"""
     if branch is None:
@@ -1312,6 +1313,11 @@ def refresh_events_view(db: duckdb.DuckDBPyConnection, folder: Path) -> None:
         f"""CREATE OR REPLACE TEMP VIEW access_events AS
         SELECT {", ".join(EVENT_COLUMNS)} FROM {_part_list(folder, names)}"""
     )
+
+
+def has_access_events(db: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a recorded load wrote access events (a workspace opened for writing)."""
+    return bool(db.execute("SELECT count(*) FROM access_parts").fetchall()[0][0])
 
 
 def drop_orphan_parts(db: duckdb.DuckDBPyConnection, folder: Path) -> None:

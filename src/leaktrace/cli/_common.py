@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,6 +21,9 @@ from rich.progress import (
 )
 
 from leaktrace.exceptions import LeaktraceError
+
+if TYPE_CHECKING:
+    from leaktrace import store
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")]
 CsvOption = Annotated[bool, typer.Option("--csv", help="Print results as CSV on stdout.")]
@@ -85,3 +88,13 @@ def progress(enabled: bool) -> Iterator[Progress | None]:
     )
     with bar:
         yield bar
+
+
+def summarise_for_trace(ws: store.Workspace, bar: Progress | None) -> None:
+    """After a load of customers or events: make the touch summary trace reads current
+    (:func:`leaktrace.trace.access_windows.prepare`), so that the next trace does not wait."""
+    from leaktrace.trace import access_windows  # here: every command imports this module
+
+    if bar is not None:
+        bar.add_task("summarising accesses for trace", total=None)
+    access_windows.prepare(ws)

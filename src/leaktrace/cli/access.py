@@ -17,6 +17,7 @@ from leaktrace.cli._common import (
     print_json,
     progress,
     stdout,
+    summarise_for_trace,
 )
 
 _COUNTS = ("loads", "rows", "loaded", "duplicates", "rejected")
@@ -85,6 +86,8 @@ def load_command(
                 bar.update(task, completed=rows, total=total)
 
         result = access.load(ws, source, kind, mapping, advance)
+        if result.kind == "events":
+            summarise_for_trace(ws, bar)
     if as_json:
         print_json(result.summary())
         return

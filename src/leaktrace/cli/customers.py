@@ -18,6 +18,7 @@ from leaktrace.cli._common import (
     progress,
     stderr,
     stdout,
+    summarise_for_trace,
 )
 from leaktrace.exceptions import ConfigError
 
@@ -95,6 +96,7 @@ def load_command(
                 on_start=lambda total: bar.update(task, total=total) if bar else None,
                 on_rows=lambda rows: bar.advance(task, rows) if bar else None,
             )
+            summarise_for_trace(ws, bar)
     data: dict[str, Any] = {
         "source": result.source,
         "rows": result.rows,

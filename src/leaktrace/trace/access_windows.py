@@ -57,17 +57,15 @@ class Window:
         }
 
 
-def branch(workspace: store.Workspace) -> str | None:
-    """The register's branch attribute that a user's share is measured in: the monitor's
-    (``[monitor] branch_attribute``, else the first usual name the register has)."""
-    return monitor.branch_attribute(workspace, monitor.Settings.from_config(workspace.config))
-
-
-def prepare(workspace: store.Workspace) -> None:
-    """Make what :func:`windows` reads current: the per-user touch summary of the access
-    events (see :func:`store.touch_summary`). Loads call it, so that the first trace after a
-    load does not pay for it."""
-    store.touch_summary(workspace.db, branch(workspace))
+def prepare(workspace: store.Workspace) -> bool:
+    """Make current what :func:`windows` reads about users' normal work: the per-user touch
+    summary of all access events (:func:`store.touch_summary`). The CLI's loads call it, so
+    that the first trace after a load does not pay for it (~30 s for 10^8 events); whether
+    there were events to summarise."""
+    if not store.has_access_events(workspace.db):
+        return False
+    store.touch_summary(workspace.db, monitor.branch_attribute(workspace))
+    return True
 
 
 def windows(workspace: store.Workspace, leaked_customers: pa.Array) -> list[Window]:
@@ -78,7 +76,9 @@ def windows(workspace: store.Workspace, leaked_customers: pa.Array) -> list[Wind
     if not matched or not register:
         return []
     found = []
-    for row in store.leak_windows(workspace.db, leaked_customers, branch(workspace)):
+    for row in store.leak_windows(
+        workspace.db, leaked_customers, monitor.branch_attribute(workspace)
+    ):
         share = min(1.0, max(row["touched"] / register, row["share"]))
         found.append(
             Window(
