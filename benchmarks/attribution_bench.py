@@ -28,6 +28,7 @@ in any trial is a named person who is not the source.
 Robustness: at n = 20 (release) and n = 50 (harvest), each broker step alone, none, and all.
 
 usage: python benchmarks/attribution_bench.py [--seed 3] [--trials 40] [--innocent 500]
+       [--acceptance] [--trial-seed N]
 """
 
 from __future__ import annotations
@@ -165,7 +166,12 @@ def _named(verdict) -> set[str]:
     return set(verdict.users) | ({f"release:{verdict.release_id}"} if verdict.release_id else set())
 
 
-def run_trials(trials: Trials, per_cell: int, innocent: int, seed: int) -> dict:
+def run_trials(
+    trials: Trials, per_cell: int, innocent: int, seed: int, acceptance: bool = False
+) -> dict:
+    """Every path, size and broker variant, then the innocent trials; with ``acceptance``
+    only the cells issue 7's acceptance 1 names (release at n = 20, harvest at n = 50, with
+    the whole broker chain) and the innocent trials."""
     rng = random.Random(seed)
     results: dict[str, dict] = defaultdict(lambda: {"trials": 0, "correct": 0, "false": 0})
     releases = trials.truth["releases"]
@@ -195,6 +201,12 @@ def run_trials(trials: Trials, per_cell: int, innocent: int, seed: int) -> dict:
         record(key, verdict.users == (harvester["staff_id"],), _named(verdict),
                {harvester["staff_id"]})  # fmt: skip
 
+    if acceptance:
+        for _ in range(per_cell):
+            release_trial("release n=20", 20)
+            harvest_trial("harvest n=50", 50)
+        innocent_trials(trials, innocent, rng, record)
+        return dict(results)
     for n in SIZES:
         for _ in range(per_cell):
             release_trial(f"release n={n}", n)
@@ -232,6 +244,12 @@ def run_trials(trials: Trials, per_cell: int, innocent: int, seed: int) -> dict:
         for _ in range(per_cell):
             release_trial(f"broker {variant}: release n=20", 20, steps)
             harvest_trial(f"broker {variant}: harvest n=50", 50, steps)
+    innocent_trials(trials, innocent, rng, record)
+    return dict(results)
+
+
+def innocent_trials(trials: Trials, innocent: int, rng: random.Random, record) -> None:
+    """``innocent`` lists of each kind in which no one is to blame, recorded with ``record``."""
     for _ in range(innocent):
         n = rng.choice((20, 50, 100))
         rows = rng.sample(trials.innocent_rows, n)
@@ -245,7 +263,6 @@ def run_trials(trials: Trials, per_cell: int, innocent: int, seed: int) -> dict:
         strangers = synth.customers(n, seed=rng.randrange(10**6) + 10**6)
         verdict = trials.trace(strangers, rng.randrange(10**9), extra_rows=0).verdict
         record("innocent: not ours", verdict.outcome == "not_ours", _named(verdict), set())
-    return dict(results)
 
 
 def main() -> None:
@@ -253,18 +270,29 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--trials", type=int, default=40, help="trials per path and size")
     parser.add_argument("--innocent", type=int, default=500, help="innocent trials of each kind")
+    parser.add_argument(
+        "--acceptance", action="store_true",
+        help="only release n=20, harvest n=50 and the innocent trials (issue 7, acceptance 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--trial-seed", type=int, default=None,
+        help="seed of the trials' draws [default: --seed]; another one gives new trials in the "
+        "same world",
+    )  # fmt: skip
     args = parser.parse_args()
+    trial_seed = args.seed if args.trial_seed is None else args.trial_seed
     folder = OUT / f"attribution_{args.seed}"
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     truth = build(folder, args.seed)
     built = time.perf_counter() - started
     trials = Trials(folder, truth, args.seed)
-    results = run_trials(trials, args.trials, args.innocent, args.seed)
+    results = run_trials(trials, args.trials, args.innocent, trial_seed, args.acceptance)
     total = sum(c["trials"] for c in results.values())
     false = sum(c["false"] for c in results.values())
     print(json.dumps({
-        "machine": machine(), "seed": args.seed, "build_s": round(built, 1),
+        "machine": machine(), "seed": args.seed, "trial_seed": trial_seed,
+        "build_s": round(built, 1),
         "trials_s": round(time.perf_counter() - started - built, 1), "trials": total,
         "false_accusations": false,
         "cells": {k: {**v, "accuracy": round(v["correct"] / v["trials"], 3)}
