@@ -119,6 +119,7 @@ import math
 import os
 import re
 import stat
+import sys
 import uuid
 import zipfile
 import zlib
@@ -255,7 +256,7 @@ class Table:
             yield from batches
         except SourceError:
             raise
-        except _LIBRARY_ERRORS as error:
+        except _library_errors() as error:
             raise _source_error(self.source, self.kind, error) from error
         finally:
             close = getattr(batches, "close", None)
@@ -321,7 +322,7 @@ def open_table(
         return _open_text(opts, head, size)
     except SourceError:
         raise
-    except _LIBRARY_ERRORS as error:
+    except _library_errors() as error:
         raise _source_error(text, kind, error) from error
 
 
@@ -350,6 +351,12 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
 # Errors
 
 
+# Errors of the readers' libraries that mean "this source cannot be read". The database and
+# XLS drivers' own errors are added once a reader has imported them: importing them up front
+# costs every command ~0.5 s, and a driver not imported cannot have raised.
+_DRIVER_ERRORS = {"xlrd": "XLRDError", "psycopg": "Error", "pymysql": "MySQLError"}
+
+
 def _library_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [
         OSError,
@@ -365,22 +372,12 @@ def _library_errors() -> tuple[type[BaseException], ...]:
         ElementTree.ParseError,
         pa.ArrowException,
     ]
-    with contextlib.suppress(ImportError):
-        import xlrd
-
-        errors.append(xlrd.XLRDError)
-    with contextlib.suppress(ImportError):
-        import psycopg
-
-        errors.append(psycopg.Error)
-    with contextlib.suppress(ImportError):
-        import pymysql
-
-        errors.append(pymysql.MySQLError)
+    for module, name in _DRIVER_ERRORS.items():
+        if module in sys.modules:
+            errors.append(getattr(sys.modules[module], name))
     return tuple(errors)
 
 
-_LIBRARY_ERRORS = _library_errors()
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
