@@ -84,6 +84,14 @@ def _tree_memory_kib(pid: int) -> int:
     return total
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished child processes so far (a
+    child's own waited-for workers included): differences around :func:`run_measured` give a
+    command's CPU, a figure that other work on the machine inflates less than wall time."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def run_measured(command: list[str], **kwargs: Any) -> tuple[float, float, str]:
     """Run ``command``: (wall seconds, peak memory of its whole process tree in MiB, stdout).
 

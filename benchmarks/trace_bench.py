@@ -56,7 +56,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import OUT, machine, run_measured
+from _common import OUT, children_cpu, machine, run_measured
 
 from leaktrace import customers, ledger, store, synth
 from leaktrace.release import export as exporter
@@ -294,9 +294,11 @@ with store.open_workspace(sys.argv[1]) as ws:
 def summarise(workspace: Path) -> None:
     """Build trace's touch summary anew, as `access load` and `customers load` do at their
     end, and print what it took (a load's cost, not the trace's)."""
+    cpu = children_cpu()
     seconds, mib, out = run_measured([sys.executable, "-c", SUMMARISE, str(workspace)])
     print(f"touch summary (built at the end of each load): {float(out.split()[-1]):.1f} s "
-          f"({seconds:.1f} s with process start), peak {mib:,.0f} MiB, "
+          f"({seconds:.1f} s with process start, {children_cpu() - cpu:.1f} s CPU), "
+          f"peak {mib:,.0f} MiB, "
           f"load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
 
 
@@ -381,20 +383,23 @@ def main() -> None:
         events = ws.db.execute("SELECT count(*) FROM access_events").fetchall()[0][0]
     print(f"workspace: {counts['customers']:,} customers, {sizes[0]:,} releases "
           f"({sizes[1]:,} members), {events:,} access events")  # fmt: skip
-    print("| leak | run | trace s | trace peak | peer s (process) | peer joins s | ratio | load |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| leak | run | trace s | trace CPU s | trace peak | peer s (process) | peer joins s "
+          "| ratio | load |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     if not args.warm:
         summarise(workspace)
     for name in LEAKS:
         tokens = leak_tokens(keep, workspace, name)
         for run in range(1, args.runs + 1):
             load = os.getloadavg()[0]
+            cpu = children_cpu()
             seconds, mib, out = run_measured(
                 [LEAKTRACE, "trace", str(keep / name), "-w", str(workspace), "--json"]
             )
+            cpu = children_cpu() - cpu
             traced = json.loads(out)
             joined = peer(workspace, tokens)
-            print(f"| {name} | {run} | {seconds:.1f} | {mib:,.0f} MiB | "
+            print(f"| {name} | {run} | {seconds:.1f} | {cpu:.1f} | {mib:,.0f} MiB | "
                   f"{joined['process_s']:.1f} | {joined['joins_s']:.1f} | "
                   f"{seconds / joined['process_s']:.1f}× | {load:.1f} |", flush=True)  # fmt: skip
             verdict = traced["verdict"]
