@@ -1842,10 +1842,10 @@ class AccessLoad:
         the row groups of that range only (min/max times skip the rest); a chunk that is all
         duplicates (a file loaded again) writes nothing."""
         db, load_id = self.db, self.load_id
-        distinct, valid, low, high = db.execute(
-            """SELECT count(DISTINCT event_key), count(*), min(time), max(time)
-            FROM access_keys WHERE reason IS NULL"""
+        valid, low, high = db.execute(
+            "SELECT count(*), min(time), max(time) FROM access_keys WHERE reason IS NULL"
         ).fetchall()[0]
+        distinct = _distinct_keys(db)
         folder = self.workspace.path
         overlapping = parts_between(db, low, high) + [
             name for name, _, _, first, last in self.parts if first <= high and last >= low
@@ -1977,6 +1977,16 @@ class AccessLoad:
         for table in ("access_keys", "access_dups", "access_staff_stage", "access_staff_last"):
             with contextlib.suppress(duckdb.Error):
                 self.db.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _distinct_keys(db: duckdb.DuckDBPyConnection) -> int:
+    """How many distinct keys the chunk's valid rows (``access_keys``) have: the keys sorted
+    in NumPy, then equal neighbours counted (a 4M-row chunk: ~0.2 s of CPU, against ~0.9 s
+    for DuckDB's ``count(DISTINCT)``, whose hash table of random 64-bit keys misses the
+    cache at nearly every row)."""
+    found = db.execute("SELECT event_key FROM access_keys WHERE reason IS NULL").fetchnumpy()
+    ordered = np.sort(np.asarray(found["event_key"]))
+    return int(len(ordered) - np.count_nonzero(ordered[1:] == ordered[:-1]))
 
 
 def access_rejects(
@@ -2194,9 +2204,11 @@ def monitor_add_days(
     db.execute(
         f"""CREATE OR REPLACE TEMP TABLE m_chunk AS
         WITH touch AS MATERIALIZED (
+            -- counts rather than bool_and/bool_or: the cheaper aggregates in DuckDB
             SELECT staff_key, {day_no} AS day_no, cust, count(*) AS events,
-                   bool_and(business_ref IS NULL) AS no_ref,  -- access.load keeps '' as NULL
-                   bool_or(action IN {_sql_list(query.export_actions)}) AS exported,
+                   count(business_ref) = 0 AS no_ref,  -- access.load keeps '' as NULL
+                   count(*) FILTER (WHERE action IN {_sql_list(query.export_actions)}) > 0
+                       AS exported,
                    count(*) FILTER (WHERE {off}) AS off_events
             FROM access_events WHERE {in_range}
             GROUP BY ALL
@@ -2265,14 +2277,16 @@ def monitor_add_days(
         LEFT JOIN decoys x USING (staff_key, day_no)""",
         parameters,
     )
-    # Users the staff directory does not know keep their id (and no role).
-    db.execute(
-        f"""INSERT INTO m_staff (staff_key, staff_id, serves, has_portfolio)
-        SELECT DISTINCT staff_key, staff_id, false, false FROM access_events
-        WHERE {in_range} AND staff_key IN
-            (SELECT staff_key FROM m_chunk ANTI JOIN m_staff USING (staff_key))""",
-        {"start": start, "end": end},
-    )
+    # Users the staff directory does not know keep their id (and no role): their events are
+    # read again for it, only when there are such users.
+    unknown = "SELECT staff_key FROM m_chunk ANTI JOIN m_staff USING (staff_key)"
+    if db.execute(f"SELECT count(*) FROM ({unknown})").fetchall()[0][0]:
+        db.execute(
+            f"""INSERT INTO m_staff (staff_key, staff_id, serves, has_portfolio)
+            SELECT DISTINCT staff_key, staff_id, false, false FROM access_events
+            WHERE {in_range} AND staff_key IN ({unknown})""",
+            {"start": start, "end": end},
+        )
     db.execute(
         f"""INSERT INTO monitor_days
         SELECT s.staff_id, c.day, {", ".join(f"c.{n}" for n in MONITOR_COUNTS + MONITOR_EXCESS)},
