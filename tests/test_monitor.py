@@ -376,3 +376,62 @@ def test_day_scores_are_the_scores_of_the_alerts(scored, ws_path):
     above = sum(t >= settings.alert_score for t in got.total.tolist())
     assert above >= len(scored)  # the budget keeps some out, never lets more in
     assert set(got.points) >= set(monitor.SCORED) | {"credit_no_app", "enumeration", "decoy"}
+
+
+def test_day_counts_match_a_reference_over_the_events(bank, ws_path):
+    """The engine's per-day counts equal their definitions, recomputed here from the stored
+    events with Arrow: a customer counts once a day; "without a business reference" when
+    none of the day's events with them has one; exported when any was an export or print;
+    off hours outside office hours or at weekends."""
+    settings = monitor.Settings()
+    start, end = settings.office()
+    with store.open_workspace(ws_path) as ws:
+        features = monitor.day_features(ws, settings=settings).table
+        events = ws.db.sql(
+            "SELECT staff_id, time, cust, business_ref, action FROM access_events"
+        ).to_arrow_table()
+    clock = pc.cast(events.column("time"), pa.time64("us"))
+    off = pc.or_(
+        pc.or_(pc.less(clock, pa.scalar(start, pa.time64("us"))),
+               pc.greater_equal(clock, pa.scalar(end, pa.time64("us")))),
+        pc.greater_equal(pc.day_of_week(events.column("time")), 5),
+    )  # fmt: skip
+    touches = (
+        pa.table(
+            {
+                "staff_id": events.column("staff_id"),
+                "day": pc.cast(events.column("time"), pa.date32()),
+                "cust": events.column("cust"),
+                "ref": pc.is_valid(events.column("business_ref")),
+                "export": pc.is_in(events.column("action"), pa.array(settings.export_actions)),
+                "off": off,
+            }
+        )
+        .group_by(["staff_id", "day", "cust"])
+        .aggregate([([], "count_all"), ("ref", "any"), ("export", "any"), ("off", "sum")])
+    )
+    customer = pc.is_valid(touches.column("cust"))
+    no_ref = pc.and_(customer, pc.invert(touches.column("ref_any")))
+    per_touch = pa.table(
+        {
+            "staff_id": touches.column("staff_id"),
+            "day": touches.column("day"),
+            "events": touches.column("count_all"),
+            "customers": customer,
+            "no_ref": no_ref,
+            "export_customers": pc.and_(customer, touches.column("export_any")),
+            "off_events": touches.column("off_sum"),
+            "off_no_ref": pc.and_(no_ref, pc.greater(touches.column("off_sum"), 0)),
+        }
+    )
+    counted = ["events", "customers", "no_ref", "export_customers", "off_events", "off_no_ref"]
+    expected = per_touch.group_by(["staff_id", "day"]).aggregate([(c, "sum") for c in counted])
+    expected = expected.rename_columns(["staff_id", "day", *counted])
+    got = features.select(["staff_id", "day", *counted])
+    order = [("staff_id", "ascending"), ("day", "ascending")]
+    assert expected.num_rows == got.num_rows > 0
+    expected, got = expected.sort_by(order), got.sort_by(order)
+    for name in counted:
+        assert pc.cast(got.column(name), pa.int64()).equals(
+            pc.cast(expected.column(name), pa.int64())
+        ), name

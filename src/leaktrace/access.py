@@ -27,11 +27,12 @@ in ``access_loads``; a load killed midway leaves nothing visible and is cleared 
 command that opens the workspace for writing.
 
 Parquet files are read by DuckDB directly, a range of row groups at a time; other sources as
-Arrow batches. Either way DuckDB parses, joins and writes; Python only tokenizes the distinct
-customer references. Events are written as Parquet parts in the workspace folder (one a chunk,
-recorded with the load; see :class:`leaktrace.store.AccessLoad`), not into the store's tables:
-DuckDB writes a Parquet file several times faster than it inserts the same strings into a table
-(benchmarks/RESULTS.md).
+Arrow batches. Either way DuckDB parses, joins and builds the rows; Python only tokenizes the
+distinct customer references. Events are written as Parquet parts in the workspace folder (one
+a chunk, recorded with the load; see :class:`leaktrace.store.AccessLoad`), not into the store's
+tables: a Parquet file is written several times faster than DuckDB inserts the same strings
+into a table, and Arrow's writer, fed by DuckDB's result stream, takes less CPU than DuckDB's
+own (benchmarks/RESULTS.md).
 
 >>> import tempfile, pathlib
 >>> from leaktrace import store
