@@ -4,29 +4,32 @@
 per candidate. This module gives the same values for a whole string column without a Python call
 per cell or per candidate (PEERS.md: call granularity matters as much as the engine):
 
-1. the token grammar (:func:`leaktrace.identifiers.grammar`) runs once over the column in RE2:
-   ``replace_substring_regex`` puts a NUL before and after every token, and the marks' byte
-   positions give every token, its row and its offset in the cell (NumPy over the buffer); a
-   plate-like token with a tail sends the rest of its cell, from its second character, through
-   the grammar again, as ``find_all`` starts reading again there, and so does a word that runs
-   into an e-mail address, from its last space (``6217… 53109570@qq.com``);
+1. the token grammar (:func:`leaktrace.identifiers.grammar`) is read once over the column by a
+   compiled loop (:mod:`leaktrace.identifiers._token_scan`; cells with an asterisk, which may
+   hold masked values, by RE2: ``replace_substring_regex`` puts a NUL before and after every
+   token and a compiled loop cuts at the marks), giving every token, its row and its offset in
+   the cell; a plate-like token with a tail sends the rest of its cell, from its second
+   character, through the grammar again, as ``find_all`` starts reading again there, and so
+   does a word that runs into an e-mail address, from its last space
+   (``6217… 53109570@qq.com``);
 2. the tokens, one flat array with their rows, are sorted into the grammar's kinds by its
    alternatives, anchored, in order (RE2 matches without captures, so its fast DFA runs);
 3. each kind is checked column-wise: masked values by the first masked form that covers them,
    e-mail and plate tokens and words without a number by the pattern types' cores and
    ``valid_column``; numeric candidates go to the first numeric type by priority (resident ID,
    mobile, bank card, fixed line) through NumPy masks, and glued numbers are split as
-   ``find_all`` splits them, longest run of pieces first, the greedy walk done for all
-   candidates at once.
+   ``find_all`` splits them, longest run of pieces first (compiled loops in
+   :mod:`leaktrace.identifiers._digit_loops`).
 
-RE2 and Python's ``re`` both take the first alternative that matches at the leftmost position,
-each quantifier greedy, and the grammar has no look-arounds, so both cut the same tokens; the
-differential tests in ``tests/identifiers/test_text_engine.py`` hold the two paths to the same
-values. Person names and addresses are found by their Python finders over the joined column
-and lose any characters a pattern value holds, as in ``find_all`` (:func:`find_in_texts`).
+RE2, the compiled loop and Python's ``re`` all take the first alternative that matches at the
+leftmost position, each quantifier greedy, and the grammar has no look-arounds, so they cut the
+same tokens; the differential tests in ``tests/identifiers/test_text_engine.py`` hold the
+column path to ``find_all``'s values and the compiled loop to RE2's tokens. Person names and
+addresses are found by their Python finders over the joined column and lose any characters a
+pattern value holds, as in ``find_all`` (:func:`find_in_texts`).
 
-Only pyarrow and NumPy are used: the scanner forks worker processes, and a polars thread pool
-started in the parent deadlocks in a forked child.
+Only pyarrow, NumPy and numba are used (numba imported on first use, :func:`warm_up` before the
+scanner forks): a polars thread pool started in the parent deadlocks in a forked child.
 
 >>> import pyarrow as pa
 >>> found = find_spans(pa.array(["客户Tel13912345678", None, "卡号6222 0212 3456 7890 128"]))
@@ -38,6 +41,7 @@ Counter({'mobile': 1, 'bank_card': 1})
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -87,24 +91,18 @@ class ColumnSpans:
 # ---- Arrow and NumPy helpers ---------------------------------------------------------------
 
 
-def _loops(*, digits: bool = False) -> ModuleType:
-    """The compiled loops (:mod:`~leaktrace.identifiers._token_loops`, or with ``digits``
-    :mod:`~leaktrace.identifiers._digit_loops`), imported on first use: numba takes ~0.5 s to
-    import and set up, which a command that reads no free text should not pay."""
-    if digits:
-        from leaktrace.identifiers import _digit_loops
-
-        return _digit_loops
-    from leaktrace.identifiers import _token_loops
-
-    return _token_loops
+def _loops(name: str = "_token_loops") -> ModuleType:
+    """A module of compiled loops (``_token_loops``, ``_token_scan`` or ``_digit_loops``),
+    imported on first use: numba takes ~0.5 s to import and set up, which a command that reads
+    no free text should not pay."""
+    return importlib.import_module(f"leaktrace.identifiers.{name}")
 
 
 def warm_up() -> None:
     """Import, and load or compile, the compiled loops now: the scanner calls this before it
     forks its workers, which then inherit them instead of each loading its own."""
-    _loops().warm_up()
-    _loops(digits=True).warm_up()
+    for name in ("_token_loops", "_token_scan", "_digit_loops"):
+        _loops(name).warm_up()
 
 
 def _lengths(strings: pa.Array) -> np.ndarray:
@@ -209,12 +207,41 @@ def _slices(strings: pa.Array, owner: np.ndarray, start: np.ndarray, end: np.nda
 
 
 def _tokens(strings: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
-    """Every match of ``pattern`` in every string: (matches, row, offset in the row in bytes,
-    and in characters).
+    """Every match of ``pattern`` (the grammar) in every string: (matches, row, offset in the
+    row in bytes, and in characters), in reading order.
 
-    One RE2 pass puts a NUL before and after every match (the strings hold none); one compiled
-    loop over the marked bytes (:func:`leaktrace.identifiers._token_loops.cut`) then gives each
-    match, its row and its offsets.
+    A compiled loop reads the grammar (:mod:`leaktrace.identifiers._token_scan`); the rows it
+    leaves (those with an asterisk, or all of them if the grammar is not the one it was written
+    for) go through RE2 (:func:`_marked_tokens`).
+    """
+    scanner = _loops("_token_scan")
+    if not scanner.reads(pattern):
+        return _marked_tokens(strings, pattern)
+    offsets, data = _buffers(strings)
+    row, byte_start, char_start, token_offsets, token_data, hard = scanner.tokens(
+        offsets, data, scanner.table()
+    )
+    tokens = pa.LargeStringArray.from_buffers(
+        len(row), pa.py_buffer(token_offsets), pa.py_buffer(token_data)
+    )
+    hard = np.flatnonzero(hard)
+    if not hard.size:
+        return tokens, row, byte_start, char_start
+    more, owner, more_bytes, more_chars = _marked_tokens(_take(strings, hard), pattern)
+    row = np.concatenate((row, hard[owner]))
+    order = np.argsort(row, kind="stable")  # each part is in reading order already
+    tokens = _take(pa.concat_arrays([tokens, more]), order)
+    byte_start = np.concatenate((byte_start, more_bytes))[order]
+    return tokens, row[order], byte_start, np.concatenate((char_start, more_chars))[order]
+
+
+def _marked_tokens(
+    strings: pa.Array, pattern: str
+) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_tokens` by RE2: one pass puts a NUL before and after every match (the strings
+    hold none); one compiled loop over the marked bytes
+    (:func:`leaktrace.identifiers._token_loops.cut`) then gives each match, its row and its
+    offsets.
     """
     marked = pc.replace_substring_regex(strings, pattern, f"{_NUL}\\0{_NUL}")
     offsets, data = _buffers(marked)
@@ -629,7 +656,7 @@ def _compacted(
     candidate; one copy here saves each type its own separator passes.
     """
     offsets, data = _buffers(strings)
-    new_offsets, new_data = _loops(digits=True).compacted(offsets, data, owner, start, end)
+    new_offsets, new_data = _loops("_digit_loops").compacted(offsets, data, owner, start, end)
     return pa.LargeStringArray.from_buffers(
         len(owner), pa.py_buffer(new_offsets), pa.py_buffer(new_data)
     )
@@ -676,7 +703,7 @@ def _digit_values(
     (:mod:`leaktrace.identifiers._digit_loops` holds the loops).
     """
     offsets, data = _buffers(bodies)
-    loops = _loops(digits=True)
+    loops = _loops("_digit_loops")
     piece_owner, piece_start, piece_end, digits = loops.pieces(offsets, data)
     count = np.bincount(piece_owner, minlength=len(bodies))
     first = np.zeros(len(bodies), dtype=np.int64)
