@@ -92,7 +92,8 @@ class ColumnSpans:
 
 
 def _loops(name: str = "_token_loops") -> ModuleType:
-    """A module of compiled loops (``_token_loops``, ``_token_scan`` or ``_digit_loops``),
+    """A module of compiled loops (``_token_loops``, ``_token_scan``, ``_digit_loops``, or
+    ``_key_loops`` of the finders' word tables),
     imported on first use: numba takes ~0.5 s to import and set up, which a command that reads
     no free text should not pay."""
     return importlib.import_module(f"leaktrace.identifiers.{name}")
@@ -101,7 +102,7 @@ def _loops(name: str = "_token_loops") -> ModuleType:
 def warm_up() -> None:
     """Import, and load or compile, the compiled loops now: the scanner calls this before it
     forks its workers, which then inherit them instead of each loading its own."""
-    for name in ("_token_loops", "_token_scan", "_digit_loops"):
+    for name in ("_token_loops", "_token_scan", "_digit_loops", "_key_loops"):
         _loops(name).warm_up()
 
 
