@@ -8,8 +8,10 @@ against Microsoft Presidio and a bare polars `str.extract_all` on the same rows'
    remarks alone). leaktrace's column path, Presidio's AnalyzerEngine (no-op NLP engine, pattern
    recognizers for the same Chinese types; run in its own virtualenv, benchmarks/.venv-peers),
    and polars `str.extract_all` of equivalent patterns (the engine's limit, no validation).
-   Throughput as ratios measured in one run, and recall/precision of leaktrace and Presidio
-   against the ground truth for mobile, resident ID, bank card, email and plate.
+   Throughput as ratios measured in one run, of wall seconds and of CPU seconds (the machine is
+   shared: a neighbour's load slows whichever engine runs while it lasts, CPU seconds much less
+   so), and recall/precision of leaktrace and Presidio against the ground truth for mobile,
+   resident ID, bank card, email and plate.
 
 usage: python benchmarks/scan_bench.py [--rows 1000000] [--text-rows 20000]
 """
@@ -160,32 +162,36 @@ def score(found: list[list[tuple]], truths: list[list[tuple]]) -> dict[str, dict
     return result
 
 
-def leaktrace_text(lines: list[str]) -> tuple[float, list[list[tuple]]]:
-    """Seconds for the column path over all lines, and per-line spans (scalar path, for recall)."""
+def timed(function) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one call."""
+    started, cpu = time.perf_counter(), time.process_time()
+    function()
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def leaktrace_text(lines: list[str]) -> tuple[tuple[float, float], list[list[tuple]]]:
+    """(Wall, CPU) seconds for the column path over all lines, and per-line spans (scalar path,
+    for recall)."""
     column = pa.array(lines)
     scan.find_in_column(column.slice(0, 100))  # warm-up: dictionaries load once
-    started = time.perf_counter()
-    scan.find_in_column(column)
-    seconds = time.perf_counter() - started
+    seconds = timed(lambda: scan.find_in_column(column))
     from leaktrace import identifiers
 
     spans = [[(s.type, s.start, s.end) for s in identifiers.find_all(line)] for line in lines]
     return seconds, spans
 
 
-def leaktrace_same_types(lines: list[str]) -> float:
-    """Seconds for leaktrace's column path over the pattern and numeric types only (Presidio's
-    five plus fixed line, passport and USCC; no names, no addresses)."""
+def leaktrace_same_types(lines: list[str]) -> tuple[float, float]:
+    """(Wall, CPU) seconds for leaktrace's column path over the pattern and numeric types only
+    (Presidio's five plus fixed line, passport and USCC; no names, no addresses)."""
     from leaktrace.identifiers import _column_text
 
     column = pa.array(lines)
     _column_text.find_spans(column.slice(0, 100))
-    started = time.perf_counter()
-    _column_text.find_spans(column)
-    return time.perf_counter() - started
+    return timed(lambda: _column_text.find_spans(column))
 
 
-def presidio_text(lines: list[str]) -> tuple[float, list[list[tuple]]]:
+def presidio_text(lines: list[str]) -> tuple[tuple[float, float], list[list[tuple]]]:
     python = ensure_peers("presidio-analyzer")
     with tempfile.TemporaryDirectory() as tmp:
         source, out = Path(tmp) / "lines.txt", Path(tmp) / "out.json"
@@ -197,15 +203,14 @@ def presidio_text(lines: list[str]) -> tuple[float, list[list[tuple]]]:
     for line, start, end, entity in data["spans"]:
         if entity in PRESIDIO_TYPES:
             spans[line].append((PRESIDIO_TYPES[entity], start, end))
-    return data["seconds"], spans
+    return (data["seconds"], data["cpu_seconds"]), spans
 
 
-def polars_text(lines: list[str]) -> float:
+def polars_text(lines: list[str]) -> tuple[float, float]:
+    """(Wall, CPU) seconds of polars; CPU counts every thread of its pool."""
     frame = pl.DataFrame({"text": lines})
     frame.select(pl.col("text").head(100).str.extract_all(POLARS_PATTERN))
-    started = time.perf_counter()
-    frame.select(pl.col("text").str.extract_all(POLARS_PATTERN))
-    return time.perf_counter() - started
+    return timed(lambda: frame.select(pl.col("text").str.extract_all(POLARS_PATTERN)))
 
 
 SEED = 11
@@ -236,8 +241,8 @@ def main() -> None:
         same = leaktrace_same_types(texts)
         polars = polars_text(texts)
         print(f"\ntext: {label}, {len(texts):,} rows, {megabytes:.1f} MB UTF-8")
-        print("| engine | seconds | MB/s | rows/s | × Presidio |")
-        print("|---|---|---|---|---|")
+        print("| engine | seconds | CPU s | MB/s | rows/s | × Presidio | × Presidio, CPU |")
+        print("|---|---|---|---|---|---|---|")
         if label == "row lines":
             presidio, presidio_spans = presidio_text(texts)
         else:
@@ -248,15 +253,20 @@ def main() -> None:
             ("leaktrace, all types incl. names and addresses", ours),
             ("polars extract_all (5 patterns, no validation)", polars),
         )
-        for name, seconds in engines:
-            if seconds is None:
+        for name, times in engines:
+            if times is None:
                 continue
-            ratio = f"{presidio / seconds:.0f}" if presidio else "—"
+            (seconds, cpu) = times
+            ratio = f"{presidio[0] / seconds:.0f}" if presidio else "—"
+            cpu_ratio = f"{presidio[1] / cpu:.0f}" if presidio else "—"
             print(
-                f"| {name} | {seconds:.2f} | {megabytes / seconds:.1f} | "
-                f"{len(texts) / seconds:,.0f} | {ratio} |"
+                f"| {name} | {seconds:.2f} | {cpu:.2f} | {megabytes / seconds:.1f} | "
+                f"{len(texts) / seconds:,.0f} | {ratio} | {cpu_ratio} |"
             )
-        print(f"leaktrace (pattern types) / polars throughput: {polars / same:.2f}")
+        print(
+            f"leaktrace (pattern types) / polars throughput: {polars[0] / same[0]:.2f} "
+            f"(CPU: {polars[1] / same[1]:.2f})"
+        )
         if label == "row lines":
             print("| type | leaktrace P | leaktrace R | Presidio P | Presidio R |")
             print("|---|---|---|---|---|")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import uuid
 
 import psycopg
@@ -187,3 +189,25 @@ def test_scan_mariadb_table(customers):
 def test_unreachable_database_is_one_line():
     (result,) = scan.scan(["postgresql://postgres@127.0.0.1:1/test?table=t"])
     assert result.error and "\n" not in result.error and "127.0.0.1:1" in result.error
+
+
+_WORKER_CHECK = """
+from leaktrace import scan
+from leaktrace.identifiers import _digit_loops, _key_loops, _token_loops, _token_scan
+
+def uncompiled():
+    modules = (_digit_loops, _key_loops, _token_loops, _token_scan)
+    loops = [getattr(m, name) for m in modules for name in dir(m)]
+    return sorted(f.__name__ for f in loops if hasattr(f, "signatures") and not f.signatures)
+
+with scan._workers(2) as pool:
+    print(pool.submit(uncompiled).result())
+"""
+
+
+def test_workers_inherit_the_text_engines_compiled_loops():
+    """The scanner loads the compiled loops before it forks: no worker sets numba up again."""
+    done = subprocess.run(
+        [sys.executable, "-c", _WORKER_CHECK], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -425,10 +425,13 @@ def _workers(jobs: int) -> ProcessPoolExecutor | contextlib.nullcontext[None]:
 
     Workers are forked before the parent loads any dictionary: each loads the tables it needs
     from the cache folder (:func:`leaktrace.identifiers._vector.stored`) while the others work,
-    and the parent only reads the source.
+    and the parent only reads the source. The text engine's compiled loops are loaded first
+    (:func:`leaktrace.identifiers._column_text.warm_up`): numba's set-up is paid once, not in
+    every worker.
     """
     if jobs <= 1:
         return contextlib.nullcontext()
+    _column_text.warm_up()
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
 
 

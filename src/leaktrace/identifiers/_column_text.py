@@ -4,29 +4,32 @@
 per candidate. This module gives the same values for a whole string column without a Python call
 per cell or per candidate (PEERS.md: call granularity matters as much as the engine):
 
-1. the token grammar (:func:`leaktrace.identifiers.grammar`) runs once over the column in RE2:
-   ``replace_substring_regex`` puts a NUL before and after every token, and the marks' byte
-   positions give every token, its row and its offset in the cell (NumPy over the buffer); a
-   plate-like token with a tail sends the rest of its cell, from its second character, through
-   the grammar again, as ``find_all`` starts reading again there, and so does a word that runs
-   into an e-mail address, from its last space (``6217… 53109570@qq.com``);
+1. the token grammar (:func:`leaktrace.identifiers.grammar`) is read once over the column by a
+   compiled loop (:mod:`leaktrace.identifiers._token_scan`; cells with an asterisk, which may
+   hold masked values, by RE2: ``replace_substring_regex`` puts a NUL before and after every
+   token and a compiled loop cuts at the marks), giving every token, its row and its offset in
+   the cell; a plate-like token with a tail sends the rest of its cell, from its second
+   character, through the grammar again, as ``find_all`` starts reading again there, and so
+   does a word that runs into an e-mail address, from its last space
+   (``6217… 53109570@qq.com``);
 2. the tokens, one flat array with their rows, are sorted into the grammar's kinds by its
    alternatives, anchored, in order (RE2 matches without captures, so its fast DFA runs);
 3. each kind is checked column-wise: masked values by the first masked form that covers them,
    e-mail and plate tokens and words without a number by the pattern types' cores and
    ``valid_column``; numeric candidates go to the first numeric type by priority (resident ID,
    mobile, bank card, fixed line) through NumPy masks, and glued numbers are split as
-   ``find_all`` splits them, longest run of pieces first, the greedy walk done for all
-   candidates at once.
+   ``find_all`` splits them, longest run of pieces first (compiled loops in
+   :mod:`leaktrace.identifiers._digit_loops`).
 
-RE2 and Python's ``re`` both take the first alternative that matches at the leftmost position,
-each quantifier greedy, and the grammar has no look-arounds, so both cut the same tokens; the
-differential tests in ``tests/identifiers/test_text_engine.py`` hold the two paths to the same
-values. Person names and addresses are found by their Python finders over the joined column
-and lose any characters a pattern value holds, as in ``find_all`` (:func:`find_in_texts`).
+RE2, the compiled loop and Python's ``re`` all take the first alternative that matches at the
+leftmost position, each quantifier greedy, and the grammar has no look-arounds, so they cut the
+same tokens; the differential tests in ``tests/identifiers/test_text_engine.py`` hold the
+column path to ``find_all``'s values and the compiled loop to RE2's tokens. Person names and
+addresses are found by their Python finders over the joined column and lose any characters a
+pattern value holds, as in ``find_all`` (:func:`find_in_texts`).
 
-Only pyarrow and NumPy are used: the scanner forks worker processes, and a polars thread pool
-started in the parent deadlocks in a forked child.
+Only pyarrow, NumPy and numba are used (numba imported on first use, :func:`warm_up` before the
+scanner forks): a polars thread pool started in the parent deadlocks in a forked child.
 
 >>> import pyarrow as pa
 >>> found = find_spans(pa.array(["客户Tel13912345678", None, "卡号6222 0212 3456 7890 128"]))
@@ -38,6 +41,7 @@ Counter({'mobile': 1, 'bank_card': 1})
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -85,6 +89,21 @@ class ColumnSpans:
 
 
 # ---- Arrow and NumPy helpers ---------------------------------------------------------------
+
+
+def _loops(name: str = "_token_loops") -> ModuleType:
+    """A module of compiled loops (``_token_loops``, ``_token_scan``, ``_digit_loops``, or
+    ``_key_loops`` of the finders' word tables),
+    imported on first use: numba takes ~0.5 s to import and set up, which a command that reads
+    no free text should not pay."""
+    return importlib.import_module(f"leaktrace.identifiers.{name}")
+
+
+def warm_up() -> None:
+    """Import, and load or compile, the compiled loops now: the scanner calls this before it
+    forks its workers, which then inherit them instead of each loading its own."""
+    for name in ("_token_loops", "_token_scan", "_digit_loops", "_key_loops"):
+        _loops(name).warm_up()
 
 
 def _lengths(strings: pa.Array) -> np.ndarray:
@@ -157,11 +176,6 @@ def _in_bytes(data: np.ndarray, members: bytes) -> np.ndarray:
 
 # NumPy 2's unique, union1d and setdiff1d are slow on large integer arrays: sorted arrays are
 # deduplicated and subtracted by comparison instead.
-def _distinct(ordered: np.ndarray) -> np.ndarray:
-    """A sorted array without repeats."""
-    return ordered[_firsts(ordered)]
-
-
 def _firsts(ordered: np.ndarray) -> np.ndarray:
     """Where each run of equal values of a sorted array starts (a boolean mask)."""
     return np.concatenate(([True], ordered[1:] != ordered[:-1])) if len(ordered) else ordered > 0
@@ -193,62 +207,56 @@ def _slices(strings: pa.Array, owner: np.ndarray, start: np.ndarray, end: np.nda
     )
 
 
-def _runs(strings: pa.Array, members: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Maximal runs of the bytes ``members`` in ASCII strings: (owner, start, end) of each."""
+def _tokens(strings: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """Every match of ``pattern`` (the grammar) in every string: (matches, row, offset in the
+    row in bytes, and in characters), in reading order.
+
+    A compiled loop reads the grammar (:mod:`leaktrace.identifiers._token_scan`); the rows it
+    leaves (those with an asterisk, or all of them if the grammar is not the one it was written
+    for) go through RE2 (:func:`_marked_tokens`).
+    """
+    scanner = _loops("_token_scan")
+    if not scanner.reads(pattern):
+        return _marked_tokens(strings, pattern)
     offsets, data = _buffers(strings)
-    inside = _in_bytes(data, members)
-    edge = np.zeros(len(data) + 1, dtype=bool)
-    edge[offsets] = True  # a run never crosses from one string into the next
-    before = np.concatenate(([False], inside[:-1])) & ~edge[:-1]
-    after = np.concatenate((inside[1:], [False])) & ~edge[1:]
-    first = np.flatnonzero(inside & ~before)
-    last = np.flatnonzero(inside & ~after) + 1
-    owner = np.searchsorted(offsets, first, side="right") - 1
-    return owner, first - offsets[owner], last - offsets[owner]
+    row, byte_start, char_start, token_offsets, token_data, hard = scanner.tokens(
+        offsets, data, scanner.table()
+    )
+    tokens = pa.LargeStringArray.from_buffers(
+        len(row), pa.py_buffer(token_offsets), pa.py_buffer(token_data)
+    )
+    hard = np.flatnonzero(hard)
+    if not hard.size:
+        return tokens, row, byte_start, char_start
+    more, owner, more_bytes, more_chars = _marked_tokens(_take(strings, hard), pattern)
+    row = np.concatenate((row, hard[owner]))
+    order = np.argsort(row, kind="stable")  # each part is in reading order already
+    tokens = _take(pa.concat_arrays([tokens, more]), order)
+    byte_start = np.concatenate((byte_start, more_bytes))[order]
+    return tokens, row[order], byte_start, np.concatenate((char_start, more_chars))[order]
 
 
-def _tokens(strings: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """Every match of ``pattern`` in every string: (matches, row, byte offset in the row).
-
-    One RE2 pass puts a NUL before and after every match (the strings hold none); the marks'
-    byte positions then give each match, its row and, less the marks before it, its offset.
-    Offsets in characters are counted later, for the tokens that hold values only
-    (:func:`_cell_chars`).
+def _marked_tokens(
+    strings: pa.Array, pattern: str
+) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_tokens` by RE2: one pass puts a NUL before and after every match (the strings
+    hold none); one compiled loop over the marked bytes
+    (:func:`leaktrace.identifiers._token_loops.cut`) then gives each match, its row and its
+    offsets.
     """
     marked = pc.replace_substring_regex(strings, pattern, f"{_NUL}\\0{_NUL}")
     offsets, data = _buffers(marked)
-    data, offsets = data[offsets[0] :], offsets - offsets[0]  # only the marks are NUL
-    marks = np.flatnonzero(data == 0)
-    opening, closing = marks[0::2], marks[1::2]
-    first_mark = np.searchsorted(marks, offsets)  # per row, and one past the last
-    row = np.repeat(np.arange(len(offsets) - 1), np.diff(first_mark) // 2)
-    marks_before = np.arange(0, len(marks), 2) - first_mark[row]
-    byte_start = opening - offsets[row] - marks_before
-    sizes = closing - opening - 1
-    token_offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=token_offsets[1:])
-    gather = np.repeat(opening + 1 - token_offsets[:-1], sizes) + np.arange(token_offsets[-1])
+    row, byte_start, char_start, token_offsets, token_data = _loops().cut(offsets, data)
     tokens = pa.LargeStringArray.from_buffers(
-        len(sizes), pa.py_buffer(token_offsets), pa.py_buffer(data[gather].tobytes())
+        len(row), pa.py_buffer(token_offsets), pa.py_buffer(token_data)
     )
-    return tokens, row, byte_start
+    return tokens, row, byte_start, char_start
 
 
 def _cell_chars(strings: pa.Array, rows: np.ndarray, byte_offsets: np.ndarray) -> np.ndarray:
-    """The character offset of each byte offset in its row's string.
-
-    Characters are the bytes that do not continue a UTF-8 sequence. When the bytes before the
-    offsets add up to less than the column (short cells: remarks), they are counted in copies
-    of those bytes; else (values deep in long cells: row lines) in one running count over the
-    column.
-    """
+    """The character offset of each byte offset in its row's string."""
     offsets, data = _buffers(strings)
-    if int(byte_offsets.sum()) < len(data) - offsets[0]:
-        return _lengths(_slices(strings, rows, np.zeros_like(byte_offsets), byte_offsets))
-    lead = np.zeros(len(data) + 1, dtype=np.int32)  # batches hold under 2 GiB
-    np.cumsum((data & 0xC0) != 0x80, out=lead[1:], dtype=np.int32)
-    begin = offsets[rows]
-    return (lead[begin + byte_offsets] - lead[begin]).astype(np.int64)
+    return _loops().chars_before(offsets, data, rows, byte_offsets)
 
 
 @cache
@@ -262,35 +270,17 @@ def _type_codes() -> dict[str, int]:
 def fold(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Cells as ``find_all`` reads them: nulls empty, full-width forms folded (``halfwidth``).
 
-    Folding works on the UTF-8 bytes: U+FF01..U+FF5E (``EF BC 81`` … ``EF BD 9E``) and the
-    ideographic space (``E3 80 80``) become one ASCII byte each, so every character keeps its
-    offset. A NUL, which marks tokens, becomes U+0001, which no token holds either.
+    Folding works on the UTF-8 bytes (:func:`leaktrace.identifiers._token_loops.fold`):
+    U+FF01..U+FF5E and the ideographic space become one ASCII byte each, so every character
+    keeps its offset. A NUL, which marks tokens, becomes U+0001, which no token holds either.
     """
     strings = pc.fill_null(_vector.as_strings(values), "").cast(pa.large_string())
     offsets, data = _buffers(strings)
-    data = data[offsets[0] : offsets[-1]]
-    offsets = offsets - offsets[0]
-    lead = np.flatnonzero(data[:-2] == 0xEF)
-    space = np.flatnonzero(data[:-2] == 0xE3)
-    space = space[(data[space + 1] == 0x80) & (data[space + 2] == 0x80)]
-    lead = np.sort(np.concatenate((lead, space)))
-    second, third = data[lead + 1].astype(np.int64), data[lead + 2].astype(np.int64)
-    point = ((data[lead].astype(np.int64) & 0x0F) << 12) | ((second & 0x3F) << 6) | (third & 0x3F)
-    wide = ((point >= 0xFF01) & (point <= 0xFF5E)) | (point == 0x3000)
-    lead, point = lead[wide], point[wide]
-    nul = not data.all()
-    if not lead.size and not nul:
+    new_offsets, new_data, changed = _loops().fold(offsets, data)
+    if not changed:
         return strings
-    data = data.copy()
-    data[data == 0] = 1
-    data[lead] = np.where(point == 0x3000, 0x20, point - 0xFEE0)
-    keep = np.ones(len(data), dtype=bool)
-    keep[lead + 1] = keep[lead + 2] = False
-    offsets = offsets - 2 * np.searchsorted(lead, offsets)
     return pa.LargeStringArray.from_buffers(
-        len(strings),
-        pa.py_buffer(offsets),
-        pa.py_buffer(data[keep].tobytes()),
+        len(strings), pa.py_buffer(new_offsets), pa.py_buffer(new_data)
     )
 
 
@@ -321,21 +311,18 @@ def find_spans(values: pa.Array | pa.ChunkedArray) -> ColumnSpans:
 def find_folded(strings: pa.Array) -> ColumnSpans:
     """:func:`find_spans` over cells already passed through :func:`fold`."""
     rules = identifiers.grammar()
-    tokens, rows, bytes_in = _all_tokens(strings, rules)
+    tokens, rows, _, chars_in = _all_tokens(strings, rules)
     found = _Found()
     _read(tokens, np.arange(len(tokens)), np.zeros(len(tokens), np.int64), found, rules)
     token, start, end, code, masked = found.columns()
     row = rows[token]
-    starts = np.zeros(len(tokens), dtype=np.int64)
-    holding = _distinct(np.sort(token))
-    starts[holding] = _cell_chars(strings, rows[holding], bytes_in[holding])
-    start = starts[token] + start
+    start = chars_in[token] + start
     order = np.lexsort((start, row))
     return ColumnSpans(
         names=tuple(identifiers.registry()),
         row=row[order],
         start=start[order],
-        end=(starts[token] + end)[order],
+        end=(chars_in[token] + end)[order],
         type=code[order],
         masked=masked[order],
     )
@@ -343,8 +330,9 @@ def find_folded(strings: pa.Array) -> ColumnSpans:
 
 def _all_tokens(
     strings: pa.Array, rules: identifiers.Grammar
-) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """The grammar's tokens of every cell: (tokens, row, byte offset), in reading order.
+) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """The grammar's tokens of every cell: (tokens, row, offset in bytes, offset in
+    characters), in reading order.
 
     Two tokens make ``find_all`` read part of a cell again, and so do they here, for the first
     such token of each row at a time (the tokens read again replace those that followed it):
@@ -357,11 +345,11 @@ def _all_tokens(
       read before stand, unless one of them reaches across that end: a scan from the end finds
       the same leftmost match as the scan that passed it without a token.
     """
-    tokens, rows, bytes_in = _tokens(strings, rules.source)
+    tokens, rows, bytes_in, chars_in = _tokens(strings, rules.source)
     offsets, _ = _buffers(strings)
     cell_bytes = offsets[1:] - offsets[:-1]
     # Rows without such a token are final; the loop goes on with the others' tokens only.
-    final: list[tuple[pa.Array, np.ndarray, np.ndarray]] = []
+    final: list[tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]] = []
     while True:
         led = np.flatnonzero(_first_bytes(tokens) >= 0x80)
         parts = pc.extract_regex(_take(tokens, led), f"^(?:{rules.alternatives['led']})")
@@ -381,7 +369,9 @@ def _all_tokens(
         touched = np.zeros(len(strings), dtype=bool)
         touched[event_rows] = True
         untouched = np.flatnonzero(~touched[rows])
-        final.append((_take(tokens, untouched), rows[untouched], bytes_in[untouched]))
+        final.append(
+            (_take(tokens, untouched), rows[untouched], bytes_in[untouched], chars_in[untouched])
+        )
         plate = space < 0
         # Where the address read again ends, and whether the earlier tokens stand after it.
         resume = np.full(len(strings), np.iinfo(np.int64).max)
@@ -411,20 +401,22 @@ def _all_tokens(
         keep = (bytes_in < limit[rows]) | (bytes_in >= resume[rows])
         keep = np.flatnonzero(keep & touched[rows])
         rest = _slices(strings, segment_rows, segment_from, segment_to)
-        more, owner, more_bytes = _tokens(rest, rules.source)
+        more, owner, more_bytes, more_chars = _tokens(rest, rules.source)
+        segment_chars = _cell_chars(strings, segment_rows, segment_from)
         rows = np.concatenate((rows[keep], segment_rows[owner]))
         bytes_in = np.concatenate((bytes_in[keep], segment_from[owner] + more_bytes))
+        chars_in = np.concatenate((chars_in[keep], segment_chars[owner] + more_chars))
         tokens = pa.concat_arrays([_take(tokens, keep), more])
         order = np.lexsort((bytes_in, rows))
-        tokens, rows, bytes_in = _take(tokens, order), rows[order], bytes_in[order]
+        tokens, rows = _take(tokens, order), rows[order]
+        bytes_in, chars_in = bytes_in[order], chars_in[order]
     if not final:
-        return tokens, rows, bytes_in
-    final.append((tokens, rows, bytes_in))
-    rows = np.concatenate([part[1] for part in final])
-    bytes_in = np.concatenate([part[2] for part in final])
+        return tokens, rows, bytes_in, chars_in
+    final.append((tokens, rows, bytes_in, chars_in))
+    rows, bytes_in, chars_in = (np.concatenate([part[i] for part in final]) for i in (1, 2, 3))
     order = np.lexsort((bytes_in, rows))
     tokens = _take(pa.concat_arrays([part[0] for part in final]), order)
-    return tokens, rows[order], bytes_in[order]
+    return tokens, rows[order], bytes_in[order], chars_in[order]
 
 
 def _mailbox_cuts(
@@ -627,25 +619,6 @@ def _word_values(tokens, words, size, ids, base, found, rules) -> None:
 # ---- numeric candidates --------------------------------------------------------------------
 
 
-def _compact(strings: pa.Array) -> pa.Array:
-    """Numeric candidates without their spaces and dashes, a final ``x`` upper-cased.
-
-    Every numeric type drops these separators and folds the case of ``X`` before it checks a
-    value (its ``compact``), so its ``valid_column`` gives the same answer on the compacted
-    candidate; one byte filter here saves each type its own separator passes.
-    """
-    offsets, data = _buffers(strings)
-    data, offsets = data[offsets[0] :], offsets - offsets[0]
-    keep = (data != 0x20) & (data != 0x2D)
-    kept = np.zeros(len(data) + 1, dtype=np.int64)
-    np.cumsum(keep, out=kept[1:])
-    data = data[keep]
-    data[data == 0x78] = 0x58  # x → X
-    return pa.LargeStringArray.from_buffers(
-        len(strings), pa.py_buffer(kept[offsets]), pa.py_buffer(data.tobytes())
-    )
-
-
 def _admitted(rules: identifiers.Grammar) -> tuple[np.ndarray, ...]:
     """Per numeric type, a table: whether a candidate with that many ``[0-9Xx]`` characters
     can be one of its values (its ``DIGIT_COUNTS``)."""
@@ -665,12 +638,29 @@ def _count_tables(modules: tuple[ModuleType, ...]) -> tuple[np.ndarray, ...]:
 _COUNT_LIMIT = 64  # more [0-9Xx] characters than any numeric type's value holds
 
 
-def _plausible(held: np.ndarray, rules: identifiers.Grammar) -> np.ndarray:
-    """Which counts of ``[0-9Xx]`` characters some numeric type admits."""
+def _any_admits(rules: identifiers.Grammar) -> np.ndarray:
+    """By count of ``[0-9Xx]`` characters: whether some numeric type admits it."""
     tables = _admitted(rules)
     if not tables:
-        return np.zeros(len(held), dtype=bool)
-    return np.logical_or.reduce(tables)[np.minimum(held, _COUNT_LIMIT)]
+        return np.zeros(_COUNT_LIMIT + 1, dtype=bool)
+    return np.logical_or.reduce(tables)
+
+
+def _compacted(
+    strings: pa.Array, owner: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> pa.Array:
+    """The bytes ``start[k]:end[k]`` of ASCII string ``owner[k]`` without spaces and dashes, a
+    final ``x`` upper-cased, for every k.
+
+    Every numeric type drops these separators and folds the case of ``X`` before it checks a
+    value (its ``compact``), so its ``valid_column`` gives the same answer on the compacted
+    candidate; one copy here saves each type its own separator passes.
+    """
+    offsets, data = _buffers(strings)
+    new_offsets, new_data = _loops("_digit_loops").compacted(offsets, data, owner, start, end)
+    return pa.LargeStringArray.from_buffers(
+        len(owner), pa.py_buffer(new_offsets), pa.py_buffer(new_data)
+    )
 
 
 def _digit_types(candidates: pa.Array, held: np.ndarray, rules: identifiers.Grammar) -> np.ndarray:
@@ -679,20 +669,27 @@ def _digit_types(candidates: pa.Array, held: np.ndarray, rules: identifiers.Gram
     ``held`` is each candidate's count of ``[0-9Xx]`` characters: a type sees only the
     candidates whose count it admits (``DIGIT_COUNTS``), compacted once for all types.
     """
+    plausible = np.flatnonzero(_any_admits(rules)[np.minimum(held, _COUNT_LIMIT)])
     result = np.full(len(candidates), -1, dtype=np.int64)
+    sizes = _lengths(_take(candidates, plausible))
+    compacted = _compacted(candidates, plausible, np.zeros_like(sizes), sizes)
+    result[plausible] = _compacted_types(compacted, held[plausible], rules)
+    return result
+
+
+def _compacted_types(
+    compacted: pa.Array, held: np.ndarray, rules: identifiers.Grammar
+) -> np.ndarray:
+    """:func:`_digit_types` of candidates compacted already."""
+    result = np.full(len(compacted), -1, dtype=np.int64)
     held = np.minimum(held, _COUNT_LIMIT)
-    admitted = [table[held] for table in _admitted(rules)]
-    plausible = np.flatnonzero(_plausible(held, rules))
-    if not plausible.size:
-        return result
-    compacted = _compact(_take(candidates, plausible))
-    open_ = np.ones(plausible.size, dtype=bool)
-    for module, admits in zip(rules.digit_modules, admitted, strict=True):
-        rows = np.flatnonzero(open_ & admits[plausible])
+    open_ = np.ones(len(compacted), dtype=bool)
+    for module, table in zip(rules.digit_modules, _admitted(rules), strict=True):
+        rows = np.flatnonzero(open_ & table[held])
         if not rows.size:
             continue
         valid = rows[module.valid_column(_take(compacted, rows))]
-        result[plausible[valid]] = _type_codes()[module.NAME]
+        result[valid] = _type_codes()[module.NAME]
         open_[valid] = False
     return result
 
@@ -703,79 +700,44 @@ def _digit_values(
     """Numeric values in candidates: (candidate index, start, end, type code) of each.
 
     As in ``find_all``: a candidate of at most ``MAX_PIECES`` pieces is tried whole; if no type
-    takes it, runs of at most ``MAX_PIECES`` pieces are tried from the left, longest first.
+    takes it, runs of at most ``MAX_PIECES`` pieces are tried from the left, longest first
+    (:mod:`leaktrace.identifiers._digit_loops` holds the loops).
     """
-    worth = np.flatnonzero(_digits(bodies) >= MIN_DIGITS)
-    bodies = _take(bodies, worth)
-    owner, piece_start, piece_end = _runs(bodies, b"0123456789Xx")
-    count = np.bincount(owner, minlength=len(worth))
-    first = np.concatenate(([0], np.cumsum(count)[:-1])).astype(np.int64)
+    offsets, data = _buffers(bodies)
+    loops = _loops("_digit_loops")
+    piece_owner, piece_start, piece_end, digits = loops.pieces(offsets, data)
+    count = np.bincount(piece_owner, minlength=len(bodies))
+    first = np.zeros(len(bodies), dtype=np.int64)
+    np.cumsum(count[:-1], out=first[1:])
     # [0-9Xx] characters before each piece, over all candidates (a run's count is a difference).
     before = np.zeros(len(piece_start) + 1, dtype=np.int64)
     np.cumsum(piece_end - piece_start, out=before[1:])
+    held = before[first + count] - before[first]
+    admits = _any_admits(rules)
 
-    tried = np.flatnonzero(count <= MAX_PIECES)
-    types = np.full(len(worth), -1, dtype=np.int64)
-    held = before[first[tried] + count[tried]] - before[first[tried]]
-    types[tried] = _digit_types(_take(bodies, tried), held, rules)
-    whole = np.flatnonzero(types >= 0)
-    result = [(whole, np.zeros(whole.size, np.int64), _lengths(_take(bodies, whole)), types[whole])]
-    glued = np.flatnonzero((types < 0) & (count >= 2))
+    worth = digits >= MIN_DIGITS
+    tried = np.flatnonzero(worth & (count <= MAX_PIECES) & admits[np.minimum(held, _COUNT_LIMIT)])
+    types = np.full(len(bodies), -1, dtype=np.int64)
+    sizes = offsets[tried + 1] - offsets[tried]
+    whole = _compacted(bodies, tried, np.zeros_like(sizes), sizes)
+    types[tried] = _compacted_types(whole, held[tried], rules)
+    found = np.flatnonzero(types >= 0)
+    sizes = offsets[found + 1] - offsets[found]
+    result = [(found, np.zeros(found.size, np.int64), sizes, types[found])]
+    glued = np.flatnonzero(worth & (types < 0) & (count >= 2))
     if glued.size:
-        result.append(_split(bodies, glued, count, first, piece_start, piece_end, before, rules))
-    owner, start, end, code = (np.concatenate(column) for column in zip(*result, strict=True))
-    return worth[owner], start, end, code
-
-
-def _split(bodies, glued, count, first, piece_start, piece_end, before, rules):
-    """Glued numbers: ``find_all``'s walk from the left, longest valid run of pieces first."""
-    owners, lows, highs = [], [], []
-    for run in range(1, MAX_PIECES + 1):
-        starts = np.maximum(count[glued] - run + 1, 0)
-        owner = np.repeat(glued, starts)
-        low = np.arange(owner.size) - np.repeat(np.cumsum(starts) - starts, starts)
-        keep = ~((low == 0) & (low + run == count[owner]))  # the whole candidate, tried before
-        owners.append(owner[keep])
-        lows.append(low[keep])
-        highs.append(low[keep] + run)
-    owner, low, high = np.concatenate(owners), np.concatenate(lows), np.concatenate(highs)
-    slot = first[owner] + low  # the run's first piece, numbered over all candidates
-    last = first[owner] + high - 1
-    held = before[last + 1] - before[slot]
-    # Only a candidate's last piece can end in X (the grammar's ``wx``).
-    offsets, data = _buffers(bodies)
-    ends_x = _in_bytes(data[offsets[owner] + piece_end[last] - 1], b"Xx")
-    worth = np.flatnonzero((held - ends_x >= MIN_DIGITS) & _plausible(held, rules))
-    types = np.full(len(owner), -1, dtype=np.int64)
-    windows = _slices(bodies, owner[worth], piece_start[slot[worth]], piece_end[last[worth]])
-    types[worth] = _digit_types(windows, held[worth], rules)
-    valid = types >= 0
-    # For each first piece: the end of its longest valid run, and that run's type.
-    reach = np.full(len(piece_start), -1, dtype=np.int64)
-    np.maximum.at(reach, slot[valid], high[valid])
-    width = MAX_PIECES + 1
-    type_of = np.full(len(piece_start) * width, -1, dtype=np.int64)
-    type_of[slot[valid] * width + (high - low)[valid]] = types[valid]
-
-    taken: list[tuple[np.ndarray, ...]] = []
-    position = np.zeros(len(count), dtype=np.int64)
-    active = glued
-    while active.size:
-        at = first[active] + position[active]
-        end = reach[at]
-        hit = end >= 0
-        owner = active[hit]
-        taken.append(
-            (
-                owner,
-                piece_start[at[hit]],
-                piece_end[first[owner] + end[hit] - 1],
-                type_of[at[hit] * width + end[hit] - position[owner]],
-            )
+        last_byte = data[np.maximum(offsets[piece_owner] + piece_end - 1, 0)]
+        ends_x = ((last_byte == 0x58) | (last_byte == 0x78)).astype(np.int64)
+        owner, low, high, run_held = loops.windows(
+            glued, first, count, piece_start, piece_end, ends_x, admits, MAX_PIECES, MIN_DIGITS
         )
-        position[active] = np.where(hit, end, position[active] + 1)
-        active = active[position[active] < count[active]]
-    return tuple(np.concatenate(column) for column in zip(*taken, strict=True))
+        run_start = piece_start[first[owner] + low]
+        runs = _compacted(bodies, owner, run_start, piece_end[first[owner] + high - 1])
+        run_types = _compacted_types(runs, run_held, rules)
+        result.append(
+            loops.walk(glued, first, count, piece_start, piece_end, owner, low, high, run_types)
+        )
+    return tuple(np.concatenate(column) for column in zip(*result, strict=True))
 
 
 # ---- with the finders ----------------------------------------------------------------------

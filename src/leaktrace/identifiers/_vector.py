@@ -4,6 +4,7 @@ over a whole column instead of a Python call per cell (PEERS.md: 3–10× faster
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.metadata
 import os
 import pickle
@@ -208,18 +209,11 @@ class KeyIndex:
         return ((keys.astype(np.uint64) * _GOLDEN) >> self.shift).astype(np.int64)
 
     def find(self, query: np.ndarray) -> np.ndarray:
-        """The row of each key in ``query``, or -1."""
-        query = query.astype(np.uint64, copy=False)
-        slot = self._home(query)
-        found = np.full(len(query), -1, dtype=np.int64)
-        active = np.arange(len(query))
-        while active.size:
-            held = self.slots[slot[active]]
-            hit = held == query[active]
-            found[active[hit]] = self.rows[slot[active[hit]]]
-            active = active[~hit & (held != _NO_KEY)]
-            slot[active] = (slot[active] + 1) & self.mask
-        return found
+        """The row of each key in ``query``, or -1 (one compiled loop: numba, imported on first
+        use, :mod:`leaktrace.identifiers._key_loops`)."""
+        loops = importlib.import_module("leaktrace.identifiers._key_loops")
+        query = np.ascontiguousarray(query, dtype=np.uint64)
+        return loops.probe(self.slots, self.rows, _GOLDEN, self.shift, query)
 
 
 # ---- derived tables kept on disk ---------------------------------------------------------------
