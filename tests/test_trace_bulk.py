@@ -74,13 +74,15 @@ def test_log_factorials_grow_and_stay_exact() -> None:
 
 def test_keyed_siphash_matches_the_one_key_siphash() -> None:
     rng = np.random.default_rng(3)
-    words = rng.integers(0, 2**63, size=(50, 2), dtype=np.uint64)
-    keys_ = [rng.bytes(16) for _ in range(50)]
+    rows = 2 * marks._SIP_CHUNK + 7  # across the chunks the state is hashed in
+    words = rng.integers(0, 2**64, size=(rows, 2), dtype=np.uint64)
+    keys_ = [rng.bytes(16) for _ in range(rows)]
     k0 = np.array([int.from_bytes(k[:8], "little") for k in keys_], np.uint64)
     k1 = np.array([int.from_bytes(k[8:], "little") for k in keys_], np.uint64)
-    found = bulk_marks.siphash24_16_keyed(k0, k1, words)
-    for i, key in enumerate(keys_):
-        assert found[i] == marks.siphash24_16(key, words[i : i + 1])[0]
+    found = marks.siphash24_16_keyed(k0, k1, words)
+    chunk = marks._SIP_CHUNK
+    for i in (0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk, rows - 1, *range(100, 30_000, 997)):
+        assert found[i] == marks.siphash24_16(keys_[i], words[i : i + 1])[0]
 
 
 def test_read_many_counts_what_read_marks_counts_on_member_rows() -> None:

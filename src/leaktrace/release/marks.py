@@ -112,8 +112,24 @@ def siphash24_16(key: bytes, words: np.ndarray) -> np.ndarray:
     >>> hex(int(siphash24_16(bytes(range(16)), message)[0]))
     '0x3f2acc7f57c29bdb'
     """
-    k0, k1 = (np.uint64(int.from_bytes(key[i : i + 8], "little")) for i in (0, 8))
+    return siphash24_16_keyed(*key_halves(key), words)
+
+
+def key_halves(key: bytes) -> tuple[np.uint64, np.uint64]:
+    """A 16-byte SipHash key as its two little-endian 64-bit halves."""
+    k0, k1 = (int.from_bytes(key[i : i + 8], "little") for i in (0, 8))
+    return np.uint64(k0), np.uint64(k1)
+
+
+def siphash24_16_keyed(
+    k0: np.ndarray | np.uint64, k1: np.ndarray | np.uint64, words: np.ndarray
+) -> np.ndarray:
+    """:func:`siphash24_16` with the key given by its halves (:func:`key_halves`), one for
+    all messages or one per message (arrays of n): trace hashes each release's member rows
+    under that release's key in one pass."""
     n = words.shape[0]
+    k0 = np.broadcast_to(np.asarray(k0, dtype=np.uint64), (n,))
+    k1 = np.broadcast_to(np.asarray(k1, dtype=np.uint64), (n,))
     out = np.empty(n, dtype=np.uint64)
     size = max(1, min(n, _SIP_CHUNK))
     state = [np.empty(size, dtype=np.uint64) for _ in range(5)]
@@ -121,10 +137,10 @@ def siphash24_16(key: bytes, words: np.ndarray) -> np.ndarray:
     for start in range(0, n, _SIP_CHUNK):
         stop = min(n, start + _SIP_CHUNK)
         v0, v1, v2, v3, t = (a[: stop - start] for a in state)
-        v0.fill(k0 ^ np.uint64(0x736F6D6570736575))
-        v1.fill(k1 ^ np.uint64(0x646F72616E646F6D))
-        v2.fill(k0 ^ np.uint64(0x6C7967656E657261))
-        v3.fill(k1 ^ np.uint64(0x7465646279746573))
+        np.bitwise_xor(k0[start:stop], np.uint64(0x736F6D6570736575), out=v0)
+        np.bitwise_xor(k1[start:stop], np.uint64(0x646F72616E646F6D), out=v1)
+        np.bitwise_xor(k0[start:stop], np.uint64(0x6C7967656E657261), out=v2)
+        np.bitwise_xor(k1[start:stop], np.uint64(0x7465646279746573), out=v3)
         block = words[start:stop].astype(np.uint64)
         for m in (block[:, 0], block[:, 1], last):
             v3 ^= m
@@ -147,7 +163,7 @@ def field_key(key: bytes, release_id: str, field: str) -> bytes:
     return hmac.digest(key, message, "sha256")[:16]
 
 
-def _token_words(record_tokens: pa.Array | pa.ChunkedArray | Sequence[bytes | None]):
+def token_words(record_tokens: pa.Array | pa.ChunkedArray | Sequence[bytes | None]):
     """(n, 2) uint64 words of 16-byte tokens, and which rows have one."""
     if isinstance(record_tokens, pa.ChunkedArray):
         record_tokens = record_tokens.combine_chunks()
@@ -174,7 +190,7 @@ def prf_words(
     record_tokens: pa.Array | pa.ChunkedArray | Sequence[bytes | None],
 ) -> tuple[np.ndarray, np.ndarray]:
     """One 64-bit PRF word per record for (release, field), and which records have a token."""
-    words, present = _token_words(record_tokens)
+    words, present = token_words(record_tokens)
     return siphash24_16(field_key(key, release_id, field), words), present
 
 

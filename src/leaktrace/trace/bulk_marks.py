@@ -18,33 +18,6 @@ import pyarrow as pa
 
 from leaktrace.release import marks
 
-_C = tuple(np.uint64(c) for c in (0x736F6D6570736575, 0x646F72616E646F6D, 0x6C7967656E657261,
-                                  0x7465646279746573))  # fmt: skip
-
-
-def siphash24_16_keyed(k0: np.ndarray, k1: np.ndarray, words: np.ndarray) -> np.ndarray:
-    """SipHash-2-4 of 16-byte messages (``words``: (n, 2) little-endian uint64) with a key per
-    message (``k0``, ``k1``: its two little-endian halves), as
-    :func:`leaktrace.release.marks.siphash24_16` computes it for one key."""
-    with np.errstate(over="ignore"):
-        # fresh arrays: the SipRound of marks works in place
-        v0, v1, v2, v3 = k0 ^ _C[0], k1 ^ _C[1], k0 ^ _C[2], k1 ^ _C[3]
-        scratch = np.empty_like(v0)
-        last = np.uint64(16 << 56)
-        for m in (words[:, 0].astype(np.uint64), words[:, 1].astype(np.uint64), last):
-            v3 ^= m
-            marks._sipround(v0, v1, v2, v3, scratch)
-            marks._sipround(v0, v1, v2, v3, scratch)
-            v0 ^= m
-        v2 ^= np.uint64(0xFF)
-        for _ in range(4):
-            marks._sipround(v0, v1, v2, v3, scratch)
-    return v0 ^ v1 ^ v2 ^ v3
-
-
-def _halves(key: bytes) -> tuple[int, int]:
-    return int.from_bytes(key[:8], "little"), int.from_bytes(key[8:16], "little")
-
 
 def read_many(
     key: bytes,
@@ -61,7 +34,7 @@ def read_many(
     ``pair_release[i]``'s members. ``record_tokens`` has one token per row of ``observed``.
     Fields missing from ``observed`` are left out; a release with no member rows reads
     0 of 0."""
-    words, present = marks._token_words(record_tokens)
+    words, present = marks.token_words(record_tokens)
     counts: list[dict[str, marks.MarkCount]] = [{} for _ in release_ids]
     specs = {(f, s) for wanted in fields for f, s in wanted.items() if f in observed.column_names}
     for field, spec in sorted(specs):
@@ -76,11 +49,12 @@ def read_many(
         keep = np.isin(pair_release, users) & available.any(1)[pair_row]
         rel, row = pair_release[keep], pair_row[keep]
         halves = np.array(
-            [_halves(marks.field_key(key, release_ids[j], field)) for j in users], np.uint64
+            [marks.key_halves(marks.field_key(key, release_ids[j], field)) for j in users],
+            np.uint64,
         ).reshape(-1, 2)
         slot = np.full(len(release_ids), -1)
         slot[users] = np.arange(len(users))
-        hashed = siphash24_16_keyed(halves[slot[rel], 0], halves[slot[rel], 1], words[row])
+        hashed = marks.siphash24_16_keyed(halves[slot[rel], 0], halves[slot[rel], 1], words[row])
         picked = marks.choices(hashed, chosen.q, chosen.slots)
         usable = available[row]
         agree = np.bincount(rel, (usable & (picked == current[row])).sum(1), len(release_ids))
