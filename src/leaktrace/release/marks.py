@@ -592,10 +592,32 @@ _MAX_HEAD = 16  # characters; longer heads (a few autonomous prefectures) get no
 
 
 def _hash_text(text: str) -> int:
+    """The prefix hash :func:`_head_index` gives a value starting with ``text`` (one value:
+    tests and :func:`_hash_texts`' doctest)."""
     value = 0
     for char in text:
         value = (value * 0x100000001B3 + _char_code(char) + 1) & 0xFFFFFFFFFFFFFFFF
     return value
+
+
+def _hash_texts(texts: Sequence[str]) -> np.ndarray:
+    """:func:`_hash_text` of every text, column by column in NumPy (one code per distinct
+    character instead of one per character of ~10^5 heads).
+
+    >>> texts = ["北京市朝阳区", "贵州贵阳市云岩区", "a"]
+    >>> [int(h) for h in _hash_texts(texts)] == [_hash_text(t) for t in texts]
+    True
+    """
+    code = {char: _char_code(char) for char in set().union(*texts)}
+    lengths = np.fromiter((len(t) for t in texts), np.int64, len(texts))
+    flat = np.fromiter((code[char] for text in texts for char in text), np.uint64, lengths.sum())
+    starts = np.cumsum(lengths) - lengths
+    hashes = np.zeros(len(texts), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(int(lengths.max(initial=0))):
+            rows = np.flatnonzero(lengths > k)
+            hashes[rows] = hashes[rows] * _BASE + flat[starts[rows] + k] + np.uint64(1)
+    return hashes
 
 
 def _province_forms(name: str) -> tuple[str, ...]:
@@ -684,7 +706,7 @@ def _heads() -> _Heads:
             variant[i, 1, :] = variant[i, 0, :]
         if not hc:
             variant[i, :, 1] = variant[i, :, 0]
-    hashes = np.array([_hash_text(t) for t in texts], dtype=np.uint64)
+    hashes = _hash_texts(texts)
     order = np.argsort(hashes)
     if np.unique(hashes).size != hashes.size:  # pragma: no cover - 64-bit collision
         raise RuntimeError("head hash collision")
@@ -705,42 +727,19 @@ def _heads() -> _Heads:
 
 
 def _head_index(values: pa.Array) -> np.ndarray:
-    """The head (index into ``_heads().texts``, -1: none) each value starts with."""
+    """The head (index into ``_heads().texts``, -1: none) each value starts with: the longest
+    one among its leading three-byte (CJK) characters, found by prefix hash
+    (:func:`leaktrace.release._mark_loops.head_index`, compiled)."""
+    from leaktrace.release import _mark_loops
+
     heads = _heads()
     offsets, data, valid = _strings(values)
-    n = len(values)
-    starts, ends = offsets[:-1], offsets[1:]
-    width = heads.max_chars
-    # Leading three-byte (CJK) characters as 24-bit codes (one gather of the first bytes),
-    # and polynomial prefix hashes of them, column by column.
-    index_type = np.int32 if data.size < 2**31 - 3 * width else np.int64
-    position = starts.astype(index_type)[None, :] + np.arange(3 * width, dtype=index_type)[:, None]
-    inside = (position < ends.astype(index_type)[None, :]) & valid[None, :]
-    if data.size:
-        matrix = data[np.minimum(position, data.size - 1)]
-        matrix[~inside] = 0
-    else:
-        matrix = np.zeros(position.shape, np.uint8)
-    b0 = matrix[0::3].astype(np.uint32)
-    cjk = inside[2::3] & (b0 >= 0xE0) & (b0 < 0xF0)
-    run = np.logical_and.accumulate(cjk, axis=0)
-    codes = (b0 << 16) | (matrix[1::3].astype(np.uint32) << 8) | matrix[2::3]
-    ending = run & np.isin(codes, heads.last_chars)
-    head = np.full(n, -1, dtype=np.int64)
-    hashes = np.zeros(n, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for k in range(width):
-            rows = np.flatnonzero(ending[k])
-            hashes *= _BASE
-            hashes += codes[k]
-            hashes += np.uint64(1)
-            if not rows.size:
-                continue
-            keys = hashes[rows]
-            found = np.minimum(np.searchsorted(heads.hashes, keys), heads.hashes.size - 1)
-            hit = heads.hashes[found] == keys
-            head[rows[hit]] = heads.head[found[hit]]  # longer heads come later and win
-    return head
+    if not data.size:
+        data = np.zeros(1, np.uint8)
+    return _mark_loops.head_index(
+        offsets, data, valid, heads.max_chars, heads.last_chars.astype(np.uint64),
+        heads.hashes, heads.head.astype(np.int64),
+    )  # fmt: skip
 
 
 class AddressRule:
@@ -771,20 +770,10 @@ class AddressRule:
         return result
 
     def _parse_new(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        heads = _heads()
         offsets, data, valid = _strings(values)
         n = len(values)
         starts, ends = offsets[:-1], offsets[1:]
-        # A head lies within the leading run of three-byte (CJK) characters, at most
-        # max_chars of them: find heads once per distinct run (a column of addresses repeats
-        # its provinces, cities, counties and roads).
-        leading = pc.replace_substring_regex(
-            pc.utf8_slice_codeunits(values, 0, heads.max_chars), r"[^\x{0800}-\x{FFFF}].*$", ""
-        )
-        prefixes = pc.dictionary_encode(leading)
-        indexes = prefixes.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        distinct = _head_index(prefixes.dictionary)
-        head = np.where(indexes >= 0, distinct[np.maximum(indexes, 0)], -1) if n else indexes
+        head = _head_index(values)
         # The room: (单元|栋|号楼) + 3-4 digits + optional 室, at the end of the value.
         room_mark = np.frombuffer(_ROOM.encode(), np.uint8)
         length = ends - starts
