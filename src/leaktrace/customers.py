@@ -564,12 +564,19 @@ def row_owners(
 def _owners_by_identifiers(
     workspace: store.Workspace, batch: pa.Table, identifiers: ColumnMap
 ) -> np.ndarray:
-    owners = np.full(batch.num_rows, -1, dtype=np.int64)
     matched = match_batches(
         workspace, [batch], identifiers, jobs=1 if len(batch) < 50_000 else None
     )
-    rows = matched.rows_table.filter(pc.equal(matched.rows_table.column("status"), "matched"))
-    owners[rows.column("row_no").to_numpy()] = rows.column("customer_id").to_numpy()
+    return owners_of_matches(matched.rows_table, batch.num_rows)
+
+
+def owners_of_matches(rows: pa.Table, num_rows: int) -> np.ndarray:
+    """The register id of each of ``num_rows`` rows from what :func:`store.match_tokens`
+    tells of them (``row_no``, ``status``, ``customer_id``); -1 for rows that match nobody,
+    or several."""
+    owners = np.full(num_rows, -1, dtype=np.int64)
+    matched = rows.filter(pc.equal(rows.column("status"), "matched"))
+    owners[matched.column("row_no").to_numpy()] = matched.column("customer_id").to_numpy()
     return owners
 
 

@@ -329,13 +329,8 @@ class Workspace:
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Run a block in one transaction: all of it lands, or none of it."""
-        self.db.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(self.db):
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
 
     def counts(self) -> dict[str, int]:
         """Customers, tokens and loads in the register."""
@@ -509,15 +504,10 @@ def _migrate(db: duckdb.DuckDBPyConnection) -> None:
             f"({SCHEMA_VERSION}); upgrade leaktrace."
         )
     for step in range(version, SCHEMA_VERSION):
-        db.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(db):
             for statement in MIGRATIONS[step]:
                 db.execute(statement)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(step + 1)])
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
 
 def _now() -> datetime.datetime:
@@ -727,6 +717,20 @@ def _merge_known(db: duckdb.DuckDBPyConnection, part: int, load_id: int, key_ver
         [key_version, load_id, load_id],
     )
     db.execute("DROP TABLE stage_ids")
+
+
+@contextmanager
+def transaction(db: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run a block in one transaction: all of it lands, or none of it (a rollback that
+    fails because the error already ended the transaction leaves the first error to tell)."""
+    db.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 @contextmanager
@@ -1147,7 +1151,7 @@ def touch_summary(db: duckdb.DuckDBPyConnection, branch: str | None) -> str:
             return prefix
     read_only = db.execute("SELECT current_setting('access_mode')").fetchall()[0][0]
     prefix = session if read_only == "read_only" else stored
-    temporary = "TEMP " if prefix.startswith("temp") else ""
+    temporary = "TEMP " if prefix == session else ""
     # Pairs by integer keys (staff_key = hash(staff_id), register id): DISTINCT over 10^8
     # events costs less on them than on the staff id's text.
     pairs = f"""SELECT DISTINCT staff_key, customer_id FROM access_events
@@ -1167,18 +1171,9 @@ def touch_summary(db: duckdb.DuckDBPyConnection, branch: str | None) -> str:
         f"CREATE OR REPLACE {temporary}TABLE {prefix}trace_touch_state (value VARCHAR)",
         f"INSERT INTO {prefix}trace_touch_state VALUES ('{_sql_text(state)}')",
     )
-    if temporary:
+    with transaction(db):
         for statement in statements:
             db.execute(statement)
-        return prefix
-    db.execute("BEGIN TRANSACTION")
-    try:
-        for statement in statements:
-            db.execute(statement)
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
     return prefix
 
 
@@ -1409,8 +1404,7 @@ def move_legacy_events(db: duckdb.DuckDBPyConnection, folder: Path) -> None:
         {"staff_key": "hash(staff_id)", "cust": _CUSTOMER_KEY}.get(c, c) + f" AS {c}"
         for c in EVENT_COLUMNS
     )
-    db.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(db):
         parts = []
         for load_id, rows, low, high in loads:
             name = f"L{load_id:06d}-0000.parquet"
@@ -1419,11 +1413,6 @@ def move_legacy_events(db: duckdb.DuckDBPyConnection, folder: Path) -> None:
             parts.append((name, load_id, rows, low, high))
         record_parts(db, parts)
         db.execute(f"DELETE FROM {table}")
-        db.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            db.execute("ROLLBACK")
-        raise
 
 
 def quote_name(name: str) -> str:

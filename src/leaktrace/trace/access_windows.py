@@ -57,15 +57,13 @@ class Window:
         }
 
 
-def prepare(workspace: store.Workspace) -> bool:
+def prepare(workspace: store.Workspace) -> None:
     """Make current what :func:`windows` reads about users' normal work: the per-user touch
-    summary of all access events (:func:`store.touch_summary`). The CLI's loads call it, so
-    that the first trace after a load does not pay for it (~30 s for 10^8 events); whether
-    there were events to summarise."""
-    if not store.has_access_events(workspace.db):
-        return False
-    store.touch_summary(workspace.db, monitor.branch_attribute(workspace))
-    return True
+    summary of all access events (:func:`store.touch_summary`), when there are events. The
+    CLI's loads call it, so that the first trace after a load does not pay for it (~17 s for
+    10^8 events, benchmarks/RESULTS.md)."""
+    if store.has_access_events(workspace.db):
+        store.touch_summary(workspace.db, monitor.branch_attribute(workspace))
 
 
 def windows(workspace: store.Workspace, leaked_customers: pa.Array) -> list[Window]:

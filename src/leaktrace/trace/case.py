@@ -108,10 +108,7 @@ def _owners_and_exact_tokens(
         return owners, channels.exact_tokens(workspace, leaked, mapping)
     found = customers.row_tokens(workspace.keyring.key("match"), leaked, mapping)
     probe = found.rename_columns(["row_no", *found.column_names[1:]])
-    rows = store.match_tokens(workspace.db, probe)
-    rows = rows.filter(pc.equal(rows.column("status"), "matched"))
-    owners = np.full(leaked.num_rows, -1, dtype=np.int64)
-    owners[rows.column("row_no").to_numpy()] = rows.column("customer_id").to_numpy()
+    owners = customers.owners_of_matches(store.match_tokens(workspace.db, probe), leaked.num_rows)
     exact = found.filter(found.column("exact")).column("token").combine_chunks()
     return pa.array(owners, mask=owners < 0), exact
 
