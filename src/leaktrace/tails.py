@@ -74,7 +74,6 @@ def binomial_pmf(n: int, p: float) -> tuple[int, np.ndarray]:
     """Binomial(n, p)'s pmf where it is not 0.0 in float64: (first x, pmf from x on)."""
     table = log_factorials(n)
     i = np.arange(n + 1, dtype=np.float64)
-    # as channels.sum_of_binomials_pvalue wrote it, term for term
     log_pmf = (
         table[n] - (table[: n + 1] + table[n::-1]) + i * math.log(p) + (n - i) * math.log1p(-p)
     )

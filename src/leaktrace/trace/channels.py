@@ -116,7 +116,7 @@ def candidates(
         result = Candidate(release_id=release_ids[j], recipient=body["recipient"])
         if fields[j]:
             result.marks = read[j]
-            result.marks_pvalue = sum_of_binomials_pvalue(
+            result.marks_pvalue = tails.sum_of_binomials_tail(
                 [(c.agreements, c.trials, 1 / c.q) for c in result.marks.values()]
             )
         result.decoys = decoy_hits.get(result.release_id, 0)
@@ -170,15 +170,3 @@ def exact_tokens(
         return exact
     numbers = customers.customer_refs(key, leaked.column(mapping.id_column))
     return pa.concat_arrays([exact, pc.drop_null(numbers)])
-
-
-def sum_of_binomials_pvalue(tests: list[tuple[int, int, float]]) -> float:
-    """``P(X_1 + … + X_k >= k_1 + … + k_k)`` for independent X_j ~ Binomial(n_j, p_j), exactly
-    (see :func:`.tails.sum_of_binomials_tail`).
-
-    >>> round(sum_of_binomials_pvalue([(2, 2, 0.5), (1, 1, 0.5)]), 6)
-    0.125
-    >>> sum_of_binomials_pvalue([])
-    1.0
-    """
-    return tails.sum_of_binomials_tail(tests)
