@@ -253,6 +253,23 @@ def test_compiled_loop_reads_the_current_grammar():
     assert _token_scan.reads(identifiers.grammar().source)
 
 
+BYTE_CLASSES = ((0x30, 0x39), b"@", b"*", b" -", (0x80, 0xFF))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(SCANNED, max_size=12), st.integers(0, 2))
+def test_byte_counts_count_every_class(texts, skip):
+    """The compiled count (``_token_loops.class_counts``) of bytes by class, for every class at
+    once, equals a count per string and class, slices of a string array included."""
+    strings = pa.array(["前缀"] * skip + [t or "" for t in texts], pa.string()).slice(skip)
+    counts = _column_text._byte_counts(strings, *BYTE_CLASSES)
+    for members, found in zip(BYTE_CLASSES, counts, strict=True):
+        if isinstance(members, tuple):
+            members = bytes(range(members[0], members[1] + 1))
+        expected = [sum(b in members for b in (t or "").encode()) for t in texts]
+        assert found.tolist() == expected
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(TEXTS, min_size=1, max_size=12), st.integers(0, 3))
 def test_column_path_reads_slices_and_chunks(texts, cut):

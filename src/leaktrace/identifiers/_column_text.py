@@ -142,36 +142,23 @@ def _buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _byte_counts(strings: pa.Array, *classes: bytes | tuple[int, int]) -> list[np.ndarray]:
-    """Per string, how many of its bytes are in each class (a set of bytes, or a byte range)."""
+    """Per string, how many of its bytes are in each class (a set of bytes, or a byte range):
+    one compiled pass over the bytes for all classes
+    (:func:`leaktrace.identifiers._token_loops.class_counts`)."""
     offsets, data = _buffers(strings)
-    # Sums over each string's bytes (reduceat gives an empty string the next byte: masked).
-    filled = np.flatnonzero(offsets[1:] > offsets[:-1])
-    result = []
-    for members in classes:
+    counts = _loops().class_counts(offsets, data, _class_table(classes), len(classes))
+    return [counts[:, c] for c in range(len(classes))]
+
+
+@cache
+def _class_table(classes: tuple[bytes | tuple[int, int], ...]) -> np.ndarray:
+    """Bit ``c`` of entry ``b``: whether byte ``b`` is in ``classes[c]`` (at most eight)."""
+    table = np.zeros(256, dtype=np.uint8)
+    for c, members in enumerate(classes):
         if isinstance(members, tuple):
-            hit = np.subtract(data, members[0], dtype=np.uint8) <= members[1] - members[0]
-        else:
-            hit = _in_bytes(data, members)
-        counts = np.zeros(len(strings), dtype=np.int64)
-        if filled.size:
-            counts[filled] = np.add.reduceat(hit, offsets[:-1][filled], dtype=np.int64)
-        result.append(counts)
-    return result
-
-
-def _in_bytes(data: np.ndarray, members: bytes) -> np.ndarray:
-    """Which bytes of ``data`` are among ``members``: a comparison per member (or per run of
-    consecutive members) is several times faster than a lookup table indexed by every byte."""
-    hit = np.zeros(len(data), dtype=bool)
-    ordered = sorted(set(members))
-    start = 0
-    for i in range(1, len(ordered) + 1):
-        if i == len(ordered) or ordered[i] != ordered[i - 1] + 1:
-            low, high = ordered[start], ordered[i - 1]
-            # One subtraction (wrapping below ``low``) and one comparison test the range.
-            hit |= np.subtract(data, low, dtype=np.uint8) <= high - low
-            start = i
-    return hit
+            members = bytes(range(members[0], members[1] + 1))
+        table[list(members)] |= np.uint8(1 << c)
+    return table
 
 
 # NumPy 2's unique, union1d and setdiff1d are slow on large integer arrays: sorted arrays are
@@ -186,11 +173,6 @@ def _without(ordered: np.ndarray, remove: np.ndarray) -> np.ndarray:
     gone = np.zeros(ordered.max() + 1 if len(ordered) else 0, dtype=bool)
     gone[remove] = True
     return ordered[~gone[ordered]]
-
-
-def _digits(strings: pa.Array) -> np.ndarray:
-    """ASCII digits per string."""
-    return _byte_counts(strings, (0x30, 0x39))[0]
 
 
 def _slices(strings: pa.Array, owner: np.ndarray, start: np.ndarray, end: np.ndarray) -> pa.Array:

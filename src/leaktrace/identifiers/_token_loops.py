@@ -1,5 +1,5 @@
 """Compiled loops over a column's UTF-8 bytes: folding full-width forms, cutting the tokens RE2
-marked, and character offsets of byte offsets.
+marked, character offsets of byte offsets, and counts of bytes by class.
 
 ``_column_text`` has RE2 put a NUL before and after every token of the grammar; one loop here
 then gives every token's bytes, its row, and its offset in the row in bytes and in characters
@@ -119,6 +119,24 @@ def chars_before(
     return result
 
 
+@njit(cache=True, nogil=True)
+def class_counts(
+    offsets: np.ndarray, data: np.ndarray, classes: np.ndarray, count: int
+) -> np.ndarray:
+    """Per string, how many of its bytes are in each of ``count`` byte classes: an (n, count)
+    array; ``classes[b]`` has bit ``c`` set when byte ``b`` is in class ``c``."""
+    result = np.zeros((len(offsets) - 1, count), dtype=np.int64)
+    for r in range(len(offsets) - 1):
+        for i in range(offsets[r], offsets[r + 1]):
+            bits = classes[data[i]]
+            c = 0
+            while bits:
+                result[r, c] += bits & 1
+                bits >>= 1
+                c += 1
+    return result
+
+
 def warm_up() -> None:
     """Load (or compile, the first time on a machine) every loop before workers fork."""
     offsets = np.array([0, 3], dtype=np.int64)
@@ -126,3 +144,4 @@ def warm_up() -> None:
     fold(offsets, data)
     cut(offsets, data)
     chars_before(offsets, data, np.zeros(1, np.int64), np.ones(1, np.int64))
+    class_counts(offsets, data, np.zeros(256, dtype=np.uint8), 1)
