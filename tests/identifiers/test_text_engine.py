@@ -14,11 +14,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from leaktrace import identifiers, synth
-from leaktrace.identifiers import _column_text, _token_scan, find_all, halfwidth, pattern_spans
+from leaktrace.identifiers import (
+    _column_text,
+    _token_loops,
+    _token_scan,
+    find_all,
+    halfwidth,
+    pattern_spans,
+)
 
 SHAPED = tuple(name for name in identifiers.registry() if name not in ("person_name", "address"))
 PEOPLE = synth.customers(40, seed=11)
@@ -268,6 +275,31 @@ def test_byte_counts_count_every_class(texts, skip):
             members = bytes(range(members[0], members[1] + 1))
         expected = [sum(b in members for b in (t or "").encode()) for t in texts]
         assert found.tolist() == expected
+
+
+WORD_EDGES = ["1 X", "1 -2", "1--2", "12 ", "-1", "1x", "1X2", "Ab1 2-3X", "zZ", "", "aX1"]
+WORDS = st.one_of(
+    st.text(st.sampled_from("0123456789 -Xxab+()*Z"), max_size=16), st.sampled_from(WORD_EDGES)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(WORDS, min_size=1, max_size=12))
+@example(WORD_EDGES)
+def test_word_shapes_read_words_as_the_patterns_do(words):
+    """The compiled word shapes (``_token_loops.word_shapes``): the leading letters as
+    ``lstrip`` strips them, whether the rest is a plain number as its pattern says, and then
+    its separators."""
+    strings = pa.array(["前缀", *words], pa.string()).slice(1)
+    offsets, data = _column_text._buffers(strings)
+    rows = np.arange(len(words))[::-1].copy()
+    letters, plain, separators = _token_loops.word_shapes(offsets, data, rows)
+    for k, row in enumerate(rows.tolist()):
+        rest = words[row].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        number = re.fullmatch(r"[0-9]+(?:[ -][0-9]+)*[Xx]?", rest) is not None
+        assert letters[k] == len(words[row]) - len(rest)
+        assert plain[k] == number
+        assert separators[k] == (rest.count(" ") + rest.count("-") if number else 0)
 
 
 @settings(max_examples=50, deadline=None)

@@ -1,5 +1,5 @@
 """Compiled loops over a column's UTF-8 bytes: folding full-width forms, cutting the tokens RE2
-marked, character offsets of byte offsets, and counts of bytes by class.
+marked, character offsets of byte offsets, counts of bytes by class, and the shapes of words.
 
 ``_column_text`` has RE2 put a NUL before and after every token of the grammar; one loop here
 then gives every token's bytes, its row, and its offset in the row in bytes and in characters
@@ -137,6 +137,41 @@ def class_counts(
     return result
 
 
+@njit(cache=True, nogil=True)
+def word_shapes(
+    offsets: np.ndarray, data: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shape of the ASCII words ``rows`` of a string array: (leading letters, whether the
+    rest is a plain number ``^[0-9]+(?:[ -][0-9]+)*[Xx]?$``, its separators when it is)."""
+    letters = np.zeros(len(rows), dtype=np.int64)
+    plain = np.zeros(len(rows), dtype=np.bool_)
+    separators = np.zeros(len(rows), dtype=np.int64)
+    for k in range(len(rows)):
+        begin = offsets[rows[k]]
+        end = offsets[rows[k] + 1]
+        i = begin
+        while i < end and (0x41 <= data[i] <= 0x5A or 0x61 <= data[i] <= 0x7A):
+            i += 1
+        letters[k] = i - begin
+        ok = i < end and 0x30 <= data[i] <= 0x39
+        seps = 0
+        while ok and i < end:
+            byte = data[i]
+            if 0x30 <= byte <= 0x39:
+                i += 1
+            elif (byte == 0x20 or byte == 0x2D) and i + 1 < end and 0x30 <= data[i + 1] <= 0x39:
+                seps += 1
+                i += 1
+            elif (byte == 0x58 or byte == 0x78) and i + 1 == end:
+                i += 1
+            else:
+                ok = False
+        plain[k] = ok
+        if ok:
+            separators[k] = seps
+    return letters, plain, separators
+
+
 def warm_up() -> None:
     """Load (or compile, the first time on a machine) every loop before workers fork."""
     offsets = np.array([0, 3], dtype=np.int64)
@@ -145,3 +180,4 @@ def warm_up() -> None:
     cut(offsets, data)
     chars_before(offsets, data, np.zeros(1, np.int64), np.ones(1, np.int64))
     class_counts(offsets, data, np.zeros(256, dtype=np.uint8), 1)
+    word_shapes(offsets, data, np.zeros(1, np.int64))
