@@ -302,6 +302,21 @@ def test_word_shapes_read_words_as_the_patterns_do(words):
         assert separators[k] == (rest.count(" ") + rest.count("-") if number else 0)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text("ab1 -@", max_size=12), min_size=1, max_size=8), st.data())
+def test_slices_copy_the_bytes_asked_for(texts, data):
+    """The compiled copy of string slices (``_token_loops.slices``) gives the bytes
+    ``start:end`` of each owner, in the order asked, repeats and empty slices included."""
+    strings = pa.array(["前缀", *texts], pa.string()).slice(1)
+    owner = data.draw(st.lists(st.integers(0, len(texts) - 1), max_size=10))
+    bounds = [sorted(data.draw(st.lists(st.integers(0, len(texts[o])), min_size=2, max_size=2)))
+              for o in owner]  # fmt: skip
+    start = np.array([b[0] for b in bounds], np.int64)
+    end = np.array([b[1] for b in bounds], np.int64)
+    found = _column_text._slices(strings, np.array(owner, np.int64), start, end)
+    assert found.to_pylist() == [texts[o][b[0] : b[1]] for o, b in zip(owner, bounds, strict=True)]
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(TEXTS, min_size=1, max_size=12), st.integers(0, 3))
 def test_column_path_reads_slices_and_chunks(texts, cut):

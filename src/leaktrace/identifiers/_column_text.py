@@ -174,16 +174,18 @@ def _without(ordered: np.ndarray, remove: np.ndarray) -> np.ndarray:
 
 
 def _slices(strings: pa.Array, owner: np.ndarray, start: np.ndarray, end: np.ndarray) -> pa.Array:
-    """The bytes ``start[k]:end[k]`` of string ``owner[k]``, for every k (character bounds)."""
+    """The bytes ``start[k]:end[k]`` of string ``owner[k]``, for every k (byte offsets):
+    one compiled copy (:func:`leaktrace.identifiers._token_loops.slices`)."""
     offsets, data = _buffers(strings)
-    sizes = end - start
-    new_offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=new_offsets[1:])
-    gather = np.repeat(offsets[owner] + start - new_offsets[:-1], sizes) + np.arange(
-        new_offsets[-1]
+    new_offsets, new_data = _loops().slices(
+        offsets,
+        data,
+        np.asarray(owner, np.int64),
+        np.asarray(start, np.int64),
+        np.asarray(end, np.int64),
     )
     return pa.LargeStringArray.from_buffers(
-        len(sizes), pa.py_buffer(new_offsets), pa.py_buffer(data[gather].tobytes())
+        len(new_offsets) - 1, pa.py_buffer(new_offsets), pa.py_buffer(new_data)
     )
 
 

@@ -1,5 +1,6 @@
 """Compiled loops over a column's UTF-8 bytes: folding full-width forms, cutting the tokens RE2
-marked, character offsets of byte offsets, counts of bytes by class, and the shapes of words.
+marked, character offsets of byte offsets, counts of bytes by class, the shapes of words, and
+slices of strings.
 
 ``_column_text`` has RE2 put a NUL before and after every token of the grammar; one loop here
 then gives every token's bytes, its row, and its offset in the row in bytes and in characters
@@ -180,4 +181,22 @@ def warm_up() -> None:
     cut(offsets, data)
     chars_before(offsets, data, np.zeros(1, np.int64), np.ones(1, np.int64))
     class_counts(offsets, data, np.zeros(256, dtype=np.uint8), 1)
-    word_shapes(offsets, data, np.zeros(1, np.int64))
+    one = np.zeros(1, np.int64)
+    word_shapes(offsets, data, one)
+    slices(offsets, data, one, one, one + 1)
+
+
+@njit(cache=True, nogil=True)
+def slices(
+    offsets: np.ndarray, data: np.ndarray, owner: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of the strings ``data[offsets[owner[k]] + start[k] : … + end[k]]``."""
+    new_offsets = np.zeros(len(owner) + 1, dtype=np.int64)
+    for k in range(len(owner)):
+        new_offsets[k + 1] = new_offsets[k] + end[k] - start[k]
+    out = np.empty(new_offsets[-1], dtype=np.uint8)
+    for k in range(len(owner)):
+        shift = offsets[owner[k]] + start[k] - new_offsets[k]
+        for i in range(new_offsets[k], new_offsets[k + 1]):
+            out[i] = data[i + shift]
+    return new_offsets, out
