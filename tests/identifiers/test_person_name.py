@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leaktrace.exceptions import ValidationError
-from leaktrace.identifiers import find_all, person_name
+from leaktrace.identifiers import _span_loops, find_all, person_name
 
 VALID = [
     ("王芳", "王芳"),
@@ -302,3 +302,21 @@ def test_benchmark_figures_hold():
     score, _errors = name_models.evaluate_joined(name_models._spans(person_name), texts, gold)
     assert score.precision >= 0.97
     assert score.recall >= 0.93
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(1, 6), st.booleans()), max_size=20))
+def test_first_disjoint_keeps_what_a_loop_over_the_spans_keeps(spans):
+    """The compiled pass (``_span_loops.first_disjoint``) keeps the spans the Python loop it
+    replaced kept: in start order, each one not refused that starts at or after the last kept
+    span's end."""
+    spans.sort(key=lambda span: span[0])
+    starts = np.array([s for s, _, _ in spans], np.int64)
+    ends = np.array([s + n for s, n, _ in spans], np.int64)
+    refused = np.array([r for _, _, r in spans], bool)
+    expected, last_end = [], 0
+    for start, end, no in zip(starts.tolist(), ends.tolist(), refused.tolist(), strict=True):
+        keep = start >= last_end and not no
+        expected.append(keep)
+        last_end = end if keep else last_end
+    assert _span_loops.first_disjoint(starts, ends, refused).tolist() == expected

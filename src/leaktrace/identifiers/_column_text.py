@@ -91,16 +91,15 @@ class ColumnSpans:
 
 def _loops(name: str = "_token_loops") -> ModuleType:
     """A module of compiled loops (``_token_loops``, ``_token_scan``, ``_digit_loops``, or
-    ``_key_loops`` of the finders' word tables),
-    imported on first use: numba takes ~0.5 s to import and set up, which a command that reads
-    no free text should not pay."""
+    ``_key_loops`` and ``_span_loops`` of the finders), imported on first use: numba takes
+    ~0.5 s to import and set up, which a command that reads no free text should not pay."""
     return importlib.import_module(f"leaktrace.identifiers.{name}")
 
 
 def warm_up() -> None:
     """Import, and load or compile, the compiled loops now: the scanner calls this before it
     forks its workers, which then inherit them instead of each loading its own."""
-    for name in ("_token_loops", "_token_scan", "_digit_loops", "_key_loops"):
+    for name in ("_token_loops", "_token_scan", "_digit_loops", "_key_loops", "_span_loops"):
         _loops(name).warm_up()
 
 
@@ -783,11 +782,7 @@ def _unclaimed(
         starts, ends = starts[clear], ends[clear]
     if np.any(starts[1:] < np.maximum.accumulate(ends)[:-1]):
         # Spans of one finder that overlap each other (never seen): the first one wins.
-        kept, last_end = [], -1
-        for i, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-            if start >= last_end:
-                kept.append(i)
-                last_end = end
+        kept = _loops("_span_loops").first_disjoint(starts, ends, np.zeros(len(starts), bool))
         starts, ends = starts[kept], ends[kept]
     return starts, ends
 

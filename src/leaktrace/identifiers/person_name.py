@@ -1190,20 +1190,19 @@ def _han_spans(text: str) -> tuple[np.ndarray, np.ndarray]:
         starts, ends = starts[order], ends[order]
     if not doubtful and not np.any(starts[1:] < ends[:-1]):
         return starts, ends
-    kept = []
-    last_end = 0
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        if start < last_end:
-            continue
-        if start in doubtful:
-            # 由黄萱, 和王芳: the surname may be a function word before the real surname.
-            given = start + 1
-            later, _later_end = _best(text, given, given + 1, lex)
-            if later >= THRESHOLD and SURNAMES[text[given]] >= SURNAMES.get(text[start], 0):
-                continue
-        last_end = end
-        kept.append((start, end))
-    return _as_arrays(kept)
+    refused = np.zeros(len(starts), dtype=bool)
+    for k in np.flatnonzero(np.isin(starts, np.array(sorted(doubtful), np.int64))).tolist():
+        # 由黄萱, 和王芳: the surname may be a function word before the real surname (asked of
+        # every doubtful start, also those an earlier name covers: the few extra reads are
+        # cheaper than a Python loop over every name).
+        start = int(starts[k])
+        given = start + 1
+        later, _later_end = _best(text, given, given + 1, lex)
+        refused[k] = later >= THRESHOLD and SURNAMES[text[given]] >= SURNAMES.get(text[start], 0)
+    from leaktrace.identifiers._span_loops import first_disjoint  # numba: on first use
+
+    kept = first_disjoint(starts, ends, refused)
+    return starts[kept], ends[kept]
 
 
 def _as_arrays(spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
