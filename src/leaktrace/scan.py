@@ -427,11 +427,13 @@ def _workers(jobs: int) -> ProcessPoolExecutor | contextlib.nullcontext[None]:
     from the cache folder (:func:`leaktrace.identifiers._vector.stored`) while the others work,
     and the parent only reads the source. The text engine's compiled loops are loaded first
     (:func:`leaktrace.identifiers._column_text.warm_up`): numba's set-up is paid once, not in
-    every worker.
+    every worker. So is pyarrow's import of pandas, where pandas is installed: pyarrow imports
+    it on its first conversion of a NumPy array (~0.3 s, which each worker paid).
     """
     if jobs <= 1:
         return contextlib.nullcontext()
     _column_text.warm_up()
+    pa.array(np.zeros(1, dtype=np.int64))
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
 
 
