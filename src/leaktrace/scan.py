@@ -164,7 +164,10 @@ def _type_jrt(name: str) -> str:
 def _non_empty(values: pa.Array) -> pa.Array:
     """Non-null, non-blank values as trimmed strings."""
     strings = _vector.trim_whitespace(_vector.as_strings(values))
-    return pc.filter(strings, pc.fill_null(pc.greater(pc.binary_length(strings), 0), False))
+    present = pc.fill_null(pc.greater(pc.binary_length(strings), 0), False)
+    if pc.all(present).as_py():  # most typed columns: no copy
+        return strings
+    return pc.filter(strings, present)
 
 
 def _identifier_hits(module: ModuleType, values: pa.Array) -> tuple[int, int]:

@@ -32,6 +32,20 @@ def test_remove_spaces_is_the_regex(values):
     assert _vector.remove_spaces(array).to_pylist() == _vector.remove(array, r"\s+").to_pylist()
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.text(st.sampled_from(ALPHABET), max_size=8)), max_size=12),
+    st.sampled_from([r"\s+", "-", "^a", "[京陳]+", "1$"]),
+)
+def test_remove_is_one_replacement(values, pattern):
+    """Replacing only in the values that match gives what one replacement over all gives."""
+    for array in (pa.array(values, pa.string()), pa.array(["a-1", *values], pa.large_string())[1:]):
+        expected = pc.replace_substring_regex(array, pattern, "")
+        found = _vector.remove(array, pattern)
+        assert found.type == array.type
+        assert found.to_pylist() == expected.to_pylist()
+
+
 def test_key_index_finds_every_key_and_nothing_else():
     rng = np.random.default_rng(7)
     keys = np.unique(rng.integers(0, 2**63, 5000, dtype=np.uint64))
