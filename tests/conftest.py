@@ -77,3 +77,17 @@ def write(tmp_path: Path) -> Callable[..., str]:
         return str(path)
 
     return write
+
+
+@pytest.fixture
+def checksum_path(monkeypatch) -> Callable[[bool], None]:
+    """A switch between the two ways a column's check digits are checked: the compiled loops
+    (``True``) or the NumPy matrices (``False``), whatever the column's size."""
+    from leaktrace import checksums
+
+    loops = checksums.compiled()
+
+    def use(compiled: bool) -> None:
+        monkeypatch.setattr(loops, "wanted", lambda count: compiled)
+
+    return use

@@ -193,10 +193,11 @@ def test_unreachable_database_is_one_line():
 
 _WORKER_CHECK = """
 from leaktrace import scan
+from leaktrace import _checksum_loops
 from leaktrace.identifiers import _digit_loops, _key_loops, _span_loops, _token_loops, _token_scan
 
 def uncompiled():
-    modules = (_digit_loops, _key_loops, _span_loops, _token_loops, _token_scan)
+    modules = (_checksum_loops, _digit_loops, _key_loops, _span_loops, _token_loops, _token_scan)
     loops = [getattr(m, name) for m in modules for name in dir(m)]
     return sorted(f.__name__ for f in loops if hasattr(f, "signatures") and not f.signatures)
 

@@ -1,7 +1,8 @@
 """Check-digit algorithms, written once for every identifier that needs them.
 
 Each algorithm has a scalar form for one value and a vectorized form over a NumPy matrix of
-digit codes (one row per value), used when a whole column is validated at once.
+digit codes (one row per value), used when a whole column is validated at once; Luhn and GB 11643
+also have compiled loops over a column's bytes for large columns (:func:`compiled`).
 
 * Luhn (ISO/IEC 7812-1): bank cards.
 * ISO 7064 MOD 11-2 as used by GB 11643-1999: resident identity numbers.
@@ -16,6 +17,9 @@ False
 """
 
 from __future__ import annotations
+
+import importlib
+from types import ModuleType
 
 import numpy as np
 
@@ -116,3 +120,9 @@ def luhn_valid_matrix(matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     digits = np.clip(matrix, 0, 9)
     values = np.where(doubled, _LUHN_DOUBLED[digits], digits)
     return ok & (values.sum(axis=1) % 10 == 0)
+
+
+def compiled() -> ModuleType:
+    """The compiled column checks (:mod:`leaktrace._checksum_loops`), imported on first use:
+    numba's import (~0.5 s) is paid only by commands that check large columns."""
+    return importlib.import_module("leaktrace._checksum_loops")

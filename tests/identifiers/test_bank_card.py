@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stdnum import luhn
 from stdnum.cn import ric
@@ -150,7 +150,9 @@ TABLE = [
 ]
 
 
-def test_valid_column_matches_scalar_on_table():
+@pytest.mark.parametrize("compiled", [False, True])
+def test_valid_column_matches_scalar_on_table(compiled, checksum_path):
+    checksum_path(compiled)
     expected = [value is not None and bank_card.is_valid(value) for value in TABLE]
     assert sum(expected) == 13
     assert bank_card.valid_column(pa.array(TABLE, pa.string())).tolist() == expected
@@ -190,9 +192,13 @@ cards = st.builds(
 candidates = st.one_of(cards, st.text(alphabet="0123456789 -６x卡", max_size=22), st.none())
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(candidates, max_size=40))
-def test_valid_column_agrees_with_is_valid(values):
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(candidates, max_size=40), st.booleans())
+def test_valid_column_agrees_with_is_valid(checksum_path, values, compiled):
+    """Both ways of checking a column (compiled Luhn, NumPy matrix) agree with ``is_valid``."""
+    checksum_path(compiled)
     expected = [value is not None and bank_card.is_valid(value) for value in values]
     assert bank_card.valid_column(pa.array(values, pa.string())).tolist() == expected
 
@@ -262,3 +268,15 @@ def test_resident_id_wins_over_card():
     assert resident_id.PRIORITY < bank_card.PRIORITY
     assert found(f"证件号{number}，") == [("resident_id", number)]
     assert list(bank_card.find(f"证件号{number}，")) == []
+
+
+def test_compiled_luhn_refuses_empty_and_non_digit_values():
+    """The compiled Luhn check (``_checksum_loops.luhn_valid``) holds only digits valid: the
+    empty string's sum is 0, a multiple of ten, but it is no card."""
+    data = np.frombuffer(b"0000" + b"6222021234567890128" + b"62x2", np.uint8)
+    offsets = np.array([0, 0, 4, 23, 27])
+    rows = np.arange(4)
+    loops = checksums.compiled()
+    assert loops.luhn_valid(offsets, data, rows, checksums._LUHN_DOUBLED).tolist() == [
+        False, True, True, False
+    ]  # fmt: skip

@@ -7,7 +7,7 @@ import random
 
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stdnum import luhn
 from stdnum.cn import ric
@@ -234,6 +234,10 @@ TABLE = [
     "36042619910102009X",
     "T60426199101010078",
     make_id("110105", "19900230"),
+    make_id("110105", "19000229"),  # 1900 was no leap year
+    make_id("110105", "20000229"),  # 2000 was one
+    make_id("110105", "19960229"),
+    make_id("110105", "19970229"),
     make_id("110105", "18891231"),
     make_id("110105", "18900101"),
     FUTURE,
@@ -249,9 +253,11 @@ TABLE = [
 ]
 
 
-def test_valid_column_matches_scalar_on_table():
+@pytest.mark.parametrize("compiled", [False, True])
+def test_valid_column_matches_scalar_on_table(compiled, checksum_path):
+    checksum_path(compiled)
     expected = [value is not None and resident_id.is_valid(value) for value in TABLE]
-    assert sum(expected) == 11  # the table is not all rejects
+    assert sum(expected) == 13  # the table is not all rejects
     assert resident_id.valid_column(pa.array(TABLE, pa.string())).tolist() == expected
     chunked = pa.chunked_array([TABLE[:7], TABLE[7:]], pa.large_string())
     assert resident_id.valid_column(chunked).tolist() == expected
@@ -304,9 +310,13 @@ candidates = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(candidates, max_size=40))
-def test_valid_column_agrees_with_is_valid(values):
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(candidates, max_size=40), st.booleans())
+def test_valid_column_agrees_with_is_valid(checksum_path, values, compiled):
+    """Both ways of checking a column (compiled loop, NumPy matrices) agree with ``is_valid``."""
+    checksum_path(compiled)
     expected = [value is not None and resident_id.is_valid(value) for value in values]
     assert resident_id.valid_column(pa.array(values, pa.string())).tolist() == expected
 

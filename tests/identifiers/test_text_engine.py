@@ -22,6 +22,7 @@ from leaktrace.identifiers import (
     _column_text,
     _token_loops,
     _token_scan,
+    _vector,
     find_all,
     halfwidth,
     pattern_spans,
@@ -291,7 +292,7 @@ def test_word_shapes_read_words_as_the_patterns_do(words):
     ``lstrip`` strips them, whether the rest is a plain number as its pattern says, and then
     its separators."""
     strings = pa.array(["前缀", *words], pa.string()).slice(1)
-    offsets, data = _column_text._buffers(strings)
+    offsets, data = _vector.buffers(strings)
     rows = np.arange(len(words))[::-1].copy()
     letters, plain, separators = _token_loops.word_shapes(offsets, data, rows)
     for k, row in enumerate(rows.tolist()):

@@ -52,7 +52,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leaktrace import identifiers
+from leaktrace import checksums, identifiers
 from leaktrace.exceptions import ValidationError
 from leaktrace.identifiers import MAX_PIECES, MIN_DIGITS, MIN_TOKEN, Span, _vector
 
@@ -101,6 +101,7 @@ def warm_up() -> None:
     forks its workers, which then inherit them instead of each loading its own."""
     for name in ("_token_loops", "_token_scan", "_digit_loops", "_key_loops", "_span_loops"):
         _loops(name).warm_up()
+    checksums.compiled().warm_up()
 
 
 def _lengths(strings: pa.Array) -> np.ndarray:
@@ -126,23 +127,11 @@ def _join(*parts: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(*parts, pa.scalar("", parts[0].type))
 
 
-def _buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, bytes) of a string array as NumPy views, the bytes cut at the last offset."""
-    if pa.types.is_string(strings.type):
-        strings = strings.cast(pa.large_string())
-    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int64)
-    offsets = offsets[strings.offset : strings.offset + len(strings) + 1]
-    data = strings.buffers()[2]
-    if data is None or not len(offsets):
-        return offsets, np.zeros(0, dtype=np.uint8)
-    return offsets, np.frombuffer(data, dtype=np.uint8)[: offsets[-1]]
-
-
 def _byte_counts(strings: pa.Array, *classes: bytes | tuple[int, int]) -> list[np.ndarray]:
     """Per string, how many of its bytes are in each class (a set of bytes, or a byte range):
     one compiled pass over the bytes for all classes
     (:func:`leaktrace.identifiers._token_loops.class_counts`)."""
-    offsets, data = _buffers(strings)
+    offsets, data = _vector.buffers(strings)
     counts = _loops().class_counts(offsets, data, _class_table(classes), len(classes))
     return [counts[:, c] for c in range(len(classes))]
 
@@ -175,7 +164,7 @@ def _without(ordered: np.ndarray, remove: np.ndarray) -> np.ndarray:
 def _slices(strings: pa.Array, owner: np.ndarray, start: np.ndarray, end: np.ndarray) -> pa.Array:
     """The bytes ``start[k]:end[k]`` of string ``owner[k]``, for every k (byte offsets):
     one compiled copy (:func:`leaktrace.identifiers._token_loops.slices`)."""
-    offsets, data = _buffers(strings)
+    offsets, data = _vector.buffers(strings)
     new_offsets, new_data = _loops().slices(
         offsets,
         data,
@@ -199,7 +188,7 @@ def _tokens(strings: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray, np.n
     scanner = _loops("_token_scan")
     if not scanner.reads(pattern):
         return _marked_tokens(strings, pattern)
-    offsets, data = _buffers(strings)
+    offsets, data = _vector.buffers(strings)
     row, byte_start, char_start, token_offsets, token_data, hard = scanner.tokens(
         offsets, data, scanner.table()
     )
@@ -226,7 +215,7 @@ def _marked_tokens(
     offsets.
     """
     marked = pc.replace_substring_regex(strings, pattern, f"{_NUL}\\0{_NUL}")
-    offsets, data = _buffers(marked)
+    offsets, data = _vector.buffers(marked)
     row, byte_start, char_start, token_offsets, token_data = _loops().cut(offsets, data)
     tokens = pa.LargeStringArray.from_buffers(
         len(row), pa.py_buffer(token_offsets), pa.py_buffer(token_data)
@@ -236,7 +225,7 @@ def _marked_tokens(
 
 def _cell_chars(strings: pa.Array, rows: np.ndarray, byte_offsets: np.ndarray) -> np.ndarray:
     """The character offset of each byte offset in its row's string."""
-    offsets, data = _buffers(strings)
+    offsets, data = _vector.buffers(strings)
     return _loops().chars_before(offsets, data, rows, byte_offsets)
 
 
@@ -256,7 +245,7 @@ def fold(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     keeps its offset. A NUL, which marks tokens, becomes U+0001, which no token holds either.
     """
     strings = pc.fill_null(_vector.as_strings(values), "").cast(pa.large_string())
-    offsets, data = _buffers(strings)
+    offsets, data = _vector.buffers(strings)
     new_offsets, new_data, changed = _loops().fold(offsets, data)
     if not changed:
         return strings
@@ -327,7 +316,7 @@ def _all_tokens(
       the same leftmost match as the scan that passed it without a token.
     """
     tokens, rows, bytes_in, chars_in = _tokens(strings, rules.source)
-    offsets, _ = _buffers(strings)
+    offsets, _ = _vector.buffers(strings)
     cell_bytes = offsets[1:] - offsets[:-1]
     # Rows without such a token are final; the loop goes on with the others' tokens only.
     final: list[tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -357,7 +346,7 @@ def _all_tokens(
         # Where the address read again ends, and whether the earlier tokens stand after it.
         resume = np.full(len(strings), np.iinfo(np.int64).max)
         resume[event_rows[~plate]] = (bytes_in[events] + space + 1 + address)[~plate]
-        token_end = bytes_in + np.diff(_buffers(tokens)[0])
+        token_end = bytes_in + np.diff(_vector.buffers(tokens)[0])
         across = (bytes_in < resume[rows]) & (token_end > resume[rows])
         resume[rows[across]] = np.iinfo(np.int64).max
         lead_byte = _first_bytes(_take(tokens, events))
@@ -409,8 +398,8 @@ def _mailbox_cuts(
     ``identifiers._mailbox_cut``) and the address's size in bytes: (token indices, offsets in
     the token, sizes)."""
     nothing = np.zeros(0, dtype=np.int64)
-    offsets, data = _buffers(strings)
-    token_offsets, _ = _buffers(tokens)
+    offsets, data = _vector.buffers(strings)
+    token_offsets, _ = _vector.buffers(tokens)
     after = offsets[rows] + bytes_in + np.diff(token_offsets)  # the byte after each token
     inside = after < offsets[rows + 1]
     glued = np.flatnonzero(inside)
@@ -474,7 +463,7 @@ def _read(
 
 
 def _first_bytes(strings: pa.Array) -> np.ndarray:
-    offsets, data = _buffers(strings)
+    offsets, data = _vector.buffers(strings)
     nonempty = offsets[1:] > offsets[:-1]
     first = np.zeros(len(strings), dtype=np.int64)
     first[nonempty] = data[offsets[:-1][nonempty]]
@@ -529,7 +518,7 @@ def _word_values(tokens, words, size, ids, base, found, rules) -> None:
     types for words that hold no number."""
     texts = _take(tokens, words)
     # Words are ASCII: characters are bytes.
-    offsets, data = _buffers(tokens)
+    offsets, data = _vector.buffers(tokens)
     letters, plain, separators = _loops().word_shapes(offsets, data, words)
     count = len(words)
     prefix = np.zeros(count, dtype=bool)
@@ -634,7 +623,7 @@ def _compacted(
     value (its ``compact``), so its ``valid_column`` gives the same answer on the compacted
     candidate; one copy here saves each type its own separator passes.
     """
-    offsets, data = _buffers(strings)
+    offsets, data = _vector.buffers(strings)
     new_offsets, new_data = _loops("_digit_loops").compacted(offsets, data, owner, start, end)
     return pa.LargeStringArray.from_buffers(
         len(owner), pa.py_buffer(new_offsets), pa.py_buffer(new_data)
@@ -681,7 +670,7 @@ def _digit_values(
     takes it, runs of at most ``MAX_PIECES`` pieces are tried from the left, longest first
     (:mod:`leaktrace.identifiers._digit_loops` holds the loops).
     """
-    offsets, data = _buffers(bodies)
+    offsets, data = _vector.buffers(bodies)
     loops = _loops("_digit_loops")
     piece_owner, piece_start, piece_end, digits = loops.pieces(offsets, data)
     count = np.bincount(piece_owner, minlength=len(bodies))
@@ -753,7 +742,7 @@ def find_in_texts(
 def _joined(strings: pa.Array) -> str:
     """The cells joined by newlines, straight from the UTF-8 buffer (nulls are empty: the
     strings come from :func:`fold`)."""
-    offsets, data = _buffers(strings)
+    offsets, data = _vector.buffers(strings)
     data, offsets = data[offsets[0] :], offsets - offsets[0]
     if len(offsets) < 2:
         return ""

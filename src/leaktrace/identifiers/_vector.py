@@ -147,6 +147,18 @@ def plain_digits(strings: pa.Array, width: int) -> np.ndarray:
     return result
 
 
+def buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of a string array as NumPy views, the bytes cut at the last offset."""
+    if pa.types.is_string(strings.type):
+        strings = strings.cast(pa.large_string())
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int64)
+    offsets = offsets[strings.offset : strings.offset + len(strings) + 1]
+    data = strings.buffers()[2]
+    if data is None or not len(offsets):
+        return offsets, np.zeros(0, dtype=np.uint8)
+    return offsets, np.frombuffer(data, dtype=np.uint8)[: offsets[-1]]
+
+
 def _offset_type(strings: pa.Array) -> type:
     return np.int64 if pa.types.is_large_string(strings.type) else np.int32
 

@@ -140,7 +140,8 @@ def find(text: str) -> Iterator[Span]:
 
 
 def _valid_forms(strings: pa.Array, form: np.ndarray | None = None) -> np.ndarray:
-    """Which values of an already compacted column are valid card numbers.
+    """Which values of an already compacted column are valid card numbers: the compiled Luhn
+    check (:func:`leaktrace._checksum_loops.luhn_valid`) for a large column, else NumPy.
 
     ``form`` may pass in the result of matching ``ISSUER_PATTERN`` when the caller has it.
     """
@@ -149,6 +150,11 @@ def _valid_forms(strings: pa.Array, form: np.ndarray | None = None) -> np.ndarra
     result = np.zeros(len(strings), dtype=bool)
     rows = np.flatnonzero(form)
     if rows.size == 0:
+        return result
+    if checksums.compiled().wanted(rows.size):
+        offsets, data = _vector.buffers(strings)
+        loops = checksums.compiled()
+        result[rows] = loops.luhn_valid(offsets, data, rows, checksums._LUHN_DOUBLED)
         return result
     candidates = strings.take(pa.array(rows))
     lengths = pc.binary_length(candidates).to_numpy(zero_copy_only=False)

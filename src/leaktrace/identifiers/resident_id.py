@@ -235,9 +235,7 @@ def _valid_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.nda
     days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31, 0], dtype=np.int64)
     in_month = days[np.clip(month, 0, 13)] + (leap & (month == 2))
     ymd = year * 10_000 + month * 100 + day
-    earliest = EARLIEST_BIRTH.year * 10_000 + EARLIEST_BIRTH.month * 100 + EARLIEST_BIRTH.day
-    today = datetime.date.today()
-    latest = today.year * 10_000 + today.month * 100 + today.day
+    earliest, latest = _ymd(EARLIEST_BIRTH), _ymd(datetime.date.today())
     return (
         (month >= 1)
         & (month <= 12)
@@ -248,8 +246,16 @@ def _valid_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.nda
     )
 
 
+_CHECK_CHARS = np.frombuffer(checksums._GB11643_CHARS.encode(), dtype=np.uint8)
+
+
+def _ymd(day: datetime.date) -> int:
+    return day.year * 10_000 + day.month * 100 + day.day
+
+
 def _valid_forms(strings: pa.Array, form: np.ndarray | None = None) -> np.ndarray:
-    """Which values of an already compacted column are valid numbers.
+    """Which values of an already compacted column are valid numbers: the compiled loop
+    (:func:`leaktrace._checksum_loops.resident_valid`) for a large column, else NumPy.
 
     ``form`` may pass in the result of matching ``_FORM_ANY`` when the caller already has it.
     """
@@ -258,6 +264,14 @@ def _valid_forms(strings: pa.Array, form: np.ndarray | None = None) -> np.ndarra
     result = np.zeros(len(strings), dtype=bool)
     rows = np.flatnonzero(form)
     if rows.size == 0:
+        return result
+    if checksums.compiled().wanted(rows.size):
+        offsets, data = _vector.buffers(strings)
+        earliest, latest = (_ymd(day) for day in (EARLIEST_BIRTH, datetime.date.today()))
+        result[rows] = checksums.compiled().resident_valid(
+            offsets, data, rows, checksums._GB11643_WEIGHTS, _CHECK_CHARS, _region_table(),
+            earliest, latest,
+        )  # fmt: skip
         return result
     candidates = strings.take(pa.array(rows))
     lengths = pc.binary_length(candidates).to_numpy(zero_copy_only=False)
