@@ -59,22 +59,35 @@ def luhn_valid(
 def resident_valid(
     offsets: np.ndarray,
     data: np.ndarray,
-    rows: np.ndarray,
     weights: np.ndarray,
     check_chars: np.ndarray,
     regions: np.ndarray,
     earliest: int,
     latest: int,
-) -> np.ndarray:
-    """Whether each string ``rows[k]`` (15 digits, or 17 digits and a digit or ``X``) carries a
-    valid GB 11643 check character (18 only), birth date (``earliest`` ≤ YYYYMMDD ≤ ``latest``;
-    a 15-digit number's year is 19YY) and region (``regions[first six digits]``)."""
-    result = np.zeros(len(rows), dtype=np.bool_)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per string: whether it is in compact form (15 digits, or 17 digits and a digit or ``X``;
+    no leading zero), and whether it also carries a valid GB 11643 check character (18 only),
+    birth date (``earliest`` ≤ YYYYMMDD ≤ ``latest``; a 15-digit number's year is 19YY) and
+    region (``regions[first six digits]``)."""
+    count = len(offsets) - 1
+    form = np.zeros(count, dtype=np.bool_)
+    result = np.zeros(count, dtype=np.bool_)
     days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
     digits = np.zeros(18, dtype=np.int64)
-    for k in range(len(rows)):
-        begin = offsets[rows[k]]
-        size = offsets[rows[k] + 1] - begin
+    for k in range(count):
+        begin = offsets[k]
+        size = offsets[k + 1] - begin
+        if size != 15 and size != 18:
+            continue
+        shaped = data[begin] != 0x30
+        for j in range(size):
+            byte = data[begin + j]
+            if not (0x30 <= byte <= 0x39 or (byte == 0x58 and j == 17)):
+                shaped = False
+                break
+        if not shaped:
+            continue
+        form[k] = True
         if size == 18:
             for j in range(18):
                 digits[j] = np.int64(data[begin + j]) - 48
@@ -105,7 +118,7 @@ def resident_valid(
         for j in range(6):
             region = region * 10 + digits[j]
         result[k] = regions[region]
-    return result
+    return form, result
 
 
 def warm_up() -> None:
@@ -114,6 +127,4 @@ def warm_up() -> None:
     data = np.frombuffer(b"110105491231002", dtype=np.uint8)
     rows = np.zeros(1, dtype=np.int64)
     luhn_valid(offsets, data, rows, np.arange(10, dtype=np.int64))
-    resident_valid(
-        offsets, data, rows, np.ones(17, np.int64), data[:11], np.ones(1_000_000, bool), 0, 1
-    )
+    resident_valid(offsets, data, np.ones(17, np.int64), data[:11], np.ones(1_000_000, bool), 0, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import random
+import re
 
 import pyarrow as pa
 import pytest
@@ -380,3 +381,23 @@ def test_luhn_passing_ids_stay_ids():
     assert any(bank_card.is_valid(n) for n in luhn_passing)  # 甘肃 (62…) ones look like cards
     text = "；".join(luhn_passing)
     assert found(text) == [("resident_id", n) for n in luhn_passing]
+
+
+FORMS = st.one_of(
+    st.text("0123456789", min_size=14, max_size=19),
+    st.builds(
+        str.__add__, st.text("0123456789", min_size=17, max_size=17), st.sampled_from("0X x")
+    ),
+    st.builds(str.__add__, st.text("0123456789", min_size=14, max_size=14), st.sampled_from("1X")),
+    st.text("0123456789Xx １", max_size=19),
+    st.none(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(FORMS, max_size=20))
+def test_compiled_form_is_the_pattern(values):
+    """The compiled pass tells the compact form as ``_FORM_ANY`` does (nulls are not in it)."""
+    form, _ = resident_id._compiled_forms(pa.array(values, pa.string()))
+    pattern = re.compile(resident_id._FORM_ANY)
+    assert form.tolist() == [v is not None and pattern.fullmatch(v) is not None for v in values]

@@ -255,23 +255,17 @@ def _ymd(day: datetime.date) -> int:
 
 def _valid_forms(strings: pa.Array, form: np.ndarray | None = None) -> np.ndarray:
     """Which values of an already compacted column are valid numbers: the compiled loop
-    (:func:`leaktrace._checksum_loops.resident_valid`) for a large column, else NumPy.
+    (:func:`_compiled_forms`) for a large column, else NumPy.
 
     ``form`` may pass in the result of matching ``_FORM_ANY`` when the caller already has it.
     """
+    if checksums.compiled().wanted(len(strings)):
+        return _compiled_forms(strings)[1]
     if form is None:
         form = _vector.full_match(strings, _FORM_ANY)
     result = np.zeros(len(strings), dtype=bool)
     rows = np.flatnonzero(form)
     if rows.size == 0:
-        return result
-    if checksums.compiled().wanted(rows.size):
-        offsets, data = _vector.buffers(strings)
-        earliest, latest = (_ymd(day) for day in (EARLIEST_BIRTH, datetime.date.today()))
-        result[rows] = checksums.compiled().resident_valid(
-            offsets, data, rows, checksums._GB11643_WEIGHTS, _CHECK_CHARS, _region_table(),
-            earliest, latest,
-        )  # fmt: skip
         return result
     candidates = strings.take(pa.array(rows))
     lengths = pc.binary_length(candidates).to_numpy(zero_copy_only=False)
@@ -299,15 +293,33 @@ def _valid_forms(strings: pa.Array, form: np.ndarray | None = None) -> np.ndarra
     return result
 
 
+def _compiled_forms(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(whether in compact form, whether valid) of every value, by one compiled pass
+    (:func:`leaktrace._checksum_loops.resident_valid`); nulls are neither."""
+    offsets, data = _vector.buffers(strings)
+    earliest, latest = (_ymd(day) for day in (EARLIEST_BIRTH, datetime.date.today()))
+    form, valid = checksums.compiled().resident_valid(
+        offsets, data, checksums._GB11643_WEIGHTS, _CHECK_CHARS, _region_table(), earliest, latest
+    )
+    if strings.null_count:
+        present = _vector.to_numpy_bool(pc.is_valid(strings))
+        form, valid = form & present, valid & present
+    return form, valid
+
+
 def valid_column(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Vectorized :func:`is_valid` over a column: Arrow regex kernels, then NumPy arithmetic.
+    """Vectorized :func:`is_valid` over a column: one compiled pass (a large column) or Arrow
+    regex kernels, then NumPy arithmetic.
 
     Values already in compact form (nearly all, in a real ID column) are checked as they are;
     only the others go through width folding, separator removal and upper-casing.
     """
     strings = _vector.as_strings(values)
-    form = _vector.full_match(strings, _FORM_ANY)
-    result = _valid_forms(strings, form)
+    if checksums.compiled().wanted(len(strings)):
+        form, result = _compiled_forms(strings)
+    else:
+        form = _vector.full_match(strings, _FORM_ANY)
+        result = _valid_forms(strings, form)
     # A value that is not in compact form yet and holds a character other than digits and X
     # may still compact to a valid number; digits-and-X values compact to themselves.
     others = np.flatnonzero(~form)
