@@ -255,6 +255,15 @@ def test_compiled_loop_cuts_the_tokens_re2_cuts(texts):
         assert ours.tolist() == theirs.tolist()
 
 
+def test_masked_values_are_ascii():
+    """The compiled loop leaves to RE2 only the rest of a row from the run of ASCII characters
+    around its first asterisk: a masked value never holds anything else (no class that matches
+    beyond ASCII: ``.``, ``\\S``, ``\\W``, ``\\D``, ``\\p``, a negated class)."""
+    masked = identifiers.grammar().alternatives["masked"]
+    assert masked.isascii()
+    assert not re.search(r"(?<!\\)\.|\\[SWDpP]|\[\^", masked)
+
+
 def test_compiled_loop_reads_the_current_grammar():
     """The compiled loop was written for this grammar; for another one the column path would
     leave every row to RE2 (right, but slow): change ``_token_scan`` and its hash with it."""

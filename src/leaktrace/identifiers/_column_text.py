@@ -5,9 +5,10 @@ per candidate. This module gives the same values for a whole string column witho
 per cell or per candidate (PEERS.md: call granularity matters as much as the engine):
 
 1. the token grammar (:func:`leaktrace.identifiers.grammar`) is read once over the column by a
-   compiled loop (:mod:`leaktrace.identifiers._token_scan`; cells with an asterisk, which may
-   hold masked values, by RE2: ``replace_substring_regex`` puts a NUL before and after every
-   token and a compiled loop cuts at the marks), giving every token, its row and its offset in
+   compiled loop (:mod:`leaktrace.identifiers._token_scan`; the rest of a cell with an
+   asterisk, from where a masked value may start, by RE2: ``replace_substring_regex`` puts a NUL
+   before and after every token and a compiled loop cuts at the marks), giving every token, its
+   row and its offset in
    the cell; a plate-like token with a tail sends the rest of its cell, from its second
    character, through the grammar again, as ``find_all`` starts reading again there, and so
    does a word that runs into an e-mail address, from its last space
@@ -181,29 +182,33 @@ def _tokens(strings: pa.Array, pattern: str) -> tuple[pa.Array, np.ndarray, np.n
     """Every match of ``pattern`` (the grammar) in every string: (matches, row, offset in the
     row in bytes, and in characters), in reading order.
 
-    A compiled loop reads the grammar (:mod:`leaktrace.identifiers._token_scan`); the rows it
-    leaves (those with an asterisk, or all of them if the grammar is not the one it was written
-    for) go through RE2 (:func:`_marked_tokens`).
+    A compiled loop reads the grammar (:mod:`leaktrace.identifiers._token_scan`); what it leaves
+    (the rest of a row from where a masked value may start, or every row if the grammar is not
+    the one it was written for) goes through RE2 (:func:`_marked_tokens`).
     """
     scanner = _loops("_token_scan")
     if not scanner.reads(pattern):
         return _marked_tokens(strings, pattern)
     offsets, data = _vector.buffers(strings)
-    row, byte_start, char_start, token_offsets, token_data, hard = scanner.tokens(
+    row, byte_start, char_start, token_offsets, token_data, resume = scanner.tokens(
         offsets, data, scanner.table()
     )
     tokens = pa.LargeStringArray.from_buffers(
         len(row), pa.py_buffer(token_offsets), pa.py_buffer(token_data)
     )
-    hard = np.flatnonzero(hard)
+    hard = np.flatnonzero(resume >= 0)
     if not hard.size:
         return tokens, row, byte_start, char_start
-    more, owner, more_bytes, more_chars = _marked_tokens(_take(strings, hard), pattern)
+    # The rest of each row with an asterisk, from where the loop stopped, by RE2.
+    rest = _slices(strings, hard, resume[hard], offsets[hard + 1] - offsets[hard])
+    more, owner, more_bytes, more_chars = _marked_tokens(rest, pattern)
+    skipped = _cell_chars(strings, hard, resume[hard])
     row = np.concatenate((row, hard[owner]))
     order = np.argsort(row, kind="stable")  # each part is in reading order already
     tokens = _take(pa.concat_arrays([tokens, more]), order)
-    byte_start = np.concatenate((byte_start, more_bytes))[order]
-    return tokens, row[order], byte_start, np.concatenate((char_start, more_chars))[order]
+    byte_start = np.concatenate((byte_start, resume[hard][owner] + more_bytes))[order]
+    char_start = np.concatenate((char_start, skipped[owner] + more_chars))[order]
+    return tokens, row[order], byte_start, char_start
 
 
 def _marked_tokens(

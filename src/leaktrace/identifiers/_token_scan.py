@@ -7,8 +7,9 @@ at each character, the first alternative that matches there, each quantifier gre
 and Python's ``re`` both read it (the grammar has no look-arounds):
 
 * e-mail: local part, ``@``, domain with at least one dot-label (no choice is ever undone);
-* masked value: every masked form holds an asterisk, so a row with an asterisk is left to RE2
-  (``hard``) and no other row can hold one;
+* masked value: every masked form holds an asterisk and only ASCII characters, so a row with
+  an asterisk is read here up to the run of ASCII characters around its first asterisk and by
+  RE2 from there (``resume``), and no other row can hold one;
 * plate (the ``led`` alternative): a province and a letter, an optional separator, one of the
   four serial forms in the pattern's order, or 使 and six digits; then the tail;
 * word: letters, an optional +86 or bracketed area code, digit pieces joined by single spaces
@@ -21,7 +22,7 @@ module, so its provinces, separators and suffixes are not copied here.
 
 >>> import numpy as np
 >>> text = "客户Tel+86 139-1234-5678,京A·12345".encode()
->>> row, byte_start, char_start, offsets, data, hard = tokens(
+>>> row, byte_start, char_start, offsets, data, resume = tokens(
 ...     np.array([0, len(text)]), np.frombuffer(text, np.uint8), table())
 >>> char_start.tolist(), bytes(data).decode()
 ([2, 23], 'Tel+86 139-1234-5678京A·12345')
@@ -287,14 +288,20 @@ def _next(data, p, end, bits):
 def tokens(
     offsets: np.ndarray, data: np.ndarray, bits: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The grammar's tokens in every string that holds no asterisk (``hard`` marks the others,
-    which hold no tokens here).
+    """The grammar's tokens in every string, up to where a masked value may start in strings
+    that hold an asterisk: ``resume`` gives, for those, the byte offset from which RE2 must
+    read the rest (-1 for the others, read whole here).
 
-    Returns (row, byte_start, char_start, token_offsets, token_bytes, hard), as
+    A masked value holds an asterisk and only ASCII characters (a test holds the grammar to
+    that), so none starts before the run of ASCII bytes around the string's first asterisk:
+    before it, RE2 chooses the tokens this loop chooses. Tokens that start before the run are
+    kept; RE2 resumes where the last of them ends, or at the run.
+
+    Returns (row, byte_start, char_start, token_offsets, token_bytes, resume), as
     :func:`leaktrace.identifiers._token_loops.cut` gives them for RE2's marks.
     """
     count = len(offsets) - 1
-    hard = np.zeros(count, dtype=np.bool_)
+    resume = np.full(count, -1, dtype=np.int64)
     capacity = 16
     row = np.empty(capacity, dtype=np.int64)
     byte_start = np.empty(capacity, dtype=np.int64)
@@ -306,17 +313,20 @@ def tokens(
     for r in range(count):
         begin = offsets[r]
         end = offsets[r + 1]
+        masked_from = end + 1  # no masked value in this string
         for i in range(begin, end):
             if data[i] == 0x2A:
-                hard[r] = True
+                masked_from = i
+                while masked_from > begin and data[masked_from - 1] < 0x80:
+                    masked_from -= 1
                 break
-        if hard[r]:
-            continue
         p = begin
         chars = 0
         while p < end:
             start, stop, skipped = _next(data, p, end, bits)
             chars += skipped
+            if start >= masked_from:
+                break
             if start == end:
                 break
             if k == capacity:
@@ -335,9 +345,11 @@ def tokens(
             ends[k] = n
             k += 1
             p = stop
+        if masked_from <= end:
+            resume[r] = max(p, masked_from) - begin
     token_offsets = np.zeros(k + 1, dtype=np.int64)
     token_offsets[1:] = ends[:k]
-    return row[:k], byte_start[:k], char_start[:k], token_offsets, out[:n], hard
+    return row[:k], byte_start[:k], char_start[:k], token_offsets, out[:n], resume
 
 
 @register_jitable
