@@ -8,10 +8,9 @@ per cell or per candidate (PEERS.md: call granularity matters as much as the eng
    compiled loop (:mod:`leaktrace.identifiers._token_scan`; the rest of a cell with an
    asterisk, from where a masked value may start, by RE2: ``replace_substring_regex`` puts a NUL
    before and after every token and a compiled loop cuts at the marks), giving every token, its
-   row and its offset in
-   the cell; a plate-like token with a tail sends the rest of its cell, from its second
-   character, through the grammar again, as ``find_all`` starts reading again there, and so
-   does a word that runs into an e-mail address, from its last space
+   row and its offset in the cell; a plate-like token with a tail sends the rest of its cell,
+   from its second character, through the grammar again, as ``find_all`` starts reading again
+   there, and so does a word that runs into an e-mail address, from its last space
    (``6217… 53109570@qq.com``);
 2. the tokens, one flat array with their rows, are sorted into the grammar's kinds by its
    alternatives, anchored, in order (RE2 matches without captures, so its fast DFA runs);
