@@ -96,12 +96,25 @@ def _loops(name: str = "_token_loops") -> ModuleType:
     return importlib.import_module(f"leaktrace.identifiers.{name}")
 
 
+# A cell that sends the text engine down every path: a word, a plate with a tail, a word running
+# into an e-mail address, a masked value, an ID.
+_WARM_TEXT = "Tel13912345678,京A12345x 6217 0000 1234 53109570@qq.com 138****5678 110105194912310"
+
+
 def warm_up() -> None:
     """Import, and load or compile, the compiled loops now: the scanner calls this before it
-    forks its workers, which then inherit them instead of each loading its own."""
+    forks its workers, which then inherit them instead of each loading its own.
+
+    A loop is compiled once per kind of argument: read-only views of Arrow's buffers are
+    another kind than NumPy's own arrays, so a short column goes through the text engine and
+    the numeric checks too, and the workers find every loop ready as they call it.
+    """
     for name in ("_token_loops", "_token_scan", "_digit_loops", "_key_loops", "_span_loops"):
         _loops(name).warm_up()
     checksums.compiled().warm_up()
+    find_spans(pa.array([_WARM_TEXT] * 2))
+    for module in identifiers.grammar().digit_modules:
+        module.valid_column(pa.array(["11010519491231002X", "6222021234567890128"]))
 
 
 def _lengths(strings: pa.Array) -> np.ndarray:
