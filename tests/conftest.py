@@ -85,9 +85,7 @@ def checksum_path(monkeypatch) -> Callable[[bool], None]:
     (``True``) or the NumPy matrices (``False``), whatever the column's size."""
     from leaktrace import checksums
 
-    loops = checksums.compiled()
-
     def use(compiled: bool) -> None:
-        monkeypatch.setattr(loops, "wanted", lambda count: compiled)
+        monkeypatch.setattr(checksums, "compiled_wanted", lambda count: compiled)
 
     return use

@@ -4,8 +4,9 @@ birth date and region for resident identity numbers.
 :mod:`leaktrace.checksums` checks a column through a NumPy matrix of digits (one row per value),
 a dozen passes over the matrix; on a 65,536-row column these loops take a tenth of that. They
 are compiled by numba (``cache=True``), which costs ~0.5 s to import: the identifier modules use
-them for large columns or once numba is loaded, the matrices otherwise (:func:`wanted`), and
-tests hold the two to the same answers. The algorithms' constants come from ``checksums``.
+them for large columns or once numba is loaded, the matrices otherwise
+(:func:`leaktrace.checksums.compiled_wanted`), and tests hold the two to the same answers. The
+algorithms' constants come from ``checksums``.
 
 >>> import numpy as np
 >>> from leaktrace import checksums
@@ -17,18 +18,8 @@ tests hold the two to the same answers. The algorithms' constants come from ``ch
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 from numba import njit
-
-# Below this many values, a column is checked by the NumPy matrices unless numba is loaded.
-COMPILED_FROM = 4096
-
-
-def wanted(count: int) -> bool:
-    """Whether ``count`` values are worth the compiled loops (numba's import included)."""
-    return count >= COMPILED_FROM or "numba" in sys.modules
 
 
 @njit(cache=True, nogil=True)

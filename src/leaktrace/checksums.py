@@ -19,6 +19,7 @@ False
 from __future__ import annotations
 
 import importlib
+import sys
 from types import ModuleType
 
 import numpy as np
@@ -122,7 +123,17 @@ def luhn_valid_matrix(matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return ok & (values.sum(axis=1) % 10 == 0)
 
 
+# Below this many values, a column is checked by the NumPy matrices unless numba is loaded.
+COMPILED_FROM = 4096
+
+
+def compiled_wanted(count: int) -> bool:
+    """Whether ``count`` values are worth the compiled loops, numba's import (~0.5 s) included:
+    a large column, or numba loaded already."""
+    return count >= COMPILED_FROM or "numba" in sys.modules
+
+
 def compiled() -> ModuleType:
     """The compiled column checks (:mod:`leaktrace._checksum_loops`), imported on first use:
-    numba's import (~0.5 s) is paid only by commands that check large columns."""
+    numba's import is paid only by commands that check large columns (:func:`compiled_wanted`)."""
     return importlib.import_module("leaktrace._checksum_loops")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 import random
 import re
+import subprocess
+import sys
 
 import pyarrow as pa
 import pytest
@@ -401,3 +403,17 @@ def test_compiled_form_is_the_pattern(values):
     form, _ = resident_id._compiled_forms(pa.array(values, pa.string()))
     pattern = re.compile(resident_id._FORM_ANY)
     assert form.tolist() == [v is not None and pattern.fullmatch(v) is not None for v in values]
+
+
+def test_small_columns_are_checked_without_numba():
+    """Checking a few IDs and cards does not import numba (~0.5 s): the compiled checks are for
+    large columns."""
+    code = (
+        "import sys, pyarrow as pa\n"
+        "from leaktrace.identifiers import bank_card, resident_id\n"
+        "assert resident_id.valid_column(pa.array(['11010519491231002X'])).tolist() == [True]\n"
+        "assert bank_card.valid_column(pa.array(['6222021234567890128'])).tolist() == [True]\n"
+        "print('numba' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -151,7 +151,7 @@ def _valid_forms(strings: pa.Array, form: np.ndarray | None = None) -> np.ndarra
     rows = np.flatnonzero(form)
     if rows.size == 0:
         return result
-    if checksums.compiled().wanted(rows.size):
+    if checksums.compiled_wanted(rows.size):
         offsets, data = _vector.buffers(strings)
         loops = checksums.compiled()
         result[rows] = loops.luhn_valid(offsets, data, rows, checksums._LUHN_DOUBLED)

@@ -259,7 +259,7 @@ def _valid_forms(strings: pa.Array, form: np.ndarray | None = None) -> np.ndarra
 
     ``form`` may pass in the result of matching ``_FORM_ANY`` when the caller already has it.
     """
-    if checksums.compiled().wanted(len(strings)):
+    if checksums.compiled_wanted(len(strings)):
         return _compiled_forms(strings)[1]
     if form is None:
         form = _vector.full_match(strings, _FORM_ANY)
@@ -315,7 +315,7 @@ def valid_column(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     only the others go through width folding, separator removal and upper-casing.
     """
     strings = _vector.as_strings(values)
-    if checksums.compiled().wanted(len(strings)):
+    if checksums.compiled_wanted(len(strings)):
         form, result = _compiled_forms(strings)
     else:
         form = _vector.full_match(strings, _FORM_ANY)
