@@ -13,7 +13,6 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-import ahocorasick
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -85,21 +84,7 @@ def test_mapping_is_found_by_the_scanner(register, workspace):
     assert "address" not in mapping["segments"]  # identifying: neither token nor segment
 
 
-def _occurrences(blob: bytes, needles: set[bytes]) -> dict[bytes, list[int]]:
-    """Each needle's start offsets in ``blob``, overlapping ones included, in one pass of an
-    Aho-Corasick automaton (a find loop per needle took minutes for 100,000 needles). Bytes
-    map one-to-one onto Latin-1 characters, so offsets are byte offsets."""
-    automaton = ahocorasick.Automaton()
-    for needle in needles:
-        automaton.add_word(needle.decode("latin-1"), needle)
-    automaton.make_automaton()
-    found: dict[bytes, list[int]] = {needle: [] for needle in needles}
-    for end, needle in automaton.iter(blob.decode("latin-1")):
-        found[needle].append(end - len(needle) + 1)
-    return found
-
-
-def test_no_raw_identifier_at_rest(register, workspace):
+def test_no_raw_identifier_at_rest(register, workspace, find_bytes):
     """Every byte of the workspace folder, searched for every customer's identifiers and name
     in UTF-8 and GBK. Tokens are random bytes, so a 4-byte GBK name (two characters) can turn
     up inside tokens by chance (a few times here); such a hit must lie within
@@ -125,7 +110,7 @@ def test_no_raw_identifier_at_rest(register, workspace):
         if value
         for encoding in ("utf-8", "gbk")
     ]
-    found = _occurrences(blob, {needle for _, _, needle in needles})
+    found = find_bytes(blob, {needle for _, _, needle in needles})
     outside, inside, by_chance = [], 0, 0.0
     for column, encoding, needle in needles:
         by_chance += len(blob) / 256 ** len(needle)  # expected hits in random bytes
