@@ -84,15 +84,7 @@ def test_mapping_is_found_by_the_scanner(register, workspace):
     assert "address" not in mapping["segments"]  # identifying: neither token nor segment
 
 
-def _occurrences(blob: bytes, needle: bytes) -> list[int]:
-    found, start = [], blob.find(needle)
-    while start >= 0:
-        found.append(start)
-        start = blob.find(needle, start + 1)
-    return found
-
-
-def test_no_raw_identifier_at_rest(register, workspace):
+def test_no_raw_identifier_at_rest(register, workspace, find_bytes):
     """Every byte of the workspace folder, searched for every customer's identifiers and name
     in UTF-8 and GBK. Tokens are random bytes, so a 4-byte GBK name (two characters) can turn
     up inside tokens by chance (a few times here); such a hit must lie within
@@ -111,19 +103,22 @@ def test_no_raw_identifier_at_rest(register, workspace):
         starts = range(max(0, at - keys.TOKEN_BYTES + 1), at + 1)
         return any(blob[s : s + keys.TOKEN_BYTES] in stored for s in starts)
 
+    needles = [
+        (column, encoding, value.encode(encoding))
+        for column in IDENTIFIER_COLUMNS
+        for value in _people().column(column).to_pylist()
+        if value
+        for encoding in ("utf-8", "gbk")
+    ]
+    found = find_bytes(blob, {needle for _, _, needle in needles})
     outside, inside, by_chance = [], 0, 0.0
-    for column in IDENTIFIER_COLUMNS:
-        for value in _people().column(column).to_pylist():
-            if not value:
-                continue
-            for encoding in ("utf-8", "gbk"):
-                needle = value.encode(encoding)
-                by_chance += len(blob) / 256 ** len(needle)  # expected hits in random bytes
-                for at in _occurrences(blob, needle):
-                    if in_token(at) and in_token(at + len(needle) - 1):
-                        inside += 1
-                    else:
-                        outside.append((column, encoding))
+    for column, encoding, needle in needles:
+        by_chance += len(blob) / 256 ** len(needle)  # expected hits in random bytes
+        for at in found[needle]:
+            if in_token(at) and in_token(at + len(needle) - 1):
+                inside += 1
+            else:
+                outside.append((column, encoding))
     assert outside == []
     # chance alone (a one-in-a-billion bound); a stored name would show up thousands of times
     assert inside <= stats.poisson.isf(1e-9, by_chance), (inside, by_chance)

@@ -8,7 +8,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+from leaktrace import _pool
 from leaktrace._pool import ordered_map
+from leaktrace.exceptions import LeaktraceError
 
 
 def _square(x: int) -> int:
@@ -22,7 +26,11 @@ def test_results_come_in_order_with_and_without_workers():
 
 _SLOW = """
 import os, time
+import pytest
+
+from leaktrace import _pool
 from leaktrace._pool import ordered_map
+from leaktrace.exceptions import LeaktraceError
 def slow(x):
     time.sleep(60)
     return x
@@ -50,3 +58,43 @@ def test_workers_die_with_a_killed_parent():
     while any(os.path.exists(f"/proc/{w}") for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(os.path.exists(f"/proc/{w}") for w in workers)
+
+
+def _hang(folder: str, first_only: bool) -> None:
+    """A worker start that hangs (in the first worker to run it only, or in every one) as a
+    child stuck after fork would; each hung worker leaves its pid in ``folder``."""
+    try:
+        with open(os.path.join(folder, "first"), "x"):
+            pass
+    except FileExistsError:
+        if first_only:
+            return
+    with open(os.path.join(folder, str(os.getpid())), "w"):
+        pass
+    time.sleep(3600)
+
+
+def _gone(pids: list[int]) -> bool:
+    return not any(os.path.exists(f"/proc/{p}") for p in pids)
+
+
+def _hung(folder) -> list[int]:
+    return [int(p.name) for p in folder.iterdir() if p.name.isdigit()]
+
+
+def test_a_worker_that_never_starts_is_killed_and_the_pool_forked_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(_pool, "_die_with_parent", lambda: _hang(str(tmp_path), first_only=True))
+    started = time.monotonic()
+    with _pool.forked_pool(2, startup_seconds=2) as pool:
+        assert len(_hung(tmp_path)) == 1  # one worker of the first pool hung
+        assert [pool.submit(_square, i).result(timeout=20) for i in range(4)] == [0, 1, 4, 9]
+    assert time.monotonic() - started < 20
+    assert _gone(_hung(tmp_path))
+
+
+def test_workers_that_never_start_end_in_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(_pool, "_die_with_parent", lambda: _hang(str(tmp_path), first_only=False))
+    monkeypatch.setattr(_pool, "START_ATTEMPTS", 2)
+    with pytest.raises(LeaktraceError, match="did not start within 1 s, 2 times"):
+        _pool.forked_pool(1, startup_seconds=1)
+    assert len(_hung(tmp_path)) == 2 and _gone(_hung(tmp_path))

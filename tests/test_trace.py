@@ -21,17 +21,25 @@ from leaktrace.trace import case
 POOL = [f"1380013{n:04d}" for n in range(0, 40)]
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    """3,000 registered customers, two 600-customer releases of one request, canaries."""
-    folder = tmp_path_factory.mktemp("trace")
+def _registered(folder, customers_count: int, seed: int):
+    """A workspace in ``folder`` whose register holds ``customers_count`` synthetic customers
+    and whose decoys take phones from POOL; the source file's path."""
     source = folder / "customers.csv"
-    pacsv.write_csv(synth.customers(3000, seed=41), source)
+    pacsv.write_csv(synth.customers(customers_count, seed=seed), source)
     store.init_workspace(folder / "ws").close()
     with (folder / "ws" / store.CONFIG_NAME).open("a", encoding="utf-8") as config:
         config.write(f"\n[release]\ndecoy_phone_pool = {json.dumps(POOL)}\n")
     with store.open_workspace(folder / "ws") as ws:
         customers.load(ws, str(source))
+    return source
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """3,000 registered customers, two 600-customer releases of one request, canaries."""
+    folder = tmp_path_factory.mktemp("trace")
+    source = _registered(folder, 3000, seed=41)
+    with store.open_workspace(folder / "ws") as ws:
         releases = [
             exporter.export(ws, str(source), folder / f"{n}.csv", recipient=n, purpose="campaign",
                             sample=600)
@@ -80,6 +88,40 @@ def test_reformatted_columns_still_trace(world, tmp_path):
         traced = case.trace_leak(ws, [leak])
     assert traced.matched_customers >= 35
     assert traced.verdict.release_id == releases[0].release_id
+
+
+@pytest.fixture(scope="module")
+def same_customers(tmp_path_factory):
+    """Two releases of all of one 400-customer list: only decoys and marks tell them apart."""
+    folder = tmp_path_factory.mktemp("same")
+    source = _registered(folder, 400, seed=43)
+    with store.open_workspace(folder / "ws") as ws:
+        releases = [
+            exporter.export(ws, str(source), folder / f"{n}.csv", recipient=n, purpose="campaign")
+            for n in ("agency-1", "agency-2")
+        ]
+    return folder, source, releases
+
+
+def test_marks_in_renamed_columns_tell_releases_of_the_same_customers_apart(
+    same_customers, tmp_path
+):
+    folder, source, releases = same_customers
+    ours = pacsv.read_csv(source).column("customer_id").cast(pa.string())
+    rows = _rows(releases[1].output, 60, seed=2)
+    rows = rows.filter(pc.is_in(rows.column("customer_id"), ours))  # no decoy: marks alone
+    sold = rows.select(["name", "mobile", "address", "credit_limit", "loan_balance"])
+    leak = _write(sold.rename_columns(["姓名", "电话", "住址", "额度", "贷款"]), tmp_path / "r.csv")
+    with store.open_workspace(folder / "ws", read_only=True) as ws:
+        traced = case.trace_leak(ws, [leak])
+    first, second = traced.candidates
+    assert first.release_id == releases[1].release_id and first.decoys == 0
+    assert first.members == second.members  # the release sets cannot tell them apart
+    assert first.mark_columns["address"] == "住址" and first.marks_pvalue <= 1e-12
+    assert second.marks_pvalue > 1e-3
+    assert traced.verdict.outcome == "attributed"
+    assert traced.verdict.release_id == releases[1].release_id
+    assert first.as_dict()["marks"]["address"]["column"] == "住址"
 
 
 def test_customers_never_released_are_inconclusive(world, tmp_path):

@@ -94,9 +94,11 @@ def test_read_many_counts_what_read_marks_counts_on_member_rows() -> None:
     # the leak: rows of R000001 as it was marked; other releases marked others' rows
     leak = marks.mark_table(MARK_KEY, "R000001", tokens, bank, FIELDS)
     fields = [FIELDS, {"address": "address", "credit_limit": "amount"}, FIELDS]
+    reads = [[bulk_marks.FieldRead(f, f, rule) for f, rule in wanted.items()] for wanted in fields]
     pair_release = np.concatenate([np.full(len(m), j) for j, m in enumerate(members)])
     pair_row = np.concatenate(members)
-    found = bulk_marks.read_many(MARK_KEY, leak, tokens, fields, pair_release, pair_row, releases)
+    found = bulk_marks.read_many(MARK_KEY, leak, tokens, reads, pair_release, pair_row, releases)
+    found = [{read.field: count for read, count in counts.items()} for counts in found]
     for j, release in enumerate(releases):
         rows = pa.array(members[j], pa.int64())
         expected = marks.read_marks(MARK_KEY, release, tokens.take(rows), leak.take(rows),

@@ -7,13 +7,19 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing.synchronize import Semaphore
 from typing import Any, TypeVar
+
+from leaktrace.exceptions import LeaktraceError
 
 R = TypeVar("R")
 PR_SET_PDEATHSIG = 1  # prctl(2)
+STARTUP_SECONDS = 30.0  # a forked worker reaches its initializer in milliseconds
+START_ATTEMPTS = 3
 
 
 def default_jobs() -> int:
@@ -31,6 +37,42 @@ def _die_with_parent() -> None:
             os._exit(1)
 
 
+def _start_worker(started: Semaphore) -> None:
+    _die_with_parent()
+    started.release()
+
+
+def forked_pool(jobs: int, startup_seconds: float = STARTUP_SECONDS) -> ProcessPoolExecutor:
+    """``jobs`` worker processes, forked now and each known to be running.
+
+    Workers inherit the parent as it is at this call (loaded dictionaries, compiled loops).
+    Each one tells the parent that it started, because CPython 3.11 can leave a forked child
+    hanging for ever in its after-fork set-up: when another thread of the parent (a DuckDB or
+    Arrow thread entering or leaving Python) held the interpreter's thread-state lock at the
+    moment of the fork, the child waits on that lock, and a pool waiting on that child never
+    finishes (seen once in the tests). Workers not started within ``startup_seconds`` are
+    killed and the pool is forked again.
+    """
+    context = multiprocessing.get_context("fork")
+    for _ in range(START_ATTEMPTS):
+        started = context.Semaphore(0)
+        pool = ProcessPoolExecutor(
+            max_workers=jobs, mp_context=context, initializer=_start_worker, initargs=(started,)
+        )
+        pool.submit(int)  # with fork, the first task forks every worker
+        deadline = time.monotonic() + startup_seconds
+        if all(started.acquire(timeout=max(0.0, deadline - time.monotonic())) for _ in range(jobs)):
+            return pool
+        # The executor offers no other handle on a worker that never started.
+        for process in list(pool._processes.values()):
+            process.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+    raise LeaktraceError(
+        f"Worker processes did not start within {startup_seconds:.0f} s, {START_ATTEMPTS} times; "
+        "the machine may be overloaded. Run the command again."
+    )
+
+
 def ordered_map(
     function: Callable[..., R], items: Iterable[tuple[Any, ...]], jobs: int
 ) -> Iterator[R]:
@@ -44,10 +86,7 @@ def ordered_map(
         for item in items:
             yield function(*item)
         return
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=_die_with_parent
-    ) as pool:
+    with forked_pool(jobs) as pool:
         pending: deque[Future[R]] = deque()
         for item in items:
             pending.append(pool.submit(function, *item))

@@ -21,7 +21,6 @@ spread batches over worker processes.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import re
 import tempfile
@@ -36,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leaktrace import attributes, identifiers
+from leaktrace._pool import forked_pool
 from leaktrace.exceptions import LeaktraceError
 from leaktrace.identifiers import _column_text, _vector
 from leaktrace.law import LegalCategory
@@ -437,7 +437,7 @@ def _workers(jobs: int) -> ProcessPoolExecutor | contextlib.nullcontext[None]:
         return contextlib.nullcontext()
     _column_text.warm_up()
     pa.array(np.zeros(1, dtype=np.int64))
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
+    return forked_pool(jobs)
 
 
 def _running_offsets(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[int, pa.RecordBatch]]:

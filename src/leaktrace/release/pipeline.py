@@ -10,7 +10,6 @@ tokens cross between processes, never a whole batch.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -21,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from leaktrace import customers, store
-from leaktrace._pool import _die_with_parent as die_with_parent
+from leaktrace._pool import forked_pool
 
 _DONE = object()
 
@@ -85,11 +84,7 @@ def token_worker() -> ProcessPoolExecutor:
     """The worker process for :func:`with_refs`, forked at once: forked before the export
     loads dictionaries and batches, it shares little that the exporting process later
     rewrites (every such page would become a private copy in the worker)."""
-    pool = ProcessPoolExecutor(
-        1, mp_context=multiprocessing.get_context("fork"), initializer=die_with_parent
-    )
-    pool.submit(int).result()
-    return pool
+    return forked_pool(1)
 
 
 def with_refs(

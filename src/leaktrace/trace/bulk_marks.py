@@ -11,7 +11,8 @@ release", each of its member rows agrees with its marks with probability 1/q as 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -19,37 +20,49 @@ import pyarrow as pa
 from leaktrace.release import marks
 
 
+@dataclass(frozen=True, order=True)
+class FieldRead:
+    """One marked ``field`` of a release, read from the leak's ``column`` (the field's own name,
+    or the column a broker renamed it to) with the field's mark ``rule``."""
+
+    field: str
+    column: str
+    rule: str
+
+
 def read_many(
     key: bytes,
     observed: pa.Table,
     record_tokens: pa.Array,
-    fields: Sequence[Mapping[str, str]],
+    reads: Sequence[Collection[FieldRead]],
     pair_release: np.ndarray,
     pair_row: np.ndarray,
     release_ids: Sequence[str],
-) -> list[dict[str, marks.MarkCount]]:
-    """Per release (``release_ids[j]`` with marked ``fields[j]``: column → rule), the
-    agreements of its member rows of ``observed`` with its keyed marks; (``pair_release[i]``,
-    ``pair_row[i]``) says that row ``pair_row[i]`` is the customer of one of release
-    ``pair_release[i]``'s members. ``record_tokens`` has one token per row of ``observed``.
-    Fields missing from ``observed`` are left out; a release with no member rows reads
-    0 of 0."""
+) -> list[dict[FieldRead, marks.MarkCount]]:
+    """Per release (``release_ids[j]``, its fields read as ``reads[j]``), the agreements of its
+    member rows of ``observed`` with its keyed marks; (``pair_release[i]``, ``pair_row[i]``)
+    says that row ``pair_row[i]`` is the customer of one of release ``pair_release[i]``'s
+    members. ``record_tokens`` has one token per row of ``observed``. A release with no member
+    rows reads 0 of 0."""
     words, present = marks.token_words(record_tokens)
-    counts: list[dict[str, marks.MarkCount]] = [{} for _ in release_ids]
-    specs = {(f, s) for wanted in fields for f, s in wanted.items() if f in observed.column_names}
-    for field, spec in sorted(specs):
-        chosen = marks.rule(spec)
-        users = np.array([j for j, wanted in enumerate(fields) if wanted.get(field) == spec])
-        values = observed.column(field).combine_chunks()
-        if not chosen.accepts(values.type):
-            values = values.cast(pa.string())
-        available, current = _observe(chosen, values)
-        available &= present[:, None]
+    counts: list[dict[FieldRead, marks.MarkCount]] = [{} for _ in release_ids]
+    observations: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    readers: dict[FieldRead, list[int]] = {}
+    for j, wanted in enumerate(reads):
+        for read in wanted:
+            readers.setdefault(read, []).append(j)
+    for read in sorted(readers):
+        chosen = marks.rule(read.rule)
+        users = np.array(readers[read])
+        if (read.column, read.rule) not in observations:  # hukou and address may share a column
+            observations[read.column, read.rule] = observe(chosen, observed.column(read.column))
+        available, current = observations[read.column, read.rule]
+        available = available & present[:, None]
         # only rows with a slot to read are hashed (a blank or unmarkable value has none)
         keep = np.isin(pair_release, users) & available.any(1)[pair_row]
         rel, row = pair_release[keep], pair_row[keep]
         halves = np.array(
-            [marks.key_halves(marks.field_key(key, release_ids[j], field)) for j in users],
+            [marks.key_halves(marks.field_key(key, release_ids[j], read.field)) for j in users],
             np.uint64,
         ).reshape(-1, 2)
         slot = np.full(len(release_ids), -1)
@@ -60,14 +73,19 @@ def read_many(
         agree = np.bincount(rel, (usable & (picked == current[row])).sum(1), len(release_ids))
         trials = np.bincount(rel, usable.sum(1), len(release_ids))
         for j in users.tolist():
-            counts[j][field] = marks.MarkCount(
-                field, chosen.name, int(agree[j]), int(trials[j]), chosen.q
+            counts[j][read] = marks.MarkCount(
+                read.field, chosen.name, int(agree[j]), int(trials[j]), chosen.q
             )
     return counts
 
 
-def _observe(chosen: marks.MarkRule, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def observe(
+    chosen: marks.MarkRule, values: pa.Array | pa.ChunkedArray
+) -> tuple[np.ndarray, np.ndarray]:
     """The rule's observation of every value, in chunks that bound its working memory."""
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if not chosen.accepts(values.type):
+        values = values.cast(pa.string())
     parts = [chosen.observe(values.slice(s, marks.CHUNK_ROWS))
              for s in range(0, max(len(values), 1), marks.CHUNK_ROWS)]  # fmt: skip
     return np.concatenate([a for a, _ in parts]), np.concatenate([c for _, c in parts])

@@ -5,7 +5,8 @@ release" (DESIGN.md, "Layered attribution"):
 
 * **keyed marks** — the agreements of each marked field with the form the release's PRF picked
   for that customer follow Binomial(trials, 1/q); fields are independent, so the total follows
-  the convolution of those binomials, and the p-value is its exact upper tail;
+  the convolution of those binomials, and the p-value is its exact upper tail (times the
+  column choices tried for fields a broker renamed, :mod:`.mark_columns`);
 * **decoys** — a decoy's identifiers exist nowhere but in one release: any hit is proof (p = 0);
 * **release set** — of m leaked customers of the register, the number the release holds
   follows Binomial(m, |R| / N) when the leak does not come from it (N: customers in the
@@ -27,7 +28,7 @@ import pyarrow.compute as pc
 
 from leaktrace import customers, ledger, store, tails
 from leaktrace.release import marks
-from leaktrace.trace import bulk_marks
+from leaktrace.trace import bulk_marks, mark_columns
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Candidate:
     release_id: str
     recipient: str
     marks: dict[str, marks.MarkCount] = field(default_factory=dict)
+    mark_columns: dict[str, str] = field(default_factory=dict)  # field → the leak's column
     marks_pvalue: float = 1.0
     decoys: int = 0
     members: int = 0  # leaked customers the release holds
@@ -57,7 +59,12 @@ class Candidate:
             "pvalue": self.pvalue,
             "marks_pvalue": self.marks_pvalue,
             "marks": {
-                f: {"agreements": c.agreements, "trials": c.trials, "q": c.q}
+                f: {
+                    "column": self.mark_columns.get(f, f),
+                    "agreements": c.agreements,
+                    "trials": c.trials,
+                    "q": c.q,
+                }
                 for f, c in self.marks.items()
             },
             "decoys": self.decoys,
@@ -94,31 +101,32 @@ def candidates(
     release_ids = [body["release_id"] for body in bodies]
     pair_release, pair_row = _member_rows(workspace, owners, release_ids)
     held = _held(owners, pair_release, pair_row, len(bodies))
-    fields = [
-        {f: r for f, r in body.get("marked_fields", {}).items() if f in leaked.column_names}
-        for body in bodies
-    ]
+    identifying = [c for c in (mapping.id_column, mapping.birth_date) if c] + [*mapping.identifiers]
+    reads = mark_columns.locate(
+        leaked, identifying, [body.get("marked_fields", {}) for body in bodies]
+    )
     read = (
         bulk_marks.read_many(
             workspace.keyring.key("mark"),
             leaked,
             customers.record_tokens(owners),
-            fields,
+            reads,
             pair_release,
             pair_row,
             release_ids,
         )
-        if any(fields)
+        if any(reads)
         else [{} for _ in bodies]
     )
     results = []
     for j, body in enumerate(bodies):
         result = Candidate(release_id=release_ids[j], recipient=body["recipient"])
-        if fields[j]:
-            result.marks = read[j]
-            result.marks_pvalue = tails.sum_of_binomials_tail(
+        if reads[j]:
+            result.marks, result.mark_columns, choices = mark_columns.best(read[j])
+            tail = tails.sum_of_binomials_tail(
                 [(c.agreements, c.trials, 1 / c.q) for c in result.marks.values()]
             )
+            result.marks_pvalue = min(1.0, choices * tail)
         result.decoys = decoy_hits.get(result.release_id, 0)
         result.matched = matched_customers
         result.members = int(held[j])
