@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
+import time
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -73,7 +76,25 @@ def test_stored_builds_once_per_source_contents(tmp_path, monkeypatch):
     source.write_text("张\n", encoding="utf-8")
     assert _vector.stored("words", [source], build) == ["张"]
     assert len(builds) == 2
-    assert len(list((tmp_path / "cache").glob("words-*.pickle"))) == 1  # the stale one is gone
+    # another checkout (the first sources) finds its version still there
+    source.write_text("王\n李\n", encoding="utf-8")
+    assert _vector.stored("words", [source], build) == ["王", "李"]
+    assert len(builds) == 2
+
+
+def test_stored_keeps_the_versions_used_last(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEAKTRACE_CACHE", str(tmp_path / "cache"))
+    source = tmp_path / "words.txt"
+    for n in range(_vector.KEPT_VERSIONS + 2):
+        source.write_text(str(n), encoding="utf-8")
+        assert _vector.stored("words", [source], source.read_text) == str(n)
+        time.sleep(0.02)  # file times move in steps of a few milliseconds
+        if n == 3:  # the first version, used again: it stays, and 1 and 2 are the oldest
+            source.write_text("0", encoding="utf-8")
+            assert _vector.stored("words", [source], lambda: "rebuilt") == "0"
+            time.sleep(0.02)
+    kept = {pickle.loads(p.read_bytes()) for p in (tmp_path / "cache").glob("words-*.pickle")}
+    assert kept == {"0", *(str(n) for n in range(3, _vector.KEPT_VERSIONS + 2))}
 
 
 def test_stored_without_a_writable_cache_still_builds(tmp_path, monkeypatch):

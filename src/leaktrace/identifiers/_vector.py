@@ -244,6 +244,8 @@ class KeyIndex:
 # from (the data files, the modules that build them, the versions of Python, NumPy, jieba and
 # OpenCC), so any change builds them again.
 
+KEPT_VERSIONS = 4  # per table: the versions most recently used stay, older ones are removed
+
 
 class _Readable(Protocol):
     def read_bytes(self) -> bytes: ...
@@ -268,7 +270,9 @@ def stored(name: str, sources: Iterable[_Readable], build: Callable[[], Any]) ->
     path = cache_dir() / f"{name}-{digest.hexdigest()[:24]}.pickle"
     try:
         with path.open("rb") as file:
-            return pickle.load(file)
+            value = pickle.load(file)
+        os.utime(path)  # recently used: kept when other versions are written
+        return value
     except (OSError, EOFError, ValueError, TypeError, AttributeError, pickle.UnpicklingError):
         pass
     value = build()
@@ -279,12 +283,21 @@ def stored(name: str, sources: Iterable[_Readable], build: Callable[[], Any]) ->
             os.chmod(partial, 0o600)
             pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL)
         partial.replace(path)
-        for stale in path.parent.glob(f"{name}-*.pickle"):
-            if stale != path:  # built from older sources
-                stale.unlink(missing_ok=True)
+        # Installs and checkouts side by side (another version of the sources) each keep
+        # theirs; versions beyond the last few used are stale.
+        versions = sorted(path.parent.glob(f"{name}-*.pickle"), key=_used, reverse=True)
+        for stale in versions[KEPT_VERSIONS:]:
+            stale.unlink(missing_ok=True)
     except OSError:
         pass
     return value
+
+
+def _used(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile by another process
+        return 0.0
 
 
 def _versions() -> str:
