@@ -274,20 +274,19 @@ def _splice(
 ) -> pa.Array:
     """A string array whose row i is the concatenation of byte segments ``sources[i, j]``,
     ``lengths[i, j]`` (j in order) taken from the values' data followed by ``pool``; nulls stay
-    null. One gather builds the whole data buffer."""
+    null. One compiled pass (:func:`leaktrace.release._mark_loops.splice`) builds the data."""
+    from leaktrace.release import _mark_loops
+
     _, data, valid = _strings(values)
-    combo = np.concatenate([data, pool])
-    lengths = np.where(valid[:, None], lengths, 0).astype(np.int64)
-    flat_lengths = lengths.ravel()
-    total = int(flat_lengths.sum())
-    out_start = np.cumsum(flat_lengths) - flat_lengths
-    index = np.repeat(sources.ravel().astype(np.int64) - out_start, flat_lengths)
-    index += np.arange(total, dtype=np.int64)
-    out = combo[index] if total else np.zeros(0, np.uint8)
-    row_offsets = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum(lengths.sum(axis=1), out=row_offsets[1:])
+    row_offsets, out = _mark_loops.splice(
+        data if data.size else np.zeros(1, np.uint8),
+        pool,
+        valid,
+        np.ascontiguousarray(sources, dtype=np.int64),
+        np.ascontiguousarray(lengths, dtype=np.int64),
+    )
     large = pa.types.is_large_string(values.type)
-    if not large and total >= 2**31:  # pragma: no cover - chunks keep far below this
+    if not large and row_offsets[-1] >= 2**31:  # pragma: no cover - chunks keep far below this
         raise ValueError("string data too large for 32-bit offsets")
     buffer = pa.py_buffer(row_offsets.astype(np.int64 if large else np.int32))
     return pa.Array.from_buffers(
@@ -770,32 +769,15 @@ class AddressRule:
         return result
 
     def _parse_new(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from leaktrace.release import _mark_loops
+
         offsets, data, valid = _strings(values)
-        n = len(values)
-        starts, ends = offsets[:-1], offsets[1:]
         head = _head_index(values)
         # The room: (单元|栋|号楼) + 3-4 digits + optional 室, at the end of the value.
-        room_mark = np.frombuffer(_ROOM.encode(), np.uint8)
-        length = ends - starts
-        has_room = (length >= 3) & valid
-        for i in range(3):
-            has_room &= _byte_at(data, ends - 3 + i, valid) == room_mark[i]
-        end = ends - np.where(has_room, 3, 0)
-        digits = np.zeros(n, dtype=np.int64)
-        counting = valid.copy()
-        for i in range(1, 6):
-            byte = _byte_at(data, end - i, counting & (end - i >= starts))
-            counting &= (byte >= 48) & (byte <= 57) & (end - i >= starts)
-            digits += counting
-        before = end - digits
-        tail6 = np.stack([_byte_at(data, before - 6 + i, valid & (before - 6 >= starts))
-                          for i in range(6)], axis=1)  # fmt: skip
-        unit = np.zeros(n, dtype=bool)
-        for word in ("单元", "号楼"):
-            unit |= np.all(tail6 == np.frombuffer(word.encode(), np.uint8)[None, :], axis=1)
-        unit |= np.all(tail6[:, 3:] == np.frombuffer("栋".encode(), np.uint8)[None, :], axis=1)
-        room = valid & (digits >= 3) & (digits <= 4) & unit
-        return head, room, np.where(room & ~has_room, 1, 0)
+        room, room_form = _mark_loops.room_forms(
+            offsets, data if data.size else np.zeros(1, np.uint8), valid, *_room_words()
+        )
+        return head, room, room_form
 
     def observe(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         heads = _heads()
@@ -842,6 +824,18 @@ class AddressRule:
             axis=1,
         )
         return _splice(values, pool, sources, lengths)
+
+
+@cache
+def _room_words() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """室, and the words before a room number (单元, 号楼, 栋) as rows of a byte matrix with
+    their lengths: the arguments :func:`leaktrace.release._mark_loops.room_forms` takes."""
+    words = [w.encode() for w in ("单元", "号楼", "栋")]
+    matrix = np.zeros((len(words), max(map(len, words))), np.uint8)
+    for row, word in enumerate(words):
+        matrix[row, : len(word)] = np.frombuffer(word, np.uint8)
+    lengths = np.array([len(w) for w in words], np.int64)
+    return np.frombuffer(_ROOM.encode(), np.uint8), matrix, lengths
 
 
 @cache
