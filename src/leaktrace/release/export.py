@@ -27,7 +27,7 @@ import datetime
 import hashlib
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -294,23 +294,27 @@ def _write_release(
     """Mark, mask and mix decoys into the source batch by batch, writing each to ``sink``.
 
     Decoys are made per batch, from that batch's rows and at keyed positions within it, so a
-    large source needs no more memory than a batch; marks and masks are per row anyway.
+    large source needs no more memory than a few batches; marks and masks are per row anyway.
+    A batch is marked and masked in a thread (:data:`MARK_AHEAD`; the compiled loops, NumPy
+    and Arrow release the GIL) while the batch before it gets its decoys, which need the
+    register and the decoys made before them, so they stay in order in this thread.
     """
     ring = workspace.keyring
     all_owners, chosen = sampled
-    given: dict[str, set[str]] = {}  # decoy identifiers of earlier batches: unique per release
-    taken = RegisterCheck(workspace, given)
-
+    mixer = _Mixer(workspace, release_id, policy)
     fields: dict[str, str] = {}
-    roles: dict[str, str] = {}
-    codes: dict[str, decoy_rows.CodeRange] = {}
-    members: list[pa.Array] = [pa.array([], pa.int64())]
-    decoys = [decoy_tokens(workspace, None, 0)]
-    rows = decoy_count = offset = 0
+    offset = 0
     batches = ahead or pipeline.ReadAhead(opened.batches(BATCH_ROWS))
     numbers = None if all_owners is not None else mapping.id_column
     stream = pipeline.with_refs(workspace, batches, numbers, worker)
-    with batches, contextlib.closing(stream), writers.Background(sink) as out:
+    marking = ThreadPoolExecutor(1, thread_name_prefix="release-marks") if MARK_AHEAD else None
+    pending: tuple[int, Future[pa.Table], pa.Array] | None = None
+    with (
+        batches,
+        contextlib.closing(stream),
+        writers.Background(sink) as out,
+        marking or contextlib.nullcontext(),
+    ):
         for index, (batch, refs) in enumerate(stream):
             table = pa.Table.from_batches([batch])
             numbered = pipeline.numbered(workspace, refs)
@@ -318,10 +322,7 @@ def _write_release(
                 if not customers.numbers_agree(workspace, table, mapping, numbered):
                     mapping.id_column = None
                 fields = _mark_fields(table, policy, detected)
-                roles = decoy_rows.column_roles(table, detected=detected)
-                codes = {
-                    c: decoy_rows.CodeRange.of(table, c) for c, r in roles.items() if r == "code"
-                }
+                mixer.start(table, detected)
             if all_owners is None:
                 trusted = numbered if mapping.id_column is not None else None
                 owners = pipeline.owners(workspace, table, mapping, trusted)
@@ -331,41 +332,101 @@ def _write_release(
                 keep = pc.fill_null(pc.is_in(owners, chosen), False)
                 table, owners = table.filter(keep), owners.filter(keep)
             offset += batch.num_rows
-            if fields:
-                records = customers.record_tokens(owners)
-                table = keyed_marks.mark_table(
-                    ring.key("mark"), release_id, records, table, fields, check=False
-                )
-            table = _mask(table, mapping, policy)
-            made = _decoys(
-                ring.key("decoy"), f"{release_id}/{index}", table, policy, taken, roles, codes
-            )
-            if made is not None:
-                at = decoy_rows.positions(
-                    ring.key("decoy"), f"{release_id}/{index}", table.num_rows, made.table.num_rows
-                )
-                table = decoy_rows.interleave(table, made.table, at)
-                made_ids = made.identifiers
-                for kind, value in zip(
-                    made_ids["type"].to_pylist(), made_ids["value"].to_pylist(), strict=True
-                ):
-                    given.setdefault(kind, set()).add(value)
-                numbers = made_ids.filter(pc.equal(made_ids["type"], "customer_id"))["value"]
-                for known in codes.values():
-                    known.include(numbers.combine_chunks())
-                decoys.append(decoy_tokens(workspace, made, decoy_count))
-                decoy_count += made.table.num_rows
-            out.write(table)
-            rows += table.num_rows
-            members.append(pc.drop_null(owners))
-    return _Written(
-        rows=rows,
-        members=pa.concat_arrays(members),
-        decoys=decoy_count,
-        decoy_tokens=pa.concat_tables(decoys),
-        fields=fields,
-        sha256=sink.sha256,
-    )
+            job = (ring.key("mark"), release_id, owners, table, fields, mapping, policy)
+            prepared = marking.submit(_prepared, *job) if marking else _done(_prepared(*job))
+            if pending is not None:
+                mixer.write(out, *pending)
+            pending = (index, prepared, owners)
+        if pending is not None:
+            mixer.write(out, *pending)
+    return mixer.written(fields, sink.sha256)
+
+
+MARK_AHEAD = True  # False: every batch marked in this thread (the tests' serial oracle)
+
+
+def _done(table: pa.Table) -> Future[pa.Table]:
+    future: Future[pa.Table] = Future()
+    future.set_result(table)
+    return future
+
+
+def _prepared(
+    key: bytes,
+    release_id: str,
+    owners: pa.Array,
+    table: pa.Table,
+    fields: dict[str, str],
+    mapping: customers.ColumnMap,
+    policy: Policy,
+) -> pa.Table:
+    """One batch with its keyed marks and masks (what runs in the marking thread)."""
+    if fields:
+        records = customers.record_tokens(owners)
+        table = keyed_marks.mark_table(key, release_id, records, table, fields, check=False)
+    return _mask(table, mapping, policy)
+
+
+class _Mixer:
+    """Decoys mixed into marked batches, in order, and what was written: decoys of a batch are
+    unique in the release (``given``: identifiers handed out before) and their customer numbers
+    extend the ranges later decoys draw from, so batches pass through one after the other."""
+
+    def __init__(self, workspace: store.Workspace, release_id: str, policy: Policy) -> None:
+        self.workspace = workspace
+        self.release_id = release_id
+        self.policy = policy
+        self.key = workspace.keyring.key("decoy")
+        self.given: dict[str, set[str]] = {}  # decoy identifiers of earlier batches
+        self.taken = RegisterCheck(workspace, self.given)
+        self.roles: dict[str, str] = {}
+        self.codes: dict[str, decoy_rows.CodeRange] = {}
+        self.members: list[pa.Array] = [pa.array([], pa.int64())]
+        self.decoys = [decoy_tokens(workspace, None, 0)]
+        self.rows = self.decoy_count = 0
+
+    def start(self, table: pa.Table, detected: dict[str, str | None]) -> None:
+        """The decoys' column roles and code ranges, from the first (unmarked) batch."""
+        self.roles = decoy_rows.column_roles(table, detected=detected)
+        self.codes = {
+            c: decoy_rows.CodeRange.of(table, c) for c, r in self.roles.items() if r == "code"
+        }
+
+    def write(
+        self, out: writers.Background, index: int, prepared: Future[pa.Table], owners: pa.Array
+    ) -> None:
+        """Batch ``index`` (marked and masked once ``prepared`` is done) with its decoys, to
+        ``out``."""
+        table = prepared.result()
+        batch_id = f"{self.release_id}/{index}"
+        made = _decoys(self.key, batch_id, table, self.policy, self.taken, self.roles, self.codes)
+        if made is not None:
+            at = decoy_rows.positions(self.key, batch_id, table.num_rows, made.table.num_rows)
+            table = decoy_rows.interleave(table, made.table, at)
+            made_ids = made.identifiers
+            for kind, value in zip(
+                made_ids["type"].to_pylist(), made_ids["value"].to_pylist(), strict=True
+            ):
+                self.given.setdefault(kind, set()).add(value)
+            numbers = made_ids.filter(pc.equal(made_ids["type"], "customer_id"))["value"]
+            for known in self.codes.values():
+                known.include(numbers.combine_chunks())
+            self.decoys.append(decoy_tokens(self.workspace, made, self.decoy_count))
+            self.decoy_count += made.table.num_rows
+        out.write(table)
+        self.rows += table.num_rows
+        self.members.append(pc.drop_null(owners))
+
+    def written(self, fields: dict[str, str], sha256: str) -> _Written:
+        """What was written, once the sink is closed (``sha256``)."""
+        return _Written(
+            rows=self.rows,
+            members=pa.concat_arrays(self.members),
+            decoys=self.decoy_count,
+            decoy_tokens=pa.concat_tables(self.decoys),
+            fields=fields,
+            sha256=sha256,
+        )
 
 
 def _mark_fields(

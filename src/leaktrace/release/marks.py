@@ -51,10 +51,10 @@ rules work on Arrow buffers.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -294,6 +294,23 @@ def _splice(
     )
 
 
+class _Memo:
+    """A parse's result for the last values it was given: a rule observes, then renders, the
+    same values and parses them once. The values are kept alive, so that their buffers'
+    addresses identify them."""
+
+    def __init__(self, parse: Callable[[pa.Array], Any]) -> None:
+        self._parse = parse
+        self._last: tuple[object, pa.Array, Any] | None = None
+
+    def __call__(self, values: pa.Array) -> Any:
+        buffers = tuple(0 if b is None else b.address for b in values.buffers())
+        identity = (buffers, values.offset, len(values))
+        if self._last is None or self._last[0] != identity:
+            self._last = (identity, values, self._parse(values))
+        return self._last[2]
+
+
 # -- amounts
 
 
@@ -303,6 +320,9 @@ class AmountRule:
     name = "amount"
     q = 9
     slots = 1
+
+    def __init__(self) -> None:
+        self._floats = _Memo(self._float_units)
 
     def accepts(self, type_: pa.DataType) -> bool:
         return (
@@ -342,7 +362,7 @@ class AmountRule:
         n = len(values)
         type_ = values.type
         if pa.types.is_floating(type_):
-            units, ok, _scale = self._float_units(values)
+            units, ok, _scale = self._floats(values)
         elif pa.types.is_string(type_) or pa.types.is_large_string(type_):
             units, ok = self._units(values)
             offsets, data, _ = _strings(values)
@@ -361,17 +381,25 @@ class AmountRule:
         valid = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
         scale = np.full(floats.size, -1, dtype=np.int64)
         units = np.zeros(floats.size, dtype=np.int64)
-        for decimals in range(6, -1, -1):  # the fewest decimals that hold the value wins
-            scaled = floats * 10.0**decimals
-            rounded = np.round(scaled)
+        # The fewest decimals that hold the value win: each value is tried from 0 decimals up
+        # and leaves the search once held (amounts of two decimals take three passes, not 7).
+        todo = np.arange(floats.size)
+        for decimals in range(7):
+            if not todo.size:
+                break
+            some = floats[todo]
+            rounded = np.round(some * 10.0**decimals)
             # Exact to a few units in the last place of the float itself: a tolerance relative
             # to the scaled value would let 1073919.11 pass as 1073919.1.
             back = rounded / 10.0**decimals
-            exact = (np.abs(back - floats) <= 4 * np.spacing(np.abs(floats))) & (
-                np.abs(rounded) < 2.0**53
-            )
-            scale = np.where(exact, decimals, scale)
-            units = np.where(exact, rounded, units).astype(np.int64)
+            with np.errstate(invalid="ignore"):  # infinities: inf - inf is NaN, not held
+                exact = (np.abs(back - some) <= 4 * np.spacing(np.abs(some))) & (
+                    np.abs(rounded) < 2.0**53
+                )
+            held = todo[exact]
+            scale[held] = decimals
+            units[held] = rounded[exact].astype(np.int64)
+            todo = todo[~exact]
         return units, valid & (scale >= 0), scale
 
     def render(self, values: pa.Array, forms: np.ndarray) -> pa.Array:
@@ -402,7 +430,7 @@ class AmountRule:
             new = units + np.where(change, np.sign(units) * delta, 0)
             return _like(values, pa.array(new).cast(type_))
         if pa.types.is_floating(type_):
-            units, _, scale = self._float_units(values)
+            units, _, scale = self._floats(values)
             new_units = units + np.where(change, np.sign(units) * delta, 0)
             new = new_units / 10.0 ** np.maximum(scale, 0)
             floats = values.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64)
@@ -483,20 +511,15 @@ class ListOrderRule:
 
     def __init__(self, separator: str = "、") -> None:
         self.separator = separator
-        # The last values parsed, kept alive: their buffers' addresses identify them.
-        self._last: tuple[object, pa.Array, tuple] | None = None
+        self._parse = _Memo(self._parse_new)
+        self._distinct = _Memo(self._distinct_new)
 
     def accepts(self, type_: pa.DataType) -> bool:
         return pa.types.is_string(type_) or pa.types.is_large_string(type_)
 
-    def _parse(self, values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    def _parse_new(self, values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
         """Items, each value's first item and item count, and per (value, pair) the form:
         -1 no pair (missing, empty or equal items), 0 in code-point order, 1 reversed."""
-        buffers = values.buffers()
-        identity = (buffers[2].address if buffers[2] is not None else 0, buffers[1].address,
-                    values.offset, len(values))  # fmt: skip
-        if self._last is not None and self._last[0] == identity:
-            return self._last[2]
         lists = pc.split_pattern(values.fill_null(""), self.separator)
         offsets = lists.offsets.to_numpy().astype(np.int64)
         items = lists.flatten()
@@ -516,11 +539,9 @@ class ListOrderRule:
         )
         form = np.full((n, self.slots), -1, dtype=np.int64)
         form[rows, pairs] = np.where((less | greater) & ~empty, greater.astype(np.int64), -1)
-        result = (items, starts, counts, form)
-        self._last = (identity, values, result)
-        return result
+        return items, starts, counts, form
 
-    def _distinct(self, values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    def _distinct_new(self, values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
         """The distinct values (lists repeat: a few product sets), each value's index among
         them (-1: null) and the pair forms of each row, parsed once per distinct value."""
         encoded = pc.dictionary_encode(values)
@@ -753,22 +774,10 @@ class AddressRule:
         return pa.types.is_string(type_) or pa.types.is_large_string(type_)
 
     def __init__(self) -> None:
-        # The last values parsed, kept alive: their buffers' addresses identify them.
-        self._last: tuple[object, pa.Array, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
-
-    def _parse(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per value: head index (-1: none), room slot exists, room form (0 with 室, 1 without).
-        The last result is kept: marking observes, then renders, the same values."""
-        buffers = values.buffers()
-        identity = (buffers[2].address if buffers[2] is not None else 0, buffers[1].address,
-                    values.offset, len(values))  # fmt: skip
-        if self._last is not None and self._last[0] == identity:
-            return self._last[2]
-        result = self._parse_new(values)
-        self._last = (identity, values, result)
-        return result
+        self._parse = _Memo(self._parse_new)
 
     def _parse_new(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per value: head index (-1: none), room slot exists, room form (0 with 室, 1 without)."""
         from leaktrace.release import _mark_loops
 
         offsets, data, valid = _strings(values)
