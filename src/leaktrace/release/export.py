@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import hashlib
 import os
 from collections.abc import Sequence
@@ -114,9 +115,12 @@ def export(
         if sample is None:
             worker = stack.enter_context(pipeline.token_worker())
             ahead = stack.enter_context(pipeline.ReadAhead(opened.batches(BATCH_ROWS)))
-        # One typing pass serves the mapping, the mark fields and the decoys' column roles.
+        # One typing pass serves the mapping, the mark fields and the decoys' column roles;
+        # none of them treats free text otherwise than an untyped column.
         head = opened.sample(customers.SAMPLE_ROWS)
-        classified = {n: scan.classify_column(n, head.column(n)) for n in head.column_names}
+        classified = {
+            n: scan.classify_column(n, head.column(n), free_text=False) for n in head.column_names
+        }
         detected = {name: result.detected for name, result in classified.items()}
         mapping = customers.propose_mapping(head, classified=classified)
         mapping.segments = []
@@ -400,22 +404,25 @@ class _Mixer:
         table = prepared.result()
         batch_id = f"{self.release_id}/{index}"
         made = _decoys(self.key, batch_id, table, self.policy, self.taken, self.roles, self.codes)
-        if made is not None:
-            at = decoy_rows.positions(self.key, batch_id, table.num_rows, made.table.num_rows)
-            table = decoy_rows.interleave(table, made.table, at)
-            made_ids = made.identifiers
-            for kind, value in zip(
-                made_ids["type"].to_pylist(), made_ids["value"].to_pylist(), strict=True
-            ):
-                self.given.setdefault(kind, set()).add(value)
-            numbers = made_ids.filter(pc.equal(made_ids["type"], "customer_id"))["value"]
-            for known in self.codes.values():
-                known.include(numbers.combine_chunks())
-            self.decoys.append(decoy_tokens(self.workspace, made, self.decoy_count))
-            self.decoy_count += made.table.num_rows
-        out.write(table)
         self.rows += table.num_rows
         self.members.append(pc.drop_null(owners))
+        if made is None:
+            out.write(table)
+            return
+        at = decoy_rows.positions(self.key, batch_id, table.num_rows, made.table.num_rows)
+        # The interleaving gather (Arrow, without the GIL) runs in the writing thread.
+        out.write(functools.partial(decoy_rows.interleave, table, made.table, at))
+        self.rows += made.table.num_rows
+        made_ids = made.identifiers
+        for kind, value in zip(
+            made_ids["type"].to_pylist(), made_ids["value"].to_pylist(), strict=True
+        ):
+            self.given.setdefault(kind, set()).add(value)
+        numbers = made_ids.filter(pc.equal(made_ids["type"], "customer_id"))["value"]
+        for known in self.codes.values():
+            known.include(numbers.combine_chunks())
+        self.decoys.append(decoy_tokens(self.workspace, made, self.decoy_count))
+        self.decoy_count += made.table.num_rows
 
     def written(self, fields: dict[str, str], sha256: str) -> _Written:
         """What was written, once the sink is closed (``sha256``)."""

@@ -246,12 +246,13 @@ class Background:
                 return
             if self._error is None:
                 try:
-                    self.sink.write(table)
+                    self.sink.write(table() if callable(table) else table)
                 except BaseException as error:  # handed to the producing thread
                     self._error = error
 
-    def write(self, table: pa.Table) -> None:
-        """Queue ``table`` for writing."""
+    def write(self, table: pa.Table | Callable[[], pa.Table]) -> None:
+        """Queue ``table`` for writing, or a function that makes it in the writing thread (work
+        that releases the GIL, taken off the producing thread)."""
         if self._error is not None:
             raise self._error
         self._queue.put(table)
