@@ -42,6 +42,7 @@ from leaktrace.exceptions import ConfigError, SourceError
 from leaktrace.release import decoys as decoy_rows
 from leaktrace.release import marks as keyed_marks
 from leaktrace.release import pipeline, subset, writers
+from leaktrace.release.held import HeldTokens
 from leaktrace.release.policy import Policy, policy_for
 
 BATCH_ROWS = 125_000  # rows marked, mixed with decoys and written at a time (memory)
@@ -382,7 +383,7 @@ class _Mixer:
         self.policy = policy
         self.key = workspace.keyring.key("decoy")
         self.given: dict[str, set[str]] = {}  # decoy identifiers of earlier batches
-        self.taken = RegisterCheck(workspace, self.given)
+        self.taken = RegisterCheck(workspace, self.given, HeldTokens(workspace.db))
         self.roles: dict[str, str] = {}
         self.codes: dict[str, decoy_rows.CodeRange] = {}
         self.members: list[pa.Array] = [pa.array([], pa.int64())]
@@ -473,10 +474,17 @@ class RegisterCheck:
     (kind → values handed out earlier in this release). Call it with (kind, values), or ask
     :meth:`many` kinds at once: one pass over the register for all of them."""
 
-    def __init__(self, workspace: store.Workspace, given: dict[str, set[str]] | None = None):
+    def __init__(
+        self,
+        workspace: store.Workspace,
+        given: dict[str, set[str]] | None = None,
+        held: HeldTokens | None = None,
+    ):
         self.workspace = workspace
         self.key = workspace.keyring.key("match")
         self.given = given if given is not None else {}
+        # Many questions (an export's batches): the register's tokens read once, in memory.
+        self.held = held
 
     def __call__(self, kind: str, values: Sequence[str]) -> list[bool]:
         return self.many([(kind, values)])[0]
@@ -494,11 +502,12 @@ class RegisterCheck:
                 codes.add(customers.EXACT_KINDS[kind])
             else:
                 tokens.append(pa.nulls(len(values), pa.binary(keys.TOKEN_BYTES)))
-        held = (
-            store.tokens_exist(self.workspace.db, pa.concat_arrays(tokens), sorted(codes))
-            if tokens
-            else []
-        )
+        if not tokens:
+            held = []
+        elif self.held is not None:
+            held = self.held.holds(pa.concat_arrays(tokens), sorted(codes))
+        else:
+            held = store.tokens_exist(self.workspace.db, pa.concat_arrays(tokens), sorted(codes))
         answers, start = [], 0
         for kind, values in asks:
             used = self.given.get(kind, set())

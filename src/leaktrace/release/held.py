@@ -1,0 +1,94 @@
+"""Which tokens the register holds, answered in memory: the export asks, batch after batch and
+round after round, whether its decoys' candidate identifiers are anyone's, and a join over the
+register per question cost more than the decoys themselves.
+
+The tokens of one kind (identifier tokens of loaded customers, customer-number tokens, and the
+tokens of decoys and canaries already made) are read once, the first time the kind is asked,
+and kept sorted by their first eight bytes; a question is a binary search. The answers are
+those of :func:`leaktrace.store.tokens_exist` over the same tables: an export changes none of
+them until it is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from leaktrace import keys, store
+
+_KIND_TOKENS = f"""
+    SELECT token FROM tokens WHERE {store.LOADED} AND kind = $kind AND octet_length(token) = $n
+    UNION ALL SELECT ref_token FROM customers WHERE {store.LOADED} AND $kind = 0
+        AND octet_length(ref_token) = $n
+    UNION ALL SELECT token FROM decoy_tokens WHERE kind = $kind AND octet_length(token) = $n"""
+
+
+def _words(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The two 64-bit halves of 16-byte tokens, and which are present (null: none)."""
+    tokens = tokens.cast(pa.binary(keys.TOKEN_BYTES))
+    if not len(tokens):
+        empty = np.zeros(0, np.uint64)
+        return empty, empty, np.zeros(0, bool)
+    present = ~np.asarray(tokens.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    raw = np.frombuffer(tokens.buffers()[1], dtype=np.uint8)
+    start = tokens.offset * keys.TOKEN_BYTES
+    words = raw[start : start + len(tokens) * keys.TOKEN_BYTES].view("<u8").reshape(-1, 2)
+    return words[:, 0], words[:, 1], present
+
+
+class _Sorted:
+    """16-byte tokens, sorted by their first half, for membership questions."""
+
+    def __init__(self, tokens: pa.Array) -> None:
+        high, low, present = _words(tokens)
+        order = np.argsort(high[present], kind="stable")
+        self.high = high[present][order]
+        self.low = low[present][order]
+
+    def holds(self, tokens: pa.Array) -> np.ndarray:
+        """Whether each token is among these (null: no)."""
+        high, low, present = _words(tokens)
+        found = np.zeros(high.size, dtype=bool)
+        if not self.high.size or not high.size:
+            return found
+        # Searched in order, the probes walk the held tokens once (random order: a cache miss
+        # at every step of every search).
+        order = np.argsort(high, kind="stable")
+        left = np.empty(high.size, dtype=np.int64)
+        left[order] = np.searchsorted(self.high, high[order], "left")
+        at = np.minimum(left, self.high.size - 1)
+        same = present & (self.high[at] == high)
+        found = same & (self.low[at] == low)
+        # Held tokens that share a first half (about one pair in 10^7 at 10^6 tokens): compare
+        # the second halves of the whole run.
+        after = np.minimum(at + 1, self.high.size - 1)
+        run = same & (after > at) & (self.high[after] == high)
+        for i in np.flatnonzero(run):
+            stop = np.searchsorted(self.high, high[i], "right")
+            found[i] = bool(np.any(self.low[left[i] : stop] == low[i]))
+        return found
+
+
+class HeldTokens:
+    """Membership in the register's tokens by kind code, each kind read once from ``db``."""
+
+    def __init__(self, db: duckdb.DuckDBPyConnection) -> None:
+        self.db = db
+        self._kinds: dict[int, _Sorted] = {}
+
+    def _kind(self, kind: int) -> _Sorted:
+        if kind not in self._kinds:
+            read = self.db.sql(_KIND_TOKENS, params={"kind": kind, "n": keys.TOKEN_BYTES})
+            self._kinds[kind] = _Sorted(read.to_arrow_table().column(0).combine_chunks())
+        return self._kinds[kind]
+
+    def holds(self, tokens: pa.Array, kinds: Iterable[int]) -> list[bool]:
+        """Whether a token of any of ``kinds`` is each of ``tokens`` (null: no), as
+        :func:`leaktrace.store.tokens_exist` answers."""
+        found = np.zeros(len(tokens), dtype=bool)
+        for kind in kinds:
+            found |= self._kind(kind).holds(tokens)
+        return found.tolist()
