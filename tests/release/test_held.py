@@ -9,7 +9,7 @@ import pyarrow.csv as pacsv
 
 from leaktrace import customers, keys, store, synth
 from leaktrace.release import export as exporter
-from leaktrace.release.held import HeldTokens, _Sorted
+from leaktrace.release.held import HeldTokens, RefIds, _Sorted
 
 
 def test_held_tokens_answer_as_the_register_join(tmp_path) -> None:
@@ -33,6 +33,12 @@ def test_held_tokens_answer_as_the_register_join(tmp_path) -> None:
                 pa.nulls(5, pa.binary(16)),
             ]
         )
+        refs = pa.concat_arrays(
+            [customers.customer_refs(key, people["customer_id"]), probe.slice(50)]
+        )
+        expected_ids = store.ids_for_refs_array(ws.db, refs)
+        assert np.array_equal(RefIds(ws.db).ids(refs), expected_ids)
+        assert (expected_ids >= 0).sum() == 400
         held = HeldTokens(ws.db)
         for kinds in ([0], [1], [1, 3], [0, 1, 3], [2]):
             expected = store.tokens_exist(ws.db, probe, kinds)

@@ -40,18 +40,21 @@ def _words(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 class _Sorted:
-    """16-byte tokens, sorted by their first half, for membership questions."""
+    """16-byte tokens, sorted by their first half, for lookups."""
 
     def __init__(self, tokens: pa.Array) -> None:
         high, low, present = _words(tokens)
-        order = np.argsort(high[present], kind="stable")
-        self.high = high[present][order]
-        self.low = low[present][order]
+        kept = np.flatnonzero(present)
+        order = kept[np.argsort(high[kept], kind="stable")]
+        self.high = high[order]
+        self.low = low[order]
+        self.position = order  # where each sorted token stands among ``tokens``
 
-    def holds(self, tokens: pa.Array) -> np.ndarray:
-        """Whether each token is among these (null: no)."""
+    def find(self, tokens: pa.Array) -> np.ndarray:
+        """Where each token stands among the held ones (the first, if held twice; -1: not
+        held or null)."""
         high, low, present = _words(tokens)
-        found = np.zeros(high.size, dtype=bool)
+        found = np.full(high.size, -1, dtype=np.int64)
         if not self.high.size or not high.size:
             return found
         # Searched in order, the probes walk the held tokens once (random order: a cache miss
@@ -61,15 +64,38 @@ class _Sorted:
         left[order] = np.searchsorted(self.high, high[order], "left")
         at = np.minimum(left, self.high.size - 1)
         same = present & (self.high[at] == high)
-        found = same & (self.low[at] == low)
-        # Held tokens that share a first half (about one pair in 10^7 at 10^6 tokens): compare
-        # the second halves of the whole run.
+        hit = same & (self.low[at] == low)
+        found[hit] = self.position[at[hit]]
+        # Held tokens that share a first half (about one pair in 10^7 at 10^6 tokens): look
+        # through the whole run.
         after = np.minimum(at + 1, self.high.size - 1)
-        run = same & (after > at) & (self.high[after] == high)
-        for i in np.flatnonzero(run):
+        for i in np.flatnonzero(same & (after > at) & (self.high[after] == high)):
             stop = np.searchsorted(self.high, high[i], "right")
-            found[i] = bool(np.any(self.low[left[i] : stop] == low[i]))
+            match = np.flatnonzero(self.low[left[i] : stop] == low[i])
+            found[i] = self.position[left[i] : stop][match].min() if match.size else -1
         return found
+
+    def holds(self, tokens: pa.Array) -> np.ndarray:
+        """Whether each token is among these (null: no)."""
+        return self.find(tokens) >= 0
+
+
+class RefIds:
+    """The register id of each customer-number token (:func:`leaktrace.store.ids_for_refs_array`
+    without a join per batch): the loaded customers' tokens read once."""
+
+    def __init__(self, db: duckdb.DuckDBPyConnection) -> None:
+        table = db.sql(
+            f"""SELECT ref_token, customer_id FROM customers
+            WHERE {store.LOADED} AND octet_length(ref_token) = {keys.TOKEN_BYTES}"""
+        ).to_arrow_table()
+        self._tokens = _Sorted(table.column(0).combine_chunks())
+        self._ids = table.column(1).to_numpy()
+
+    def ids(self, refs: pa.Array) -> np.ndarray:
+        """Register ids of ``refs`` (int64, -1 where unknown)."""
+        at = self._tokens.find(refs)
+        return np.where(at >= 0, self._ids[np.maximum(at, 0)] if self._ids.size else -1, -1)
 
 
 class HeldTokens:

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from leaktrace import customers, store
 from leaktrace._pool import _die_with_parent as die_with_parent
+from leaktrace.release.held import RefIds
 
 _DONE = object()
 
@@ -141,6 +142,11 @@ def owners(
     return pa.array(result, mask=result < 0)
 
 
-def numbered(workspace: store.Workspace, refs: pa.Array | None) -> np.ndarray | None:
-    """The register ids of customer-number tokens (-1 for unknown; None without tokens)."""
-    return None if refs is None else store.ids_for_refs_array(workspace.db, refs)
+def numbered(
+    workspace: store.Workspace, refs: pa.Array | None, index: RefIds | None = None
+) -> np.ndarray | None:
+    """The register ids of customer-number tokens (-1 for unknown; None without tokens);
+    ``index`` answers in memory, without a join per batch."""
+    if refs is None:
+        return None
+    return index.ids(refs) if index is not None else store.ids_for_refs_array(workspace.db, refs)
