@@ -59,3 +59,7 @@ def test_sorted_tokens_with_a_shared_first_half() -> None:
     assert answers[:500].all() and not answers[500:].any()
     assert not held.holds(pa.nulls(3, pa.binary(16))).any()
     assert not _Sorted(pa.array([], pa.binary(16))).holds(tokens).any()
+    numbered = _Sorted(tokens.slice(0, 500), np.arange(500) * 10)
+    assert numbered.lookup(tokens.slice(95, 20)).tolist() == list(range(950, 1150, 10))
+    twice = _Sorted(pa.concat_arrays([tokens.slice(100, 5), tokens.slice(100, 5)]), np.arange(10))
+    assert twice.lookup(tokens.slice(100, 5)).tolist() == [0, 1, 2, 3, 4]  # the first

@@ -108,6 +108,7 @@ def export(
     if conditions and sample is None:
         raise ConfigError("--segment needs --sample N: the number of customers to release.")
     recover(workspace)
+    pipeline.bounded_memory()
     with tables.open_table(source) as opened, contextlib.ExitStack() as stack:
         if opened.sample(1).num_rows == 0:
             raise SourceError(f"{opened.source}: the table has no rows; nothing to release.")

@@ -40,19 +40,20 @@ def _words(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 class _Sorted:
-    """16-byte tokens, sorted by their first half, for lookups."""
+    """16-byte tokens, sorted by their first half, for lookups; with a value per token
+    (``payload``) when they are looked up for it."""
 
-    def __init__(self, tokens: pa.Array) -> None:
+    def __init__(self, tokens: pa.Array, payload: np.ndarray | None = None) -> None:
         high, low, present = _words(tokens)
         kept = np.flatnonzero(present)
         order = kept[np.argsort(high[kept], kind="stable")]
         self.high = high[order]
         self.low = low[order]
-        self.position = order  # where each sorted token stands among ``tokens``
+        self.payload = None if payload is None else payload[order]
 
-    def find(self, tokens: pa.Array) -> np.ndarray:
-        """Where each token stands among the held ones (the first, if held twice; -1: not
-        held or null)."""
+    def _at(self, tokens: pa.Array) -> np.ndarray:
+        """Where each token stands among the sorted held ones (the first, if held twice; -1:
+        not held or null)."""
         high, low, present = _words(tokens)
         found = np.full(high.size, -1, dtype=np.int64)
         if not self.high.size or not high.size:
@@ -65,19 +66,26 @@ class _Sorted:
         at = np.minimum(left, self.high.size - 1)
         same = present & (self.high[at] == high)
         hit = same & (self.low[at] == low)
-        found[hit] = self.position[at[hit]]
+        found[hit] = at[hit]
         # Held tokens that share a first half (about one pair in 10^7 at 10^6 tokens): look
         # through the whole run.
         after = np.minimum(at + 1, self.high.size - 1)
         for i in np.flatnonzero(same & (after > at) & (self.high[after] == high)):
             stop = np.searchsorted(self.high, high[i], "right")
             match = np.flatnonzero(self.low[left[i] : stop] == low[i])
-            found[i] = self.position[left[i] : stop][match].min() if match.size else -1
+            found[i] = left[i] + match[0] if match.size else -1
         return found
 
     def holds(self, tokens: pa.Array) -> np.ndarray:
         """Whether each token is among these (null: no)."""
-        return self.find(tokens) >= 0
+        return self._at(tokens) >= 0
+
+    def lookup(self, tokens: pa.Array) -> np.ndarray:
+        """The payload of each token (of the first, if held twice; -1: not held or null)."""
+        at = self._at(tokens)
+        if self.payload is None or not self.payload.size:
+            return np.full(at.size, -1, dtype=np.int64)
+        return np.where(at >= 0, self.payload[np.maximum(at, 0)], -1)
 
 
 class RefIds:
@@ -89,13 +97,12 @@ class RefIds:
             f"""SELECT ref_token, customer_id FROM customers
             WHERE {store.LOADED} AND octet_length(ref_token) = {keys.TOKEN_BYTES}"""
         ).to_arrow_table()
-        self._tokens = _Sorted(table.column(0).combine_chunks())
-        self._ids = table.column(1).to_numpy()
+        ids = table.column(1).to_numpy().astype(np.int64)
+        self._tokens = _Sorted(table.column(0).combine_chunks(), ids)
 
     def ids(self, refs: pa.Array) -> np.ndarray:
         """Register ids of ``refs`` (int64, -1 where unknown)."""
-        at = self._tokens.find(refs)
-        return np.where(at >= 0, self._ids[np.maximum(at, 0)] if self._ids.size else -1, -1)
+        return self._tokens.lookup(refs)
 
 
 class HeldTokens:

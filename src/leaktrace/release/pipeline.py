@@ -78,6 +78,17 @@ class ReadAhead:
         self.close()
 
 
+def bounded_memory() -> None:
+    """Arrow's allocator for an export, process-wide: jemalloc where pyarrow has it. Batches
+    are made and freed by four threads (reading, marking, this one, writing); mimalloc, the
+    default, keeps what each thread freed in that thread's heap, and the export's peak grew by
+    ~100 MiB with the marking thread (measured: 1,475 MiB against 1,359 with jemalloc)."""
+    with contextlib.suppress(NotImplementedError):  # a pyarrow built without it
+        pool = pa.jemalloc_memory_pool()
+        if pa.default_memory_pool().backend_name != pool.backend_name:
+            pa.set_memory_pool(pool)
+
+
 def _refs(key: bytes, numbers: pa.Array) -> pa.Array:
     return customers.customer_refs(key, numbers)
 

@@ -241,12 +241,15 @@ class Background:
 
     def _run(self) -> None:
         while True:
-            table = self._queue.get()
-            if table is _STOP:
+            item = self._queue.get()
+            if item is _STOP:
                 return
             if self._error is None:
                 try:
-                    self.sink.write(table() if callable(table) else table)
+                    table = item() if callable(item) else item
+                    del item  # what the table was made from is not kept while it is written
+                    self.sink.write(table)
+                    del table
                 except BaseException as error:  # handed to the producing thread
                     self._error = error
 
