@@ -42,7 +42,7 @@ from leaktrace.exceptions import ConfigError, SourceError
 from leaktrace.release import decoys as decoy_rows
 from leaktrace.release import marks as keyed_marks
 from leaktrace.release import pipeline, subset, writers
-from leaktrace.release.held import HeldTokens, RefIds
+from leaktrace.release.held import HeldTokens
 from leaktrace.release.policy import Policy, policy_for
 
 BATCH_ROWS = 125_000  # rows marked, mixed with decoys and written at a time (memory)
@@ -313,7 +313,6 @@ def _write_release(
     batches = ahead or pipeline.ReadAhead(opened.batches(BATCH_ROWS))
     numbers = None if all_owners is not None else mapping.id_column
     stream = pipeline.with_refs(workspace, batches, numbers, worker)
-    ref_ids = RefIds(workspace.db) if numbers is not None else None
     marking = ThreadPoolExecutor(1, thread_name_prefix="release-marks") if MARK_AHEAD else None
     pending: tuple[int, Future[pa.Table], pa.Array] | None = None
     with (
@@ -324,7 +323,7 @@ def _write_release(
     ):
         for index, (batch, refs) in enumerate(stream):
             table = pa.Table.from_batches([batch])
-            numbered = pipeline.numbered(workspace, refs, ref_ids)
+            numbered = pipeline.numbered(workspace, refs)
             if index == 0:
                 if not customers.numbers_agree(workspace, table, mapping, numbered):
                     mapping.id_column = None

@@ -40,16 +40,14 @@ def _words(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 class _Sorted:
-    """16-byte tokens, sorted by their first half, for lookups; with a value per token
-    (``payload``) when they are looked up for it."""
+    """16-byte tokens, sorted by their first half, for membership questions."""
 
-    def __init__(self, tokens: pa.Array, payload: np.ndarray | None = None) -> None:
+    def __init__(self, tokens: pa.Array) -> None:
         high, low, present = _words(tokens)
         kept = np.flatnonzero(present)
         order = kept[np.argsort(high[kept], kind="stable")]
         self.high = high[order]
         self.low = low[order]
-        self.payload = None if payload is None else payload[order]
 
     def _at(self, tokens: pa.Array) -> np.ndarray:
         """Where each token stands among the sorted held ones (the first, if held twice; -1:
@@ -79,30 +77,6 @@ class _Sorted:
     def holds(self, tokens: pa.Array) -> np.ndarray:
         """Whether each token is among these (null: no)."""
         return self._at(tokens) >= 0
-
-    def lookup(self, tokens: pa.Array) -> np.ndarray:
-        """The payload of each token (of the first, if held twice; -1: not held or null)."""
-        at = self._at(tokens)
-        if self.payload is None or not self.payload.size:
-            return np.full(at.size, -1, dtype=np.int64)
-        return np.where(at >= 0, self.payload[np.maximum(at, 0)], -1)
-
-
-class RefIds:
-    """The register id of each customer-number token (:func:`leaktrace.store.ids_for_refs_array`
-    without a join per batch): the loaded customers' tokens read once."""
-
-    def __init__(self, db: duckdb.DuckDBPyConnection) -> None:
-        table = db.sql(
-            f"""SELECT ref_token, customer_id FROM customers
-            WHERE {store.LOADED} AND octet_length(ref_token) = {keys.TOKEN_BYTES}"""
-        ).to_arrow_table()
-        ids = table.column(1).to_numpy().astype(np.int64)
-        self._tokens = _Sorted(table.column(0).combine_chunks(), ids)
-
-    def ids(self, refs: pa.Array) -> np.ndarray:
-        """Register ids of ``refs`` (int64, -1 where unknown)."""
-        return self._tokens.lookup(refs)
 
 
 class HeldTokens:
