@@ -223,3 +223,16 @@ def test_float_units_as_before() -> None:
             old = numpy_float_units(part)
         for a, b in zip(new, old, strict=True):
             assert np.array_equal(a, b)
+
+
+def test_compiled_siphash_as_the_numpy_one() -> None:
+    """The PRF of the marks: the compiled loop against the NumPy SipHash (trace's, with a key
+    per message) on random words, extreme words and a strided view."""
+    rng = np.random.default_rng(17)
+    words = rng.integers(0, 2**64 - 1, (20_000, 2), dtype=np.uint64, endpoint=True)
+    words[:4] = [[0, 0], [2**64 - 1, 2**64 - 1], [0, 2**64 - 1], [1, 2**63]]
+    for key in (bytes(16), bytes(range(16)), rng.bytes(16)):
+        halves = marks.key_halves(key)
+        for part in (words, words[::3]):
+            expected = marks.siphash24_16_keyed(*halves, part)
+            assert np.array_equal(marks.siphash24_16(key, part), expected)

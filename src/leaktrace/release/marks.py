@@ -106,13 +106,18 @@ def _sipround(v0, v1, v2, v3, t):  # one SipRound, in place on arrays (t: scratc
 
 
 def siphash24_16(key: bytes, words: np.ndarray) -> np.ndarray:
-    """SipHash-2-4 of 16-byte messages given as an (n, 2) array of little-endian uint64.
+    """SipHash-2-4 of 16-byte messages given as an (n, 2) array of little-endian uint64, in
+    one compiled loop (:func:`leaktrace.release._mark_loops.siphash24_16`; the NumPy
+    :func:`siphash24_16_keyed` gives the same words).
 
     >>> message = np.frombuffer(bytes(range(16)), dtype="<u8").reshape(1, 2)
     >>> hex(int(siphash24_16(bytes(range(16)), message)[0]))
     '0x3f2acc7f57c29bdb'
     """
-    return siphash24_16_keyed(*key_halves(key), words)
+    from leaktrace.release import _mark_loops
+
+    k0, k1 = key_halves(key)
+    return _mark_loops.siphash24_16(k0, k1, np.ascontiguousarray(words, dtype=np.uint64))
 
 
 def key_halves(key: bytes) -> tuple[np.uint64, np.uint64]:
