@@ -46,6 +46,7 @@ from leaktrace.release.held import HeldTokens
 from leaktrace.release.policy import Policy, policy_for
 
 BATCH_ROWS = 125_000  # rows marked, mixed with decoys and written at a time (memory)
+MARK_AHEAD = True  # False: every batch marked in the exporting thread (the tests' serial oracle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,11 @@ def export(
         if sample is None:
             worker = stack.enter_context(pipeline.token_worker())
             ahead = stack.enter_context(pipeline.ReadAhead(opened.batches(BATCH_ROWS)))
+        marking = None
+        if MARK_AHEAD:
+            marking = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="marks"))
+            if "marks" in policy.channels:  # while the columns are typed below
+                marking.submit(keyed_marks.warm_up)
         # One typing pass serves the mapping, the mark fields and the decoys' column roles;
         # none of them treats free text otherwise than an untyped column.
         head = opened.sample(customers.SAMPLE_ROWS)
@@ -157,6 +163,7 @@ def export(
                 writer.open(partial, encoding=opened.encoding),
                 ahead,
                 worker,
+                marking,
             )
         except BaseException:
             abort(workspace, release_id, partial, str(out))
@@ -296,14 +303,16 @@ def _write_release(
     sink: writers.Sink,
     ahead: pipeline.ReadAhead | None = None,
     worker: ProcessPoolExecutor | None = None,
+    marking: ThreadPoolExecutor | None = None,
 ) -> _Written:
     """Mark, mask and mix decoys into the source batch by batch, writing each to ``sink``.
 
     Decoys are made per batch, from that batch's rows and at keyed positions within it, so a
     large source needs no more memory than a few batches; marks and masks are per row anyway.
-    A batch is marked and masked in a thread (:data:`MARK_AHEAD`; the compiled loops, NumPy
-    and Arrow release the GIL) while the batch before it gets its decoys, which need the
-    register and the decoys made before them, so they stay in order in this thread.
+    A batch is marked and masked in a thread (``marking``; the compiled loops, NumPy and Arrow
+    release the GIL) while the batch before it gets its decoys, which need the register and
+    the decoys made before them, so they stay in order in this thread; without ``marking``,
+    every batch is marked here.
     """
     ring = workspace.keyring
     all_owners, chosen = sampled
@@ -313,14 +322,8 @@ def _write_release(
     batches = ahead or pipeline.ReadAhead(opened.batches(BATCH_ROWS))
     numbers = None if all_owners is not None else mapping.id_column
     stream = pipeline.with_refs(workspace, batches, numbers, worker)
-    marking = ThreadPoolExecutor(1, thread_name_prefix="release-marks") if MARK_AHEAD else None
     pending: tuple[int, Future[pa.Table], pa.Array] | None = None
-    with (
-        batches,
-        contextlib.closing(stream),
-        writers.Background(sink) as out,
-        marking or contextlib.nullcontext(),
-    ):
+    with batches, contextlib.closing(stream), writers.Background(sink) as out:
         for index, (batch, refs) in enumerate(stream):
             table = pa.Table.from_batches([batch])
             numbered = pipeline.numbered(workspace, refs)
@@ -346,9 +349,6 @@ def _write_release(
         if pending is not None:
             mixer.write(out, *pending)
     return mixer.written(fields, sink.sha256)
-
-
-MARK_AHEAD = True  # False: every batch marked in this thread (the tests' serial oracle)
 
 
 def _done(table: pa.Table) -> Future[pa.Table]:
