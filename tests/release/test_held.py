@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from leaktrace import customers, keys, store, synth
 from leaktrace.release import export as exporter
+from leaktrace.release import held as held_module
 from leaktrace.release.held import HeldTokens, _Sorted
 
 
@@ -38,6 +41,8 @@ def test_held_tokens_answer_as_the_register_join(tmp_path) -> None:
             expected = store.tokens_exist(ws.db, probe, kinds)
             assert held.holds(probe, kinds) == expected, kinds
             assert sum(expected) >= (50 if kinds != [2] else 0)
+            with patch.object(held_module, "HELD_AT_MOST", 100):  # resident IDs are asked by join
+                assert HeldTokens(ws.db).holds(probe, kinds) == expected, kinds
 
 
 def test_sorted_tokens_with_a_shared_first_half() -> None:

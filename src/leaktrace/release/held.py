@@ -4,7 +4,9 @@ register per question cost more than the decoys themselves.
 
 The tokens of one kind (identifier tokens of loaded customers, customer-number tokens, and the
 tokens of decoys and canaries already made) are read once, the first time the kind is asked,
-and kept sorted by their first eight bytes; a question is a binary search. The answers are
+and kept sorted by their first eight bytes; a question is a binary search. A kind with more
+than :data:`HELD_AT_MOST` tokens (a register of several million customers) is asked by join,
+so that memory stays bounded. The answers are
 those of :func:`leaktrace.store.tokens_exist` over the same tables: an export changes none of
 them until it is recorded.
 """
@@ -79,23 +81,41 @@ class _Sorted:
         return self._at(tokens) >= 0
 
 
+HELD_AT_MOST = 4_000_000  # tokens of one kind kept in memory (16 bytes each, ~64 MB at most)
+
+
 class HeldTokens:
     """Membership in the register's tokens by kind code, each kind read once from ``db``."""
 
     def __init__(self, db: duckdb.DuckDBPyConnection) -> None:
         self.db = db
-        self._kinds: dict[int, _Sorted] = {}
+        self._kinds: dict[int, _Sorted | None] = {}
 
-    def _kind(self, kind: int) -> _Sorted:
+    def _kind(self, kind: int) -> _Sorted | None:
+        """The kind's tokens in memory, or None for a kind with more than :data:`HELD_AT_MOST`
+        (asked by join instead)."""
         if kind not in self._kinds:
-            read = self.db.sql(_KIND_TOKENS, params={"kind": kind, "n": keys.TOKEN_BYTES})
-            self._kinds[kind] = _Sorted(read.to_arrow_table().column(0).combine_chunks())
+            params = {"kind": kind, "n": keys.TOKEN_BYTES}
+            counted = self.db.sql(f"SELECT count(*) FROM ({_KIND_TOKENS})", params=params)
+            ((count,),) = counted.fetchall()
+            if count > HELD_AT_MOST:
+                self._kinds[kind] = None
+            else:
+                read = self.db.sql(_KIND_TOKENS, params=params).to_arrow_table()
+                self._kinds[kind] = _Sorted(read.column(0).combine_chunks())
         return self._kinds[kind]
 
     def holds(self, tokens: pa.Array, kinds: Iterable[int]) -> list[bool]:
         """Whether a token of any of ``kinds`` is each of ``tokens`` (null: no), as
         :func:`leaktrace.store.tokens_exist` answers."""
         found = np.zeros(len(tokens), dtype=bool)
+        joined = []
         for kind in kinds:
-            found |= self._kind(kind).holds(tokens)
+            held = self._kind(kind)
+            if held is None:
+                joined.append(kind)
+            else:
+                found |= held.holds(tokens)
+        if joined:
+            found |= np.array(store.tokens_exist(self.db, tokens, joined), dtype=bool)
         return found.tolist()
