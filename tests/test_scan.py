@@ -70,6 +70,14 @@ def test_empty_and_blank_columns_are_typed_as_nothing():
     assert (result.detected, result.non_empty) == (None, 0)
 
 
+def test_free_text_can_be_left_untyped():
+    remarks = pa.array(["客户来电，回拨13912345678", "核实身份证11010519491231002X", "无"])
+    assert scan.classify_column("备注", remarks).kind == "free_text"
+    untyped = scan.classify_column("备注", remarks, free_text=False)
+    assert (untyped.detected, untyped.kind, untyped.findings) == (None, "none", {})
+    assert scan.classify_column("手机", pa.array(["13812345678"]), free_text=False).detected
+
+
 def test_free_text_findings_carry_cell_offsets():
     texts = ["无", "客户王芳来电，回拨13912345678，邮箱wang@qq.com"]
     counts, findings = scan.find_in_column(pa.array(texts))

@@ -226,13 +226,17 @@ def _best_identifier(
     return best
 
 
-def classify_column(name: str, values: pa.Array | pa.ChunkedArray) -> ColumnResult:
+def classify_column(
+    name: str, values: pa.Array | pa.ChunkedArray, *, free_text: bool = True
+) -> ColumnResult:
     """Type one column from its header and values (a sample is enough).
 
     The identifier type with the most valid values wins; a header hint breaks near-ties. A
     header that clearly names a sensitive attribute (户籍, 车身颜色) beats a loosely checked
     identifier whose values it resembles (an address, a name-like word). Otherwise a sensitive
-    attribute by header and values, then free text holding identifiers, then nothing.
+    attribute by header and values, then free text holding identifiers (unless ``free_text``
+    is False: callers that treat free text as no type, such as the export, skip the free-text
+    finder and the dictionaries it loads), then nothing.
     """
     values = _vector.as_strings(values)
     present = _non_empty(values)
@@ -265,7 +269,7 @@ def classify_column(name: str, values: pa.Array | pa.ChunkedArray) -> ColumnResu
         result.examples = [
             _mask_attribute(chosen, v) for v in present.slice(0, EXAMPLES).to_pylist()
         ]
-    elif (found := _text_findings(present)) is not None:
+    elif free_text and (found := _text_findings(present)) is not None:
         result.detected, result.kind = FREE_TEXT, "free_text"
         counts, result.finding_examples = found
         result.findings = dict(counts)

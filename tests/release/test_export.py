@@ -346,3 +346,30 @@ def test_a_marked_csv_opens_in_libreoffice_with_the_same_columns_and_types(relea
     assert marked_header == header and len(header) == len(_people().column_names)
     assert marked_types == types
     assert types["credit_limit"] == {"n"} and types["birth_date"] == {"d"}
+
+
+@pytest.mark.parametrize("sample", [None, 1500])
+def test_marks_made_ahead_in_a_thread_write_the_serial_bytes(tmp_path, monkeypatch, sample):
+    """The pipelined export (a batch marked in a thread while the one before gets its decoys)
+    writes, byte for byte, what marking every batch in order writes, and records the same."""
+    source = tmp_path / "c.csv"
+    pacsv.write_csv(synth.customers(3000, seed=31), source)
+    with store.init_workspace(tmp_path / "ws") as ws:
+        customers.load(ws, str(source))
+    monkeypatch.setattr(exporter, "BATCH_ROWS", 700)
+    written = {}
+    for ahead in (True, False):
+        folder = tmp_path / str(ahead)
+        shutil.copytree(tmp_path / "ws", folder)
+        monkeypatch.setattr(exporter, "MARK_AHEAD", ahead)
+        with store.open_workspace(folder) as ws:
+            made = exporter.export(
+                ws, str(source), folder / "out.csv", recipient="r", purpose="p", sample=sample
+            )
+            members = ws.db.execute(
+                "SELECT customer_id FROM release_customers ORDER BY 1"
+            ).fetchall()
+            decoys = ws.db.execute("SELECT * FROM decoy_tokens ORDER BY ALL").fetchall()
+        written[ahead] = ((folder / "out.csv").read_bytes(), made.output_sha256, members, decoys)
+    assert written[True] == written[False]
+    assert made.decoys > 0 and made.marked_fields

@@ -1,11 +1,16 @@
-"""Compiled loops of the keyed marks: the GB/T 2260 head (省市区 / 省区 / 市区) each address
-starts with.
+"""Compiled loops of the keyed marks: the PRF (SipHash-2-4 of the record tokens), the GB/T 2260
+head (省市区 / 省区 / 市区) each address starts with, the room number it ends with, and the
+splice that writes the marked values.
 
 One pass per value over its leading three-byte (CJK) characters, with the polynomial prefix
 hash of :func:`leaktrace.release.marks._hash_text` and a binary search among the heads' sorted
 hashes where a character can end a head, where NumPy needed a gather of a (rows x 48) byte
 matrix, a dozen passes over it and a regex and dictionary pass to share work between repeated
-prefixes. Compiled by numba (``cache=True``), imported on first use.
+prefixes. The room parse and the splice are one pass per value instead of a dozen NumPy passes
+and a (rows x 6) byte matrix, and a gather of every output byte through an index array. All
+release the GIL (``nogil``), so that the export marks one batch in a thread while the next
+is being read and the last one gets its decoys. Compiled by numba (``cache=True``), imported on
+first use.
 
 >>> import numpy as np
 >>> data = np.frombuffer("北京市朝阳区x".encode(), np.uint8)
@@ -66,4 +71,144 @@ def head_index(
                 j = np.searchsorted(hashes, value)
                 if j < hashes.size and hashes[j] == value:
                     out[i] = head[j]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _ends_with(data: np.ndarray, end: int, word: np.ndarray) -> bool:
+    for i in range(word.size):  # noqa: SIM110 - a loop numba compiles without allocating
+        if data[end - word.size + i] != word[i]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def room_forms(
+    offsets: np.ndarray,
+    data: np.ndarray,
+    valid: np.ndarray,
+    room: np.ndarray,
+    units: np.ndarray,
+    unit_lengths: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per value, whether it ends with a room number — one of ``units`` (UTF-8 words, one per
+    row of the matrix, ``unit_lengths`` bytes each), 3-4 ASCII digits and optionally ``room``
+    (the UTF-8 of 室) — and its form: 0 with ``room``, 1 without (0 where there is no room).
+
+    The unit word is read in a window of six bytes before the digits that must lie inside the
+    value even for a shorter word, as the NumPy parse did.
+    """
+    n = offsets.size - 1
+    found = np.zeros(n, dtype=np.bool_)
+    form = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        if not valid[i]:
+            continue
+        start = offsets[i]
+        end = offsets[i + 1]
+        marked = end - start >= room.size and _ends_with(data, end, room)
+        if marked:
+            end -= room.size
+        digits = 0
+        while digits < 5 and end - digits - 1 >= start:
+            byte = data[end - digits - 1]
+            if byte < 48 or byte > 57:
+                break
+            digits += 1
+        if digits < 3 or digits > 4:
+            continue
+        before = end - digits
+        if before - 6 < start:
+            continue
+        for w in range(units.shape[0]):
+            if _ends_with(data, before, units[w, : unit_lengths[w]]):
+                found[i] = True
+                form[i] = 0 if marked else 1
+                break
+    return found, form
+
+
+@njit(cache=True, nogil=True)
+def splice(
+    data: np.ndarray,
+    pool: np.ndarray,
+    valid: np.ndarray,
+    sources: np.ndarray,
+    lengths: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row offsets (int64, from 0) and UTF-8 data of strings whose row i is the concatenation
+    of byte segments ``sources[i, j]``, ``lengths[i, j]`` (j in order) of ``data`` followed by
+    ``pool`` (a segment lies in one of them); rows not ``valid`` are empty."""
+    n, k = sources.shape
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        size = 0
+        if valid[i]:
+            for j in range(k):
+                size += lengths[i, j]
+        offsets[i + 1] = offsets[i] + size
+    out = np.empty(offsets[n], dtype=np.uint8)
+    split = data.size
+    for i in range(n):
+        if not valid[i]:
+            continue
+        at = offsets[i]
+        for j in range(k):
+            length = lengths[i, j]
+            source = sources[i, j]
+            if source >= split:
+                out[at : at + length] = pool[source - split : source - split + length]
+            else:
+                out[at : at + length] = data[source : source + length]
+            at += length
+    return offsets, out
+
+
+_SIP_LAST = np.uint64(16 << 56)  # the message length in the last block, no tail bytes
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rotl(x: np.uint64, bits: np.uint64) -> np.uint64:
+    return (x << bits) | (x >> (np.uint64(64) - bits))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sipround(
+    v0: np.uint64, v1: np.uint64, v2: np.uint64, v3: np.uint64
+) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64]:
+    v0 += v1
+    v1 = _rotl(v1, np.uint64(13)) ^ v0
+    v0 = _rotl(v0, np.uint64(32))
+    v2 += v3
+    v3 = _rotl(v3, np.uint64(16)) ^ v2
+    v0 += v3
+    v3 = _rotl(v3, np.uint64(21)) ^ v0
+    v2 += v1
+    v1 = _rotl(v1, np.uint64(17)) ^ v2
+    v2 = _rotl(v2, np.uint64(32))
+    return v0, v1, v2, v3
+
+
+@njit(cache=True, nogil=True)
+def siphash24_16(k0: np.uint64, k1: np.uint64, words: np.ndarray) -> np.ndarray:
+    """SipHash-2-4 under the key (``k0``, ``k1``) of 16-byte messages given as an (n, 2) array
+    of little-endian uint64: :func:`leaktrace.release.marks.siphash24_16_keyed` with one key,
+    a message at a time in registers instead of a dozen NumPy passes per round."""
+    n = words.shape[0]
+    out = np.empty(n, dtype=np.uint64)
+    for i in range(n):
+        v0 = k0 ^ np.uint64(0x736F6D6570736575)
+        v1 = k1 ^ np.uint64(0x646F72616E646F6D)
+        v2 = k0 ^ np.uint64(0x6C7967656E657261)
+        v3 = k1 ^ np.uint64(0x7465646279746573)
+        for j in range(3):
+            m = words[i, j] if j < 2 else _SIP_LAST
+            v3 ^= m
+            v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
+            v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
+            v0 ^= m
+        v2 ^= np.uint64(0xFF)
+        for _ in range(4):
+            v0, v1, v2, v3 = _sipround(v0, v1, v2, v3)
+        out[i] = v0 ^ v1 ^ v2 ^ v3
     return out

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import hashlib
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,9 +42,11 @@ from leaktrace.exceptions import ConfigError, SourceError
 from leaktrace.release import decoys as decoy_rows
 from leaktrace.release import marks as keyed_marks
 from leaktrace.release import pipeline, subset, writers
+from leaktrace.release.held import HeldTokens
 from leaktrace.release.policy import Policy, policy_for
 
 BATCH_ROWS = 125_000  # rows marked, mixed with decoys and written at a time (memory)
+MARK_AHEAD = True  # False: every batch marked in the exporting thread (the tests' serial oracle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,7 @@ def export(
     if conditions and sample is None:
         raise ConfigError("--segment needs --sample N: the number of customers to release.")
     recover(workspace)
+    pipeline.bounded_memory()
     with tables.open_table(source) as opened, contextlib.ExitStack() as stack:
         if opened.sample(1).num_rows == 0:
             raise SourceError(f"{opened.source}: the table has no rows; nothing to release.")
@@ -114,9 +118,17 @@ def export(
         if sample is None:
             worker = stack.enter_context(pipeline.token_worker())
             ahead = stack.enter_context(pipeline.ReadAhead(opened.batches(BATCH_ROWS)))
-        # One typing pass serves the mapping, the mark fields and the decoys' column roles.
+        marking = None
+        if MARK_AHEAD:
+            marking = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="marks"))
+            if "marks" in policy.channels:  # while the columns are typed below
+                marking.submit(keyed_marks.warm_up)
+        # One typing pass serves the mapping, the mark fields and the decoys' column roles;
+        # none of them treats free text otherwise than an untyped column.
         head = opened.sample(customers.SAMPLE_ROWS)
-        classified = {n: scan.classify_column(n, head.column(n)) for n in head.column_names}
+        classified = {
+            n: scan.classify_column(n, head.column(n), free_text=False) for n in head.column_names
+        }
         detected = {name: result.detected for name, result in classified.items()}
         mapping = customers.propose_mapping(head, classified=classified)
         mapping.segments = []
@@ -151,6 +163,7 @@ def export(
                 writer.open(partial, encoding=opened.encoding),
                 ahead,
                 worker,
+                marking,
             )
         except BaseException:
             abort(workspace, release_id, partial, str(out))
@@ -290,26 +303,26 @@ def _write_release(
     sink: writers.Sink,
     ahead: pipeline.ReadAhead | None = None,
     worker: ProcessPoolExecutor | None = None,
+    marking: ThreadPoolExecutor | None = None,
 ) -> _Written:
     """Mark, mask and mix decoys into the source batch by batch, writing each to ``sink``.
 
     Decoys are made per batch, from that batch's rows and at keyed positions within it, so a
-    large source needs no more memory than a batch; marks and masks are per row anyway.
+    large source needs no more memory than a few batches; marks and masks are per row anyway.
+    A batch is marked and masked in a thread (``marking``; the compiled loops, NumPy and Arrow
+    release the GIL) while the batch before it gets its decoys, which need the register and
+    the decoys made before them, so they stay in order in this thread; without ``marking``,
+    every batch is marked here.
     """
     ring = workspace.keyring
     all_owners, chosen = sampled
-    given: dict[str, set[str]] = {}  # decoy identifiers of earlier batches: unique per release
-    taken = RegisterCheck(workspace, given)
-
+    mixer = _Mixer(workspace, release_id, policy)
     fields: dict[str, str] = {}
-    roles: dict[str, str] = {}
-    codes: dict[str, decoy_rows.CodeRange] = {}
-    members: list[pa.Array] = [pa.array([], pa.int64())]
-    decoys = [decoy_tokens(workspace, None, 0)]
-    rows = decoy_count = offset = 0
+    offset = 0
     batches = ahead or pipeline.ReadAhead(opened.batches(BATCH_ROWS))
     numbers = None if all_owners is not None else mapping.id_column
     stream = pipeline.with_refs(workspace, batches, numbers, worker)
+    pending: tuple[int, Future[pa.Table], pa.Array] | None = None
     with batches, contextlib.closing(stream), writers.Background(sink) as out:
         for index, (batch, refs) in enumerate(stream):
             table = pa.Table.from_batches([batch])
@@ -318,10 +331,7 @@ def _write_release(
                 if not customers.numbers_agree(workspace, table, mapping, numbered):
                     mapping.id_column = None
                 fields = _mark_fields(table, policy, detected)
-                roles = decoy_rows.column_roles(table, detected=detected)
-                codes = {
-                    c: decoy_rows.CodeRange.of(table, c) for c, r in roles.items() if r == "code"
-                }
+                mixer.start(table, detected)
             if all_owners is None:
                 trusted = numbered if mapping.id_column is not None else None
                 owners = pipeline.owners(workspace, table, mapping, trusted)
@@ -331,41 +341,101 @@ def _write_release(
                 keep = pc.fill_null(pc.is_in(owners, chosen), False)
                 table, owners = table.filter(keep), owners.filter(keep)
             offset += batch.num_rows
-            if fields:
-                records = customers.record_tokens(owners)
-                table = keyed_marks.mark_table(
-                    ring.key("mark"), release_id, records, table, fields, check=False
-                )
-            table = _mask(table, mapping, policy)
-            made = _decoys(
-                ring.key("decoy"), f"{release_id}/{index}", table, policy, taken, roles, codes
-            )
-            if made is not None:
-                at = decoy_rows.positions(
-                    ring.key("decoy"), f"{release_id}/{index}", table.num_rows, made.table.num_rows
-                )
-                table = decoy_rows.interleave(table, made.table, at)
-                made_ids = made.identifiers
-                for kind, value in zip(
-                    made_ids["type"].to_pylist(), made_ids["value"].to_pylist(), strict=True
-                ):
-                    given.setdefault(kind, set()).add(value)
-                numbers = made_ids.filter(pc.equal(made_ids["type"], "customer_id"))["value"]
-                for known in codes.values():
-                    known.include(numbers.combine_chunks())
-                decoys.append(decoy_tokens(workspace, made, decoy_count))
-                decoy_count += made.table.num_rows
+            job = (ring.key("mark"), release_id, owners, table, fields, mapping, policy)
+            prepared = marking.submit(_prepared, *job) if marking else _done(_prepared(*job))
+            if pending is not None:
+                mixer.write(out, *pending)
+            pending = (index, prepared, owners)
+        if pending is not None:
+            mixer.write(out, *pending)
+    return mixer.written(fields, sink.sha256)
+
+
+def _done(table: pa.Table) -> Future[pa.Table]:
+    future: Future[pa.Table] = Future()
+    future.set_result(table)
+    return future
+
+
+def _prepared(
+    key: bytes,
+    release_id: str,
+    owners: pa.Array,
+    table: pa.Table,
+    fields: dict[str, str],
+    mapping: customers.ColumnMap,
+    policy: Policy,
+) -> pa.Table:
+    """One batch with its keyed marks and masks (what runs in the marking thread)."""
+    if fields:
+        records = customers.record_tokens(owners)
+        table = keyed_marks.mark_table(key, release_id, records, table, fields, check=False)
+    return _mask(table, mapping, policy)
+
+
+class _Mixer:
+    """Decoys mixed into marked batches, in order, and what was written: decoys of a batch are
+    unique in the release (``given``: identifiers handed out before) and their customer numbers
+    extend the ranges later decoys draw from, so batches pass through one after the other."""
+
+    def __init__(self, workspace: store.Workspace, release_id: str, policy: Policy) -> None:
+        self.workspace = workspace
+        self.release_id = release_id
+        self.policy = policy
+        self.key = workspace.keyring.key("decoy")
+        self.given: dict[str, set[str]] = {}  # decoy identifiers of earlier batches
+        self.taken = RegisterCheck(workspace, self.given, HeldTokens(workspace.db))
+        self.roles: dict[str, str] = {}
+        self.codes: dict[str, decoy_rows.CodeRange] = {}
+        self.members: list[pa.Array] = [pa.array([], pa.int64())]
+        self.decoys = [decoy_tokens(workspace, None, 0)]
+        self.rows = self.decoy_count = 0
+
+    def start(self, table: pa.Table, detected: dict[str, str | None]) -> None:
+        """The decoys' column roles and code ranges, from the first (unmarked) batch."""
+        self.roles = decoy_rows.column_roles(table, detected=detected)
+        self.codes = {
+            c: decoy_rows.CodeRange.of(table, c) for c, r in self.roles.items() if r == "code"
+        }
+
+    def write(
+        self, out: writers.Background, index: int, prepared: Future[pa.Table], owners: pa.Array
+    ) -> None:
+        """Batch ``index`` (marked and masked once ``prepared`` is done) with its decoys, to
+        ``out``."""
+        table = prepared.result()
+        batch_id = f"{self.release_id}/{index}"
+        made = _decoys(self.key, batch_id, table, self.policy, self.taken, self.roles, self.codes)
+        self.rows += table.num_rows
+        self.members.append(pc.drop_null(owners))
+        if made is None:
             out.write(table)
-            rows += table.num_rows
-            members.append(pc.drop_null(owners))
-    return _Written(
-        rows=rows,
-        members=pa.concat_arrays(members),
-        decoys=decoy_count,
-        decoy_tokens=pa.concat_tables(decoys),
-        fields=fields,
-        sha256=sink.sha256,
-    )
+            return
+        at = decoy_rows.positions(self.key, batch_id, table.num_rows, made.table.num_rows)
+        # The interleaving gather (Arrow, without the GIL) runs in the writing thread.
+        out.write(functools.partial(decoy_rows.interleave, table, made.table, at))
+        self.rows += made.table.num_rows
+        made_ids = made.identifiers
+        for kind, value in zip(
+            made_ids["type"].to_pylist(), made_ids["value"].to_pylist(), strict=True
+        ):
+            self.given.setdefault(kind, set()).add(value)
+        numbers = made_ids.filter(pc.equal(made_ids["type"], "customer_id"))["value"]
+        for known in self.codes.values():
+            known.include(numbers.combine_chunks())
+        self.decoys.append(decoy_tokens(self.workspace, made, self.decoy_count))
+        self.decoy_count += made.table.num_rows
+
+    def written(self, fields: dict[str, str], sha256: str) -> _Written:
+        """What was written, once the sink is closed (``sha256``)."""
+        return _Written(
+            rows=self.rows,
+            members=pa.concat_arrays(self.members),
+            decoys=self.decoy_count,
+            decoy_tokens=pa.concat_tables(self.decoys),
+            fields=fields,
+            sha256=sha256,
+        )
 
 
 def _mark_fields(
@@ -405,10 +475,17 @@ class RegisterCheck:
     (kind → values handed out earlier in this release). Call it with (kind, values), or ask
     :meth:`many` kinds at once: one pass over the register for all of them."""
 
-    def __init__(self, workspace: store.Workspace, given: dict[str, set[str]] | None = None):
+    def __init__(
+        self,
+        workspace: store.Workspace,
+        given: dict[str, set[str]] | None = None,
+        held: HeldTokens | None = None,
+    ):
         self.workspace = workspace
         self.key = workspace.keyring.key("match")
         self.given = given if given is not None else {}
+        # Many questions (an export's batches): the register's tokens read once, in memory.
+        self.held = held
 
     def __call__(self, kind: str, values: Sequence[str]) -> list[bool]:
         return self.many([(kind, values)])[0]
@@ -426,11 +503,12 @@ class RegisterCheck:
                 codes.add(customers.EXACT_KINDS[kind])
             else:
                 tokens.append(pa.nulls(len(values), pa.binary(keys.TOKEN_BYTES)))
-        held = (
-            store.tokens_exist(self.workspace.db, pa.concat_arrays(tokens), sorted(codes))
-            if tokens
-            else []
-        )
+        if not tokens:
+            held = []
+        elif self.held is not None:
+            held = self.held.holds(pa.concat_arrays(tokens), sorted(codes))
+        else:
+            held = store.tokens_exist(self.workspace.db, pa.concat_arrays(tokens), sorted(codes))
         answers, start = [], 0
         for kind, values in asks:
             used = self.given.get(kind, set())

@@ -51,10 +51,10 @@ rules work on Arrow buffers.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -106,13 +106,18 @@ def _sipround(v0, v1, v2, v3, t):  # one SipRound, in place on arrays (t: scratc
 
 
 def siphash24_16(key: bytes, words: np.ndarray) -> np.ndarray:
-    """SipHash-2-4 of 16-byte messages given as an (n, 2) array of little-endian uint64.
+    """SipHash-2-4 of 16-byte messages given as an (n, 2) array of little-endian uint64, in
+    one compiled loop (:func:`leaktrace.release._mark_loops.siphash24_16`; the NumPy
+    :func:`siphash24_16_keyed` gives the same words).
 
     >>> message = np.frombuffer(bytes(range(16)), dtype="<u8").reshape(1, 2)
     >>> hex(int(siphash24_16(bytes(range(16)), message)[0]))
     '0x3f2acc7f57c29bdb'
     """
-    return siphash24_16_keyed(*key_halves(key), words)
+    from leaktrace.release import _mark_loops
+
+    k0, k1 = key_halves(key)
+    return _mark_loops.siphash24_16(k0, k1, np.ascontiguousarray(words, dtype=np.uint64))
 
 
 def key_halves(key: bytes) -> tuple[np.uint64, np.uint64]:
@@ -274,25 +279,41 @@ def _splice(
 ) -> pa.Array:
     """A string array whose row i is the concatenation of byte segments ``sources[i, j]``,
     ``lengths[i, j]`` (j in order) taken from the values' data followed by ``pool``; nulls stay
-    null. One gather builds the whole data buffer."""
+    null. One compiled pass (:func:`leaktrace.release._mark_loops.splice`) builds the data."""
+    from leaktrace.release import _mark_loops
+
     _, data, valid = _strings(values)
-    combo = np.concatenate([data, pool])
-    lengths = np.where(valid[:, None], lengths, 0).astype(np.int64)
-    flat_lengths = lengths.ravel()
-    total = int(flat_lengths.sum())
-    out_start = np.cumsum(flat_lengths) - flat_lengths
-    index = np.repeat(sources.ravel().astype(np.int64) - out_start, flat_lengths)
-    index += np.arange(total, dtype=np.int64)
-    out = combo[index] if total else np.zeros(0, np.uint8)
-    row_offsets = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum(lengths.sum(axis=1), out=row_offsets[1:])
+    row_offsets, out = _mark_loops.splice(
+        data if data.size else np.zeros(1, np.uint8),
+        pool,
+        valid,
+        np.ascontiguousarray(sources, dtype=np.int64),
+        np.ascontiguousarray(lengths, dtype=np.int64),
+    )
     large = pa.types.is_large_string(values.type)
-    if not large and total >= 2**31:  # pragma: no cover - chunks keep far below this
+    if not large and row_offsets[-1] >= 2**31:  # pragma: no cover - chunks keep far below this
         raise ValueError("string data too large for 32-bit offsets")
     buffer = pa.py_buffer(row_offsets.astype(np.int64 if large else np.int32))
     return pa.Array.from_buffers(
         values.type, len(values), [_bitmap(values), buffer, pa.py_buffer(out)]
     )
+
+
+class _Memo:
+    """A parse's result for the last values it was given: a rule observes, then renders, the
+    same values and parses them once. The values are kept alive, so that their buffers'
+    addresses identify them."""
+
+    def __init__(self, parse: Callable[[pa.Array], Any]) -> None:
+        self._parse = parse
+        self._last: tuple[object, pa.Array, Any] | None = None
+
+    def __call__(self, values: pa.Array) -> Any:
+        buffers = tuple(0 if b is None else b.address for b in values.buffers())
+        identity = (buffers, values.offset, len(values))
+        if self._last is None or self._last[0] != identity:
+            self._last = (identity, values, self._parse(values))
+        return self._last[2]
 
 
 # -- amounts
@@ -304,6 +325,9 @@ class AmountRule:
     name = "amount"
     q = 9
     slots = 1
+
+    def __init__(self) -> None:
+        self._floats = _Memo(self._float_units)
 
     def accepts(self, type_: pa.DataType) -> bool:
         return (
@@ -343,7 +367,7 @@ class AmountRule:
         n = len(values)
         type_ = values.type
         if pa.types.is_floating(type_):
-            units, ok, _scale = self._float_units(values)
+            units, ok, _scale = self._floats(values)
         elif pa.types.is_string(type_) or pa.types.is_large_string(type_):
             units, ok = self._units(values)
             offsets, data, _ = _strings(values)
@@ -362,17 +386,25 @@ class AmountRule:
         valid = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
         scale = np.full(floats.size, -1, dtype=np.int64)
         units = np.zeros(floats.size, dtype=np.int64)
-        for decimals in range(6, -1, -1):  # the fewest decimals that hold the value wins
-            scaled = floats * 10.0**decimals
-            rounded = np.round(scaled)
+        # The fewest decimals that hold the value win: each value is tried from 0 decimals up
+        # and leaves the search once held (amounts of two decimals take three passes, not 7).
+        todo = np.arange(floats.size)
+        for decimals in range(7):
+            if not todo.size:
+                break
+            some = floats[todo]
+            rounded = np.round(some * 10.0**decimals)
             # Exact to a few units in the last place of the float itself: a tolerance relative
             # to the scaled value would let 1073919.11 pass as 1073919.1.
             back = rounded / 10.0**decimals
-            exact = (np.abs(back - floats) <= 4 * np.spacing(np.abs(floats))) & (
-                np.abs(rounded) < 2.0**53
-            )
-            scale = np.where(exact, decimals, scale)
-            units = np.where(exact, rounded, units).astype(np.int64)
+            with np.errstate(invalid="ignore"):  # infinities: inf - inf is NaN, not held
+                exact = (np.abs(back - some) <= 4 * np.spacing(np.abs(some))) & (
+                    np.abs(rounded) < 2.0**53
+                )
+            held = todo[exact]
+            scale[held] = decimals
+            units[held] = rounded[exact].astype(np.int64)
+            todo = todo[~exact]
         return units, valid & (scale >= 0), scale
 
     def render(self, values: pa.Array, forms: np.ndarray) -> pa.Array:
@@ -403,7 +435,7 @@ class AmountRule:
             new = units + np.where(change, np.sign(units) * delta, 0)
             return _like(values, pa.array(new).cast(type_))
         if pa.types.is_floating(type_):
-            units, _, scale = self._float_units(values)
+            units, _, scale = self._floats(values)
             new_units = units + np.where(change, np.sign(units) * delta, 0)
             new = new_units / 10.0 ** np.maximum(scale, 0)
             floats = values.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64)
@@ -484,20 +516,15 @@ class ListOrderRule:
 
     def __init__(self, separator: str = "、") -> None:
         self.separator = separator
-        # The last values parsed, kept alive: their buffers' addresses identify them.
-        self._last: tuple[object, pa.Array, tuple] | None = None
+        self._parse = _Memo(self._parse_new)
+        self._distinct = _Memo(self._distinct_new)
 
     def accepts(self, type_: pa.DataType) -> bool:
         return pa.types.is_string(type_) or pa.types.is_large_string(type_)
 
-    def _parse(self, values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    def _parse_new(self, values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
         """Items, each value's first item and item count, and per (value, pair) the form:
         -1 no pair (missing, empty or equal items), 0 in code-point order, 1 reversed."""
-        buffers = values.buffers()
-        identity = (buffers[2].address if buffers[2] is not None else 0, buffers[1].address,
-                    values.offset, len(values))  # fmt: skip
-        if self._last is not None and self._last[0] == identity:
-            return self._last[2]
         lists = pc.split_pattern(values.fill_null(""), self.separator)
         offsets = lists.offsets.to_numpy().astype(np.int64)
         items = lists.flatten()
@@ -517,11 +544,9 @@ class ListOrderRule:
         )
         form = np.full((n, self.slots), -1, dtype=np.int64)
         form[rows, pairs] = np.where((less | greater) & ~empty, greater.astype(np.int64), -1)
-        result = (items, starts, counts, form)
-        self._last = (identity, values, result)
-        return result
+        return items, starts, counts, form
 
-    def _distinct(self, values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    def _distinct_new(self, values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
         """The distinct values (lists repeat: a few product sets), each value's index among
         them (-1: null) and the pair forms of each row, parsed once per distinct value."""
         encoded = pc.dictionary_encode(values)
@@ -754,48 +779,19 @@ class AddressRule:
         return pa.types.is_string(type_) or pa.types.is_large_string(type_)
 
     def __init__(self) -> None:
-        # The last values parsed, kept alive: their buffers' addresses identify them.
-        self._last: tuple[object, pa.Array, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
-
-    def _parse(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per value: head index (-1: none), room slot exists, room form (0 with 室, 1 without).
-        The last result is kept: marking observes, then renders, the same values."""
-        buffers = values.buffers()
-        identity = (buffers[2].address if buffers[2] is not None else 0, buffers[1].address,
-                    values.offset, len(values))  # fmt: skip
-        if self._last is not None and self._last[0] == identity:
-            return self._last[2]
-        result = self._parse_new(values)
-        self._last = (identity, values, result)
-        return result
+        self._parse = _Memo(self._parse_new)
 
     def _parse_new(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per value: head index (-1: none), room slot exists, room form (0 with 室, 1 without)."""
+        from leaktrace.release import _mark_loops
+
         offsets, data, valid = _strings(values)
-        n = len(values)
-        starts, ends = offsets[:-1], offsets[1:]
         head = _head_index(values)
         # The room: (单元|栋|号楼) + 3-4 digits + optional 室, at the end of the value.
-        room_mark = np.frombuffer(_ROOM.encode(), np.uint8)
-        length = ends - starts
-        has_room = (length >= 3) & valid
-        for i in range(3):
-            has_room &= _byte_at(data, ends - 3 + i, valid) == room_mark[i]
-        end = ends - np.where(has_room, 3, 0)
-        digits = np.zeros(n, dtype=np.int64)
-        counting = valid.copy()
-        for i in range(1, 6):
-            byte = _byte_at(data, end - i, counting & (end - i >= starts))
-            counting &= (byte >= 48) & (byte <= 57) & (end - i >= starts)
-            digits += counting
-        before = end - digits
-        tail6 = np.stack([_byte_at(data, before - 6 + i, valid & (before - 6 >= starts))
-                          for i in range(6)], axis=1)  # fmt: skip
-        unit = np.zeros(n, dtype=bool)
-        for word in ("单元", "号楼"):
-            unit |= np.all(tail6 == np.frombuffer(word.encode(), np.uint8)[None, :], axis=1)
-        unit |= np.all(tail6[:, 3:] == np.frombuffer("栋".encode(), np.uint8)[None, :], axis=1)
-        room = valid & (digits >= 3) & (digits <= 4) & unit
-        return head, room, np.where(room & ~has_room, 1, 0)
+        room, room_form = _mark_loops.room_forms(
+            offsets, data if data.size else np.zeros(1, np.uint8), valid, *_room_words()
+        )
+        return head, room, room_form
 
     def observe(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         heads = _heads()
@@ -845,6 +841,18 @@ class AddressRule:
 
 
 @cache
+def _room_words() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """室, and the words before a room number (单元, 号楼, 栋) as rows of a byte matrix with
+    their lengths: the arguments :func:`leaktrace.release._mark_loops.room_forms` takes."""
+    words = [w.encode() for w in ("单元", "号楼", "栋")]
+    matrix = np.zeros((len(words), max(map(len, words))), np.uint8)
+    for row, word in enumerate(words):
+        matrix[row, : len(word)] = np.frombuffer(word, np.uint8)
+    lengths = np.array([len(w) for w in words], np.int64)
+    return np.frombuffer(_ROOM.encode(), np.uint8), matrix, lengths
+
+
+@cache
 def _head_pool() -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """The UTF-8 bytes of every head then 室; each head's offset and length in bytes."""
     texts = _heads().texts
@@ -852,6 +860,14 @@ def _head_pool() -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)[: offsets[-1]]
     pool = np.concatenate([data, np.frombuffer(_ROOM.encode(), np.uint8)])
     return pool, offsets[:-1], np.diff(offsets), int(offsets[-1])
+
+
+def warm_up() -> None:
+    """Load what marking needs (numba and the compiled loops from its cache, the address
+    heads) before the first batch comes: the export calls it in its marking thread while this
+    one types the columns."""
+    AddressRule().render(pa.array(["北京市朝阳区建国路8号1单元101室"]), np.ones((1, 3), np.int64))
+    siphash24_16(bytes(16), np.zeros((1, 2), np.uint64))
 
 
 RULES: dict[str, type] = {

@@ -28,10 +28,15 @@ _DONE = object()
 class ReadAhead:
     """``items`` in order, produced by a thread of their own up to ``depth`` ahead from the
     moment this is made (so reading starts while the caller still prepares); an error of the
-    producer is raised where its item would have come. Close it (or use ``with``) to stop."""
+    producer is raised where its item would have come. Close it (or use ``with``) to stop.
+
+    ``depth`` counts the item being produced: the producer takes a slot before it makes an
+    item, and the consumer frees it when it takes one, so no finished item waits in the
+    producer for room in the queue (a batch of memory less than a bounded queue alone)."""
 
     def __init__(self, items: Iterable[Any], depth: int = 1) -> None:
-        self._ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._ahead: queue.Queue[Any] = queue.Queue()
+        self._slots = threading.Semaphore(depth)
         self._stop = threading.Event()
         self._items = items
         self._thread = threading.Thread(target=self._produce, name="release-reader", daemon=True)
@@ -39,16 +44,17 @@ class ReadAhead:
 
     def _produce(self) -> None:
         try:
-            for item in self._items:
-                while not self._stop.is_set():
-                    try:
-                        self._ahead.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+            items = iter(self._items)
+            while True:
+                while not self._slots.acquire(timeout=0.1):
+                    if self._stop.is_set():
+                        return
                 if self._stop.is_set():
                     return
-            self._ahead.put((_DONE, None))
+                item = next(items, _DONE)
+                self._ahead.put((item, None))
+                if item is _DONE:
+                    return
         except BaseException as error:  # handed to the consuming thread
             self._ahead.put((_DONE, error))
 
@@ -59,14 +65,12 @@ class ReadAhead:
                 raise error
             if item is _DONE:
                 return
+            self._slots.release()
             yield item
 
     def close(self) -> None:
-        """Stop the producer and wait for it."""
+        """Stop the producer and wait for it (it finishes the item it is making)."""
         self._stop.set()
-        while self._thread.is_alive():  # unblock a producer waiting to put
-            with contextlib.suppress(queue.Empty):
-                self._ahead.get(timeout=0.1)
         self._thread.join()
 
     def __enter__(self) -> ReadAhead:
@@ -74,6 +78,17 @@ class ReadAhead:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def bounded_memory() -> None:
+    """Arrow's allocator for an export, process-wide: jemalloc where pyarrow has it. Batches
+    are made and freed by four threads (reading, marking, this one, writing); mimalloc, the
+    default, keeps what each thread freed in that thread's heap, and the export's peak grew by
+    ~100 MiB with the marking thread (measured: 1,475 MiB against 1,359 with jemalloc)."""
+    with contextlib.suppress(NotImplementedError):  # a pyarrow built without it
+        pool = pa.jemalloc_memory_pool()
+        if pa.default_memory_pool().backend_name != pool.backend_name:
+            pa.set_memory_pool(pool)
 
 
 def _refs(key: bytes, numbers: pa.Array) -> pa.Array:

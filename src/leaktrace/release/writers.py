@@ -241,17 +241,21 @@ class Background:
 
     def _run(self) -> None:
         while True:
-            table = self._queue.get()
-            if table is _STOP:
+            item = self._queue.get()
+            if item is _STOP:
                 return
             if self._error is None:
                 try:
+                    table = item() if callable(item) else item
+                    del item  # what the table was made from is not kept while it is written
                     self.sink.write(table)
+                    del table
                 except BaseException as error:  # handed to the producing thread
                     self._error = error
 
-    def write(self, table: pa.Table) -> None:
-        """Queue ``table`` for writing."""
+    def write(self, table: pa.Table | Callable[[], pa.Table]) -> None:
+        """Queue ``table`` for writing, or a function that makes it in the writing thread (work
+        that releases the GIL, taken off the producing thread)."""
         if self._error is not None:
             raise self._error
         self._queue.put(table)

@@ -1,0 +1,121 @@
+"""Which tokens the register holds, answered in memory: the export asks, batch after batch and
+round after round, whether its decoys' candidate identifiers are anyone's, and a join over the
+register per question cost more than the decoys themselves.
+
+The tokens of one kind (identifier tokens of loaded customers, customer-number tokens, and the
+tokens of decoys and canaries already made) are read once, the first time the kind is asked,
+and kept sorted by their first eight bytes; a question is a binary search. A kind with more
+than :data:`HELD_AT_MOST` tokens (a register of several million customers) is asked by join,
+so that memory stays bounded. The answers are
+those of :func:`leaktrace.store.tokens_exist` over the same tables: an export changes none of
+them until it is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from leaktrace import keys, store
+
+_KIND_TOKENS = f"""
+    SELECT token FROM tokens WHERE {store.LOADED} AND kind = $kind AND octet_length(token) = $n
+    UNION ALL SELECT ref_token FROM customers WHERE {store.LOADED} AND $kind = 0
+        AND octet_length(ref_token) = $n
+    UNION ALL SELECT token FROM decoy_tokens WHERE kind = $kind AND octet_length(token) = $n"""
+
+
+def _words(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The two 64-bit halves of 16-byte tokens, and which are present (null: none)."""
+    tokens = tokens.cast(pa.binary(keys.TOKEN_BYTES))
+    if not len(tokens):
+        empty = np.zeros(0, np.uint64)
+        return empty, empty, np.zeros(0, bool)
+    present = ~np.asarray(tokens.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    raw = np.frombuffer(tokens.buffers()[1], dtype=np.uint8)
+    start = tokens.offset * keys.TOKEN_BYTES
+    words = raw[start : start + len(tokens) * keys.TOKEN_BYTES].view("<u8").reshape(-1, 2)
+    return words[:, 0], words[:, 1], present
+
+
+class _Sorted:
+    """16-byte tokens, sorted by their first half, for membership questions."""
+
+    def __init__(self, tokens: pa.Array) -> None:
+        high, low, present = _words(tokens)
+        kept = np.flatnonzero(present)
+        order = kept[np.argsort(high[kept], kind="stable")]
+        self.high = high[order]
+        self.low = low[order]
+
+    def _at(self, tokens: pa.Array) -> np.ndarray:
+        """Where each token stands among the sorted held ones (the first, if held twice; -1:
+        not held or null)."""
+        high, low, present = _words(tokens)
+        found = np.full(high.size, -1, dtype=np.int64)
+        if not self.high.size or not high.size:
+            return found
+        # Searched in order, the probes walk the held tokens once (random order: a cache miss
+        # at every step of every search).
+        order = np.argsort(high, kind="stable")
+        left = np.empty(high.size, dtype=np.int64)
+        left[order] = np.searchsorted(self.high, high[order], "left")
+        at = np.minimum(left, self.high.size - 1)
+        same = present & (self.high[at] == high)
+        hit = same & (self.low[at] == low)
+        found[hit] = at[hit]
+        # Held tokens that share a first half (about one pair in 10^7 at 10^6 tokens): look
+        # through the whole run.
+        after = np.minimum(at + 1, self.high.size - 1)
+        for i in np.flatnonzero(same & (after > at) & (self.high[after] == high)):
+            stop = np.searchsorted(self.high, high[i], "right")
+            match = np.flatnonzero(self.low[left[i] : stop] == low[i])
+            found[i] = left[i] + match[0] if match.size else -1
+        return found
+
+    def holds(self, tokens: pa.Array) -> np.ndarray:
+        """Whether each token is among these (null: no)."""
+        return self._at(tokens) >= 0
+
+
+HELD_AT_MOST = 4_000_000  # tokens of one kind kept in memory (16 bytes each, ~64 MB at most)
+
+
+class HeldTokens:
+    """Membership in the register's tokens by kind code, each kind read once from ``db``."""
+
+    def __init__(self, db: duckdb.DuckDBPyConnection) -> None:
+        self.db = db
+        self._kinds: dict[int, _Sorted | None] = {}
+
+    def _kind(self, kind: int) -> _Sorted | None:
+        """The kind's tokens in memory, or None for a kind with more than :data:`HELD_AT_MOST`
+        (asked by join instead)."""
+        if kind not in self._kinds:
+            params = {"kind": kind, "n": keys.TOKEN_BYTES}
+            counted = self.db.sql(f"SELECT count(*) FROM ({_KIND_TOKENS})", params=params)
+            ((count,),) = counted.fetchall()
+            if count > HELD_AT_MOST:
+                self._kinds[kind] = None
+            else:
+                read = self.db.sql(_KIND_TOKENS, params=params).to_arrow_table()
+                self._kinds[kind] = _Sorted(read.column(0).combine_chunks())
+        return self._kinds[kind]
+
+    def holds(self, tokens: pa.Array, kinds: Iterable[int]) -> list[bool]:
+        """Whether a token of any of ``kinds`` is each of ``tokens`` (null: no), as
+        :func:`leaktrace.store.tokens_exist` answers."""
+        found = np.zeros(len(tokens), dtype=bool)
+        joined = []
+        for kind in kinds:
+            held = self._kind(kind)
+            if held is None:
+                joined.append(kind)
+            else:
+                found |= held.holds(tokens)
+        if joined:
+            found |= np.array(store.tokens_exist(self.db, tokens, joined), dtype=bool)
+        return found.tolist()

@@ -1,0 +1,60 @@
+"""The export's in-memory register questions answer as the register's join does
+(:func:`leaktrace.store.tokens_exist` is the oracle)."""
+
+from __future__ import annotations
+
+from unittest.mock import patch
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from leaktrace import customers, keys, store, synth
+from leaktrace.release import export as exporter
+from leaktrace.release import held as held_module
+from leaktrace.release.held import HeldTokens, _Sorted
+
+
+def test_held_tokens_answer_as_the_register_join(tmp_path) -> None:
+    people = synth.customers(400, seed=41)
+    source = tmp_path / "c.csv"
+    pacsv.write_csv(people, source)
+    with store.init_workspace(tmp_path / "ws") as ws:
+        customers.load(ws, str(source))
+        made = exporter.export(ws, str(source), tmp_path / "o.csv", recipient="r", purpose="p")
+        assert made.decoys  # decoy tokens of an earlier release are held too
+        key = ws.keyring.key("match")
+        decoy = ws.db.sql("SELECT token FROM decoy_tokens").to_arrow_table().column(0)
+        probe = pa.concat_arrays(
+            [
+                customers.customer_refs(key, people["customer_id"].slice(0, 50)).cast(
+                    pa.binary(16)
+                ),
+                keys.tokens(key, "resident_id", people["id_number"].slice(100, 50)),
+                keys.tokens(key, "bank_card", pa.array([f"62{i:017d}" for i in range(40)])),
+                decoy.combine_chunks().cast(pa.binary(16)).slice(0, 30),
+                pa.nulls(5, pa.binary(16)),
+            ]
+        )
+        held = HeldTokens(ws.db)
+        for kinds in ([0], [1], [1, 3], [0, 1, 3], [2]):
+            expected = store.tokens_exist(ws.db, probe, kinds)
+            assert held.holds(probe, kinds) == expected, kinds
+            assert sum(expected) >= (50 if kinds != [2] else 0)
+            with patch.object(held_module, "HELD_AT_MOST", 100):  # resident IDs are asked by join
+                assert HeldTokens(ws.db).holds(probe, kinds) == expected, kinds
+
+
+def test_sorted_tokens_with_a_shared_first_half() -> None:
+    """Tokens that share their first eight bytes (rare in the register, made here)."""
+    rng = np.random.default_rng(3)
+    raw = rng.integers(0, 256, (600, 16), dtype=np.uint8)
+    raw[100:110, :8] = raw[99, :8]  # a run of eleven tokens with one first half
+    tokens = pa.array([bytes(r) for r in raw], pa.binary(16))
+    held = _Sorted(tokens.slice(0, 500))
+    probe = raw.copy()
+    probe[500:, :8] = raw[99, :8]  # the same first half, unheld second halves
+    answers = held.holds(pa.array([bytes(r) for r in probe], pa.binary(16)))
+    assert answers[:500].all() and not answers[500:].any()
+    assert not held.holds(pa.nulls(3, pa.binary(16))).any()
+    assert not _Sorted(pa.array([], pa.binary(16))).holds(tokens).any()
