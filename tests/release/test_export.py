@@ -45,6 +45,7 @@ def released(tmp_path_factory):
     folder = tmp_path_factory.mktemp("export")
     source = folder / "customers.csv"
     pacsv.write_csv(_people(), source)
+    allocator = pa.default_memory_pool().backend_name
     store.init_workspace(folder / "ws").close()
     with (folder / "ws" / store.CONFIG_NAME).open("a", encoding="utf-8") as config:
         config.write(f"\n[release]\ndecoy_phone_pool = {json.dumps(POOL)}\n")
@@ -62,6 +63,8 @@ def released(tmp_path_factory):
         for name in ("telesales-1", "telesales-2")
     ]
     ws.close()
+    # an export takes Arrow's jemalloc for itself, and gives the caller's allocator back
+    assert pa.default_memory_pool().backend_name == allocator
     return folder, source, made
 
 

@@ -109,8 +109,11 @@ def export(
     if conditions and sample is None:
         raise ConfigError("--segment needs --sample N: the number of customers to release.")
     recover(workspace)
-    pipeline.bounded_memory()
-    with tables.open_table(source) as opened, contextlib.ExitStack() as stack:
+    with (
+        pipeline.bounded_memory(),
+        tables.open_table(source) as opened,
+        contextlib.ExitStack() as stack,
+    ):
         if opened.sample(1).num_rows == 0:
             raise SourceError(f"{opened.source}: the table has no rows; nothing to release.")
         # Without a sample to choose first, reading starts now, while the columns are typed.

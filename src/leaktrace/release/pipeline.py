@@ -80,15 +80,21 @@ class ReadAhead:
         self.close()
 
 
-def bounded_memory() -> None:
-    """Arrow's allocator for an export, process-wide: jemalloc where pyarrow has it. Batches
-    are made and freed by four threads (reading, marking, this one, writing); mimalloc, the
-    default, keeps what each thread freed in that thread's heap, and the export's peak grew by
-    ~100 MiB with the marking thread (measured: 1,475 MiB against 1,359 with jemalloc)."""
+@contextlib.contextmanager
+def bounded_memory() -> Iterator[None]:
+    """Arrow's allocator for an export: jemalloc where pyarrow has it, the previous one after.
+    Batches are made and freed by four threads (reading, marking, this one, writing); mimalloc,
+    the default, keeps what each thread freed in that thread's heap, and the export's peak grew
+    by ~100 MiB with the marking thread (measured: 1,475 MiB against 1,359 with jemalloc)."""
+    previous = pa.default_memory_pool()
     with contextlib.suppress(NotImplementedError):  # a pyarrow built without it
         pool = pa.jemalloc_memory_pool()
-        if pa.default_memory_pool().backend_name != pool.backend_name:
+        if previous.backend_name != pool.backend_name:
             pa.set_memory_pool(pool)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
 
 
 def _refs(key: bytes, numbers: pa.Array) -> pa.Array:
