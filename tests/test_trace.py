@@ -254,7 +254,7 @@ def test_a_list_from_one_branch_names_none_of_its_staff(tmp_path):
     work: a list drawn from one branch must not make them suspects. The register-wide share
     alone (|A_u| / N) would name one; the branch's own share does not."""
     from leaktrace import access
-    from leaktrace.release.marks import binomial_pvalue
+    from leaktrace.tails import binomial_tail
 
     bank = tmp_path / "bank"
     synth.write_institution(bank, 20_000, staff=80, days=30, seed=3, remarks=False)
@@ -272,7 +272,7 @@ def test_a_list_from_one_branch_names_none_of_its_staff(tmp_path):
         register = ws.counts()["customers"]
     assert traced.matched_customers == 60 and traced.windows
     assert not traced.verdict.person_named and traced.verdict.outcome != "attributed"
-    naive = [binomial_pvalue(w.hits, w.matched, w.touched / register) for w in traced.windows]
+    naive = [binomial_tail(w.hits, w.matched, w.touched / register) for w in traced.windows]
     assert min(naive) * len(traced.windows) <= 1e-12  # the trap the branch share avoids
 
 

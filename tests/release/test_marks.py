@@ -56,8 +56,9 @@ BINOMIAL_CASES = [(0, 5, 0.5), (3, 10, 0.5), (20, 20, 1 / 9), (7, 40, 0.25), (41
 
 
 @pytest.mark.parametrize(("k", "n", "p"), BINOMIAL_CASES)
-def test_binomial_pvalue_matches_scipy(k: int, n: int, p: float) -> None:
-    assert marks.binomial_pvalue(k, n, p) == pytest.approx(stats.binom.sf(k - 1, n, p), rel=1e-9)
+def test_mark_pvalue_is_the_binomial_tail(k: int, n: int, p: float) -> None:
+    count = marks.MarkCount("address", "address", k, n, round(1 / p))
+    assert count.pvalue == pytest.approx(stats.binom.sf(k - 1, n, 1 / count.q), rel=1e-9)
 
 
 def test_deterministic(bank: pa.Table, tokens: pa.Array, marked: pa.Table) -> None:

@@ -7,7 +7,7 @@ field shows, slot by slot, which form it carries; for the release it came from e
 agrees with the PRF, for any other release each slot agrees with probability 1/q, independently
 (the PRF of another release is independent of the data). So with m agreements in n slots the
 p-value of "not this release" is the binomial tail ``P(X >= m)``, X ~ Binomial(n, 1/q)
-(:func:`binomial_pvalue`).
+(:func:`leaktrace.tails.binomial_tail`).
 
 Rules (a small registry, :data:`RULES`; one q per rule):
 
@@ -211,17 +211,6 @@ def choices(words: np.ndarray, q: int, slots: int) -> np.ndarray:
 
 
 # ---- the binomial tail ---------------------------------------------------------------------
-
-
-def binomial_pvalue(k: int, n: int, p: float) -> float:
-    """``P(X >= k)`` for X ~ Binomial(n, p), exactly (:func:`leaktrace.tails.binomial_tail`).
-
-    >>> round(binomial_pvalue(3, 3, 0.5), 12)
-    0.125
-    >>> binomial_pvalue(0, 10, 0.3)
-    1.0
-    """
-    return binomial_tail(k, n, p)
 
 
 # ---- rules ---------------------------------------------------------------------------------
@@ -907,7 +896,7 @@ class MarkCount:
     @property
     def pvalue(self) -> float:
         """``P(X >= agreements)``, X ~ Binomial(trials, 1/q)."""
-        return binomial_pvalue(self.agreements, self.trials, 1 / self.q)
+        return binomial_tail(self.agreements, self.trials, 1 / self.q)
 
 
 def _column(table: pa.Table, field: str) -> pa.Array:
