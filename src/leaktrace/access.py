@@ -61,6 +61,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from leaktrace import customers, keys, scan, store, tables
@@ -391,22 +392,32 @@ def reference_tokens(key: bytes, customer_type: str, values: pa.Array) -> pa.Arr
     return keys.tokens(key, customer_type, normalize_column(customer_type, values))
 
 
+_REFERENCES = pa.schema(
+    [("value", pa.string()), ("token", pa.binary()), ("customer_id", pa.int64())]
+)
+
+
 class _References:
-    """Customer references seen in this load (the source's values, in the engine's memory
-    only) with their token and register id; those of the current chunk are shown to DuckDB as
-    the view ``access_refs`` (see :func:`leaktrace.store.access_refs_open`)."""
+    """Customer references seen in this load (the source's values, in memory only) with their
+    token and register id; those of the current chunk are shown to DuckDB as the view
+    ``access_refs``."""
 
     def __init__(self, workspace: store.Workspace, customer_type: str | None) -> None:
         self.db = workspace.db
         self.key = workspace.keyring.key("match")
         self.customer_type = customer_type
-        store.access_refs_open(self.db)
+        self.parts: list[pa.Table] = [_REFERENCES.empty_table()]
+        self.db.register("access_refs", self.parts[0])
 
     def add(self, source_sql: str, types: dict[str, str], trim: bool) -> None:
         """Show the references of a chunk, tokenizing those not seen before."""
         if self.customer_type is None:
             return
-        new = store.access_chunk_refs(self.db, source_sql, types, trim)
+        values = store.access_distinct_refs(self.db, source_sql, types, trim)
+        found = store.access_known_refs(self.db, pa.concat_tables(self.parts), values)
+        seen = found.column("seen")
+        known = found.filter(seen).select(_REFERENCES.names).cast(_REFERENCES)
+        new = found.column("value").filter(pc.invert(seen)).combine_chunks()
         if len(new):
             # Keyed hashing is the one part done in Python: spread over the CPUs when long.
             jobs = min(default_jobs(), len(new) // PARALLEL_TOKENS) or 1
@@ -415,11 +426,18 @@ class _References:
                      for i in range(0, len(new), size)]  # fmt: skip
             tokens = pa.concat_arrays(list(ordered_map(reference_tokens, parts, jobs)))
             kind = customers.EXACT_KINDS.get(self.customer_type)
-            store.access_add_refs(self.db, new, tokens, kind)
+            ids = store.register_ids_of_tokens(self.db, tokens, kind)
+            self.parts.append(
+                pa.table({"value": new, "token": tokens, "customer_id": ids}).cast(_REFERENCES)
+            )
+            known = pa.concat_tables([known, self.parts[-1]])
+        self.db.register("access_refs", known)
 
     def close(self) -> None:
+        self.db.unregister("access_refs")
+        self.parts = []
         with contextlib.suppress(duckdb.Error):
-            store.access_refs_close(self.db)
+            store.drop_register_copy(self.db)
 
 
 # -- load -------------------------------------------------------------------------------------

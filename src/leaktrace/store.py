@@ -1482,92 +1482,77 @@ def _reason(*checks: tuple[str, str]) -> str:
     return "CASE " + " ".join(f"WHEN {c} THEN '{r}'" for c, r in checks) + " END"
 
 
-# The customer references of one load, in temporary tables: ``access_refs_seen`` (value, token,
-# register id) holds every reference the load has tokenized, ``access_refs_chunk`` those of
-# the current chunk, and the view ``access_refs`` shows the chunk's with their tokens (the
-# known ones from ``access_refs_seen``, the new ones from ``access_refs_new``). Kept in the
-# engine, a chunk's references cost one join with those seen, not a copy of them out and in;
-# ``access_register`` is the register's (token, id) copied once a load: probing it costs
-# ~60 % of probing the stored table, which every chunk would otherwise pay.
-_REFS_TABLES = ("access_refs_seen", "access_refs_chunk", "access_refs_new", "access_register")
-
-
-def access_refs_open(db: duckdb.DuckDBPyConnection) -> None:
-    """Start a load's references: none seen, an empty ``access_refs``."""
-    access_refs_close(db)
-    for table in ("access_refs_seen", "access_refs_new"):
-        db.execute(f"CREATE TEMP TABLE {table} (value VARCHAR, token BLOB, customer_id BIGINT)")
-    db.execute(
-        "CREATE TEMP TABLE access_refs_chunk (value VARCHAR, token BLOB, customer_id BIGINT, "
-        "new BOOLEAN)"
-    )
-    db.execute(
-        """CREATE TEMP VIEW access_refs AS
-        SELECT value, token, customer_id FROM access_refs_chunk WHERE NOT new
-        UNION ALL SELECT value, token, customer_id FROM access_refs_new"""
-    )
-
-
-def access_refs_close(db: duckdb.DuckDBPyConnection) -> None:
-    """Drop a load's references."""
-    db.execute("DROP VIEW IF EXISTS temp.access_refs")
-    for table in _REFS_TABLES:
-        db.execute(f"DROP TABLE IF EXISTS temp.{table}")
-
-
-def access_chunk_refs(
+def access_distinct_refs(
     db: duckdb.DuckDBPyConnection, source_sql: str, types: dict[str, str], trim: bool
 ) -> pa.Array:
-    """Gather the distinct customer references of a chunk (the source's values) with those the
-    load has seen; the values not seen before, to be tokenized (:func:`access_add_refs`)."""
-    db.execute(
-        f"""CREATE OR REPLACE TEMP TABLE access_refs_chunk AS
-        SELECT v.value, s.token, s.customer_id, s.value IS NULL AS new
-        FROM (SELECT DISTINCT {_text("customer", types.get("customer"), trim)} AS value
-              FROM ({source_sql}) WHERE value IS NOT NULL) v
-        LEFT JOIN access_refs_seen s ON s.value = v.value"""
-    )
-    db.execute("DELETE FROM access_refs_new")
+    """The distinct customer references of a chunk (the source's values, for tokens)."""
     return (
-        db.sql("SELECT value FROM access_refs_chunk WHERE new")
+        db.sql(
+            f"""SELECT DISTINCT {_text("customer", types.get("customer"), trim)} AS value
+            FROM ({source_sql}) WHERE value IS NOT NULL"""
+        )
         .to_arrow_table()
         .column("value")
         .combine_chunks()
     )
 
 
-def access_add_refs(
-    db: duckdb.DuckDBPyConnection, values: pa.Array, tokens: pa.Array, kind: int | None
-) -> None:
-    """Add the chunk's new references (``values`` and their ``tokens``) with their register
-    ids to those seen and shown in ``access_refs``: the register's id of a customer-number
-    token (``kind`` None) through ``customers.ref_token``, of an identifier token of ``kind``
-    through ``tokens`` (null where no customer, or several, hold it)."""
+def access_known_refs(
+    db: duckdb.DuckDBPyConnection, references: pa.Table, values: pa.Array
+) -> pa.Table:
+    """``values`` with their row of ``references`` (``value``, ``token``, ``customer_id``)
+    where it has one, and ``seen``: whether it has. The hash table is built on ``values``
+    (one chunk's) and ``references`` (all of a load's, millions) only probe it: a chunk costs
+    a scan of them, not a rebuild; and one join tells the new values too, without a second
+    hash set of the known ones."""
+    db.register("access_refs_all", references)
+    db.register("access_chunk_values", pa.table({"value": values}))
+    try:
+        return db.sql(
+            """SELECT v.value, r.token, r.customer_id, r.value IS NOT NULL AS seen
+            FROM access_chunk_values v LEFT JOIN access_refs_all r ON r.value = v.value"""
+        ).to_arrow_table()
+    finally:
+        db.unregister("access_refs_all")
+        db.unregister("access_chunk_values")
+
+
+def register_ids_of_tokens(
+    db: duckdb.DuckDBPyConnection, tokens: pa.Array, kind: int | None
+) -> pa.Array:
+    """The register id of each token, in order: customer-number tokens (``kind`` None) through
+    ``customers.ref_token``, identifier tokens of ``kind`` through ``tokens`` (null where no
+    customer, or several, hold it).
+
+    The register's (token, id) of that kind are copied once into the temporary table
+    ``access_register`` (dropped by :func:`drop_register_copy`): a load asks once a chunk,
+    and probing the copy costs ~60 % of probing the stored table (RESULTS.md)."""
     present = db.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'access_register' AND temporary"
     ).fetchall()[0][0]
     if not present:
-        db.execute(f"CREATE TEMP TABLE access_register AS {_register_tokens(kind)}")
-    db.register("access_new_tokens", pa.table({"value": values, "token": tokens}))
+        if kind is None:
+            known = f"SELECT ref_token AS token, customer_id FROM customers WHERE {LOADED}"
+        else:
+            known = f"""SELECT token, CASE WHEN count(DISTINCT customer_id) = 1
+                        THEN min(customer_id) END AS customer_id
+                        FROM tokens WHERE kind = {int(kind)} AND {LOADED} GROUP BY token"""
+        db.execute(f"CREATE TEMP TABLE access_register AS {known}")
+    probe = pa.table({"position": pa.array(range(len(tokens)), pa.int64()), "token": tokens})
+    db.register("probe_access_tokens", probe)
     try:
-        db.execute(
-            """INSERT INTO access_refs_new
-            SELECT n.value, n.token, k.customer_id FROM access_new_tokens n
-            LEFT JOIN access_register k ON k.token = n.token"""
-        )
+        found = db.sql(
+            """SELECT k.customer_id FROM probe_access_tokens p
+            LEFT JOIN access_register k ON k.token = p.token ORDER BY p.position"""
+        ).to_arrow_table()
     finally:
-        db.unregister("access_new_tokens")
-    db.execute("INSERT INTO access_refs_seen SELECT * FROM access_refs_new")
+        db.unregister("probe_access_tokens")
+    return found.column("customer_id").combine_chunks().cast(pa.int64())
 
 
-def _register_tokens(kind: int | None) -> str:
-    """``(token, customer_id)`` of the register: customer-number tokens (``kind`` None), or
-    identifier tokens of ``kind`` held by one customer (null id where several hold it)."""
-    if kind is None:
-        return f"SELECT ref_token AS token, customer_id FROM customers WHERE {LOADED}"
-    return f"""SELECT token, CASE WHEN count(DISTINCT customer_id) = 1
-               THEN min(customer_id) END AS customer_id
-               FROM tokens WHERE kind = {int(kind)} AND {LOADED} GROUP BY token"""
+def drop_register_copy(db: duckdb.DuckDBPyConnection) -> None:
+    """Drop the copy of the register's tokens that :func:`register_ids_of_tokens` made."""
+    db.execute("DROP TABLE IF EXISTS temp.access_register")
 
 
 @dataclass
