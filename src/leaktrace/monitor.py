@@ -72,8 +72,8 @@ SEVERITIES = ("medium", "high", "critical")
 # Segment attributes of the register that hold a customer's branch, tried in this order.
 BRANCH_ATTRIBUTES = ("branch_code", "网点代码", "branch", "网点", "开户网点", "机构号")
 # Days of events computed in one pass (bounded memory; the engine works on one such chunk).
-# At 10^8 events, 25M-event passes outgrew the store's 2 GB and took ~1.7x the wall time of
-# 10–15M ones for ~10 % more CPU (benchmarks/RESULTS.md).
+# At 10^8 events, 25M-event passes outgrew the store's 2 GB: 1.3–1.8x the wall time of
+# 10–15M ones and ~10 % more CPU (benchmarks/RESULTS.md).
 CHUNK_EVENTS = 12_000_000
 # The role's usual high is this quantile of its users' maxima: one in ten went that high.
 HIGH_QUANTILE = 0.9
