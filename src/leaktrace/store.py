@@ -2219,14 +2219,8 @@ def monitor_add_days(
     # 1970-01-01 was a Thursday: (day + 3) % 7 is 0 on Mondays, 5 and 6 at weekends.
     off += f" OR ({day_no} + 3) % 7 >= 5)" if query.weekend_off_hours else ")"
     block = int(query.enumeration_block)
-    elsewhere = "s.serves AND b.branch_key <> s.branch_key"
-    unowned = "s.has_portfolio AND p.cust IS NULL"
     counted = {
         "no_ref": "t.no_ref",
-        "out_branch": elsewhere,
-        "out_branch_no_ref": f"{elsewhere} AND t.no_ref",
-        "out_portfolio": unowned,
-        "out_portfolio_no_ref": f"{unowned} AND t.no_ref",
         "export_customers": "t.exported",
         "off_no_ref": "t.off_events > 0 AND t.no_ref",
     }
@@ -2250,15 +2244,34 @@ def monitor_add_days(
                    count(*) FILTER (WHERE {off}) AS off_events
             FROM access_events WHERE {in_range}
             GROUP BY ALL
-        ), days AS (
+        ), own AS (
             SELECT t.staff_key, t.day_no, any_value(s.has_portfolio) AS has_portfolio,
                    sum(t.events) AS events, count(t.cust) AS customers, {per_day},
                    sum(t.off_events) AS off_events
-            FROM touch t
-            LEFT JOIN m_staff s ON s.staff_key = t.staff_key
-            LEFT JOIN m_customer_branch b ON b.customer_id = t.cust
-            LEFT JOIN m_portfolio p ON p.staff_key = t.staff_key AND p.cust = t.cust
+            FROM touch t LEFT JOIN m_staff s ON s.staff_key = t.staff_key
             GROUP BY t.staff_key, t.day_no
+        ), elsewhere AS (
+            -- the joins with the register's branches and the portfolios in narrow passes of
+            -- their own: a join carrying all the day's counts built its hash table on them
+            SELECT t.staff_key, t.day_no, count(t.cust) AS out_branch,
+                   count(t.cust) FILTER (WHERE t.no_ref) AS out_branch_no_ref
+            FROM touch t JOIN m_staff s ON s.staff_key = t.staff_key
+            JOIN m_customer_branch b ON b.customer_id = t.cust
+            WHERE s.serves AND b.branch_key <> s.branch_key
+            GROUP BY t.staff_key, t.day_no
+        ), unowned AS (
+            SELECT t.staff_key, t.day_no, count(t.cust) AS out_portfolio,
+                   count(t.cust) FILTER (WHERE t.no_ref) AS out_portfolio_no_ref
+            FROM touch t ANTI JOIN m_portfolio p ON p.staff_key = t.staff_key AND p.cust = t.cust
+            WHERE t.staff_key IN (SELECT staff_key FROM m_staff WHERE has_portfolio)
+            GROUP BY t.staff_key, t.day_no
+        ), days AS (
+            SELECT o.*, coalesce(e.out_branch, 0) AS out_branch,
+                   coalesce(e.out_branch_no_ref, 0) AS out_branch_no_ref,
+                   coalesce(u.out_portfolio, 0) AS out_portfolio,
+                   coalesce(u.out_portfolio_no_ref, 0) AS out_portfolio_no_ref
+            FROM own o LEFT JOIN elsewhere e USING (staff_key, day_no)
+            LEFT JOIN unowned u USING (staff_key, day_no)
         ), runs AS (
             -- a narrow pass of its own: blocks of neighbouring register ids touched that day
             SELECT staff_key, day_no,
