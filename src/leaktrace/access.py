@@ -414,9 +414,10 @@ class _References:
         if self.customer_type is None:
             return
         values = store.access_distinct_refs(self.db, source_sql, types, trim)
-        known = store.access_known_refs(self.db, pa.concat_tables(self.parts), values)
-        known = known.cast(_REFERENCES)
-        new = values.filter(pc.invert(pc.is_in(values, value_set=known.column("value"))))
+        found = store.access_known_refs(self.db, pa.concat_tables(self.parts), values)
+        seen = found.column("seen")
+        known = found.filter(seen).select(_REFERENCES.names).cast(_REFERENCES)
+        new = found.column("value").filter(pc.invert(seen)).combine_chunks()
         if len(new):
             # Keyed hashing is the one part done in Python: spread over the CPUs when long.
             jobs = min(default_jobs(), len(new) // PARALLEL_TOKENS) or 1
@@ -435,6 +436,8 @@ class _References:
     def close(self) -> None:
         self.db.unregister("access_refs")
         self.parts = []
+        with contextlib.suppress(duckdb.Error):
+            store.drop_register_copy(self.db)
 
 
 # -- load -------------------------------------------------------------------------------------

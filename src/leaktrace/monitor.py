@@ -72,7 +72,9 @@ SEVERITIES = ("medium", "high", "critical")
 # Segment attributes of the register that hold a customer's branch, tried in this order.
 BRANCH_ATTRIBUTES = ("branch_code", "网点代码", "branch", "网点", "开户网点", "机构号")
 # Days of events computed in one pass (bounded memory; the engine works on one such chunk).
-CHUNK_EVENTS = 25_000_000
+# At 10^8 events, 25M-event passes outgrew the store's 2 GB: 1.3–1.8x the wall time of
+# 10–15M ones and ~10 % more CPU (benchmarks/RESULTS.md).
+CHUNK_EVENTS = 12_000_000
 # The role's usual high is this quantile of its users' maxima: one in ten went that high.
 HIGH_QUANTILE = 0.9
 # A spread from the median up to the 75th percentile, over _Z75, is a standard deviation where

@@ -1500,15 +1500,17 @@ def access_distinct_refs(
 def access_known_refs(
     db: duckdb.DuckDBPyConnection, references: pa.Table, values: pa.Array
 ) -> pa.Table:
-    """The rows of ``references`` (``value``, ``token``, ``customer_id``) whose value is among
-    ``values``. The hash table is built on ``values`` (one chunk's) and ``references`` (all
-    of a load's, millions) only probe it: a chunk costs a scan of them, not a rebuild."""
+    """``values`` with their row of ``references`` (``value``, ``token``, ``customer_id``)
+    where it has one, and ``seen``: whether it has. The hash table is built on ``values``
+    (one chunk's) and ``references`` (all of a load's, millions) only probe it: a chunk costs
+    a scan of them, not a rebuild; and one join tells the new values too, without a second
+    hash set of the known ones."""
     db.register("access_refs_all", references)
     db.register("access_chunk_values", pa.table({"value": values}))
     try:
         return db.sql(
-            """SELECT r.value, r.token, r.customer_id FROM access_refs_all r
-            SEMI JOIN access_chunk_values v ON v.value = r.value"""
+            """SELECT v.value, r.token, r.customer_id, r.value IS NOT NULL AS seen
+            FROM access_chunk_values v LEFT JOIN access_refs_all r ON r.value = v.value"""
         ).to_arrow_table()
     finally:
         db.unregister("access_refs_all")
@@ -1520,23 +1522,40 @@ def register_ids_of_tokens(
 ) -> pa.Array:
     """The register id of each token, in order: customer-number tokens (``kind`` None) through
     ``customers.ref_token``, identifier tokens of ``kind`` through ``tokens`` (null where no
-    customer, or several, hold it)."""
+    customer, or several, hold it).
+
+    The register's (token, id) of that kind are copied once into the temporary table
+    ``access_register`` (dropped by :func:`drop_register_copy`): a load asks once a chunk,
+    and probing the copy costs ~60 % of probing the stored table (RESULTS.md)."""
+    present = db.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'access_register' AND temporary"
+    ).fetchall()[0][0]
+    if not present:
+        if kind is None:
+            known = f"SELECT ref_token AS token, customer_id FROM customers WHERE {LOADED}"
+        else:
+            known = f"""SELECT token, CASE WHEN count(DISTINCT customer_id) = 1
+                        THEN min(customer_id) END AS customer_id
+                        FROM tokens WHERE kind = {int(kind)} AND {LOADED} GROUP BY token"""
+        db.execute(f"CREATE TEMP TABLE access_register AS {known}")
     probe = pa.table({"position": pa.array(range(len(tokens)), pa.int64()), "token": tokens})
-    if kind is None:
-        known = f"SELECT ref_token AS token, customer_id FROM customers WHERE {LOADED}"
-    else:
-        known = f"""SELECT token, CASE WHEN count(DISTINCT customer_id) = 1
-                    THEN min(customer_id) END AS customer_id
-                    FROM tokens WHERE kind = {int(kind)} AND {LOADED} GROUP BY token"""
     db.register("probe_access_tokens", probe)
     try:
         found = db.sql(
-            f"""SELECT k.customer_id FROM probe_access_tokens p
-            LEFT JOIN ({known}) k ON k.token = p.token ORDER BY p.position"""
+            """SELECT p.position, k.customer_id FROM probe_access_tokens p
+            LEFT JOIN access_register k ON k.token = p.token"""
         ).to_arrow_table()
     finally:
         db.unregister("probe_access_tokens")
-    return found.column("customer_id").combine_chunks().cast(pa.int64())
+    # Put back in order by the positions (a scatter) rather than by ORDER BY (a sort).
+    order = np.empty(len(tokens), np.int64)
+    order[found.column("position").to_numpy()] = np.arange(len(tokens), dtype=np.int64)
+    return found.column("customer_id").combine_chunks().cast(pa.int64()).take(order)
+
+
+def drop_register_copy(db: duckdb.DuckDBPyConnection) -> None:
+    """Drop the copy of the register's tokens that :func:`register_ids_of_tokens` made."""
+    db.execute("DROP TABLE IF EXISTS temp.access_register")
 
 
 @dataclass
@@ -2200,14 +2219,8 @@ def monitor_add_days(
     # 1970-01-01 was a Thursday: (day + 3) % 7 is 0 on Mondays, 5 and 6 at weekends.
     off += f" OR ({day_no} + 3) % 7 >= 5)" if query.weekend_off_hours else ")"
     block = int(query.enumeration_block)
-    elsewhere = "s.serves AND b.branch_key <> s.branch_key"
-    unowned = "s.has_portfolio AND p.cust IS NULL"
     counted = {
         "no_ref": "t.no_ref",
-        "out_branch": elsewhere,
-        "out_branch_no_ref": f"{elsewhere} AND t.no_ref",
-        "out_portfolio": unowned,
-        "out_portfolio_no_ref": f"{unowned} AND t.no_ref",
         "export_customers": "t.exported",
         "off_no_ref": "t.off_events > 0 AND t.no_ref",
     }
@@ -2231,15 +2244,34 @@ def monitor_add_days(
                    count(*) FILTER (WHERE {off}) AS off_events
             FROM access_events WHERE {in_range}
             GROUP BY ALL
-        ), days AS (
+        ), own AS (
             SELECT t.staff_key, t.day_no, any_value(s.has_portfolio) AS has_portfolio,
                    sum(t.events) AS events, count(t.cust) AS customers, {per_day},
                    sum(t.off_events) AS off_events
-            FROM touch t
-            LEFT JOIN m_staff s ON s.staff_key = t.staff_key
-            LEFT JOIN m_customer_branch b ON b.customer_id = t.cust
-            LEFT JOIN m_portfolio p ON p.staff_key = t.staff_key AND p.cust = t.cust
+            FROM touch t LEFT JOIN m_staff s ON s.staff_key = t.staff_key
             GROUP BY t.staff_key, t.day_no
+        ), elsewhere AS (
+            -- the joins with the register's branches and the portfolios in narrow passes of
+            -- their own: a join carrying all the day's counts built its hash table on them
+            SELECT t.staff_key, t.day_no, count(t.cust) AS out_branch,
+                   count(t.cust) FILTER (WHERE t.no_ref) AS out_branch_no_ref
+            FROM touch t JOIN m_staff s ON s.staff_key = t.staff_key
+            JOIN m_customer_branch b ON b.customer_id = t.cust
+            WHERE s.serves AND b.branch_key <> s.branch_key
+            GROUP BY t.staff_key, t.day_no
+        ), unowned AS (
+            SELECT t.staff_key, t.day_no, count(t.cust) AS out_portfolio,
+                   count(t.cust) FILTER (WHERE t.no_ref) AS out_portfolio_no_ref
+            FROM touch t ANTI JOIN m_portfolio p ON p.staff_key = t.staff_key AND p.cust = t.cust
+            WHERE t.staff_key IN (SELECT staff_key FROM m_staff WHERE has_portfolio)
+            GROUP BY t.staff_key, t.day_no
+        ), days AS (
+            SELECT o.*, coalesce(e.out_branch, 0) AS out_branch,
+                   coalesce(e.out_branch_no_ref, 0) AS out_branch_no_ref,
+                   coalesce(u.out_portfolio, 0) AS out_portfolio,
+                   coalesce(u.out_portfolio_no_ref, 0) AS out_portfolio_no_ref
+            FROM own o LEFT JOIN elsewhere e USING (staff_key, day_no)
+            LEFT JOIN unowned u USING (staff_key, day_no)
         ), runs AS (
             -- a narrow pass of its own: blocks of neighbouring register ids touched that day
             SELECT staff_key, day_no,
