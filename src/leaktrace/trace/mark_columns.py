@@ -35,32 +35,31 @@ def locate(
     leaked: pa.Table,
     identifying: Collection[str],
     fields: Sequence[Mapping[str, str]],
-) -> list[list[FieldRead]]:
+) -> list[tuple[FieldRead, ...]]:
     """Per release (its marked ``fields``: field → rule), the reads of the leak that test it:
     each field from its own column when the leak has one, else from every column a broker may
     have renamed it to. ``identifying`` names the leak's identifier columns, never read for
     marks."""
     present = set(leaked.column_names)
-    markable: dict[tuple[str, str], bool] = {}
 
+    @functools.cache
     def can_mark(rule: str, column: str) -> bool:
-        if (rule, column) not in markable:
-            markable[rule, column] = _slot_share(rule, leaked.column(column)) >= MIN_SLOT_SHARE
-        return markable[rule, column]
+        return _slot_share(rule, leaked.column(column)) >= MIN_SLOT_SHARE
 
-    located = []
-    for wanted in fields:
-        own = {f for f in wanted if f in present}
-        reads = [FieldRead(f, f, rule) for f, rule in wanted.items() if f in own]
-        for f, rule in wanted.items():
+    @functools.cache  # a bank's releases mark the same few sets of fields
+    def reads_of(wanted: tuple[tuple[str, str], ...]) -> tuple[FieldRead, ...]:
+        own = {f for f, _ in wanted if f in present}
+        reads = [FieldRead(f, f, rule) for f, rule in wanted if f in own]
+        for f, rule in wanted:
             if f not in own:
                 reads += [
                     FieldRead(f, column, rule)
                     for column in leaked.column_names
                     if column not in own and column not in identifying and can_mark(rule, column)
                 ]
-        located.append(reads)
-    return located
+        return tuple(reads)
+
+    return [reads_of(tuple(wanted.items())) for wanted in fields]
 
 
 def best(
