@@ -19,6 +19,22 @@ def _square(x: int) -> int:
     return x * x
 
 
+def _thread_jobs_here(_: int) -> tuple[int, int]:
+    return _pool.thread_jobs(), _pool.threads().submit(os.getpid).result()
+
+
+def test_a_worker_of_a_forked_pool_splits_no_work_into_threads():
+    """Its siblings keep the other CPUs busy; threads it inherited died in the fork."""
+    _pool.threads().submit(int).result()  # the parent's pool exists before the fork
+    assert _pool.thread_jobs() == _pool.default_jobs()
+    [(jobs, pid)] = list(ordered_map(_thread_jobs_here, [(0,)], 2))
+    assert jobs == 1 and pid != os.getpid()
+
+
+def test_a_thread_of_the_pool_splits_no_work_into_threads():
+    assert _pool.threads().submit(_pool.thread_jobs).result() == 1
+
+
 def test_results_come_in_order_with_and_without_workers():
     items = [(i,) for i in range(50)]
     assert list(ordered_map(_square, items, 2)) == list(ordered_map(_square, items, 1))

@@ -7,10 +7,11 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing.synchronize import Semaphore
 from typing import Any, TypeVar
 
@@ -37,9 +38,36 @@ def _die_with_parent() -> None:
             os._exit(1)
 
 
+_THREAD_PREFIX = "leaktrace-thread"
+_in_worker = False
+_threads: tuple[int, ThreadPoolExecutor] | None = None
+
+
 def _start_worker(started: Semaphore) -> None:
+    global _in_worker
+    _in_worker = True
     _die_with_parent()
     started.release()
+
+
+def thread_jobs() -> int:
+    """How many threads a step that releases the GIL should split its work into: one per CPU;
+    one in a worker of :func:`forked_pool`, whose siblings already keep the other CPUs busy,
+    and in a thread of :func:`threads` (waiting there on its own pool could take every thread)."""
+    if _in_worker or threading.current_thread().name.startswith(_THREAD_PREFIX):
+        return 1
+    return default_jobs()
+
+
+def threads() -> ThreadPoolExecutor:
+    """This process's pool of :func:`thread_jobs` threads, made on first use.
+
+    A forked child makes its own: the threads of a pool it inherited did not survive the fork.
+    """
+    global _threads
+    if _threads is None or _threads[0] != os.getpid():
+        _threads = (os.getpid(), ThreadPoolExecutor(thread_jobs(), _THREAD_PREFIX))
+    return _threads[1]
 
 
 def forked_pool(jobs: int, startup_seconds: float = STARTUP_SECONDS) -> ProcessPoolExecutor:

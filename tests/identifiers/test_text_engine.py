@@ -349,6 +349,25 @@ def test_column_path_agrees_on_synthetic_remarks(seed):
     )
 
 
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_runs_in_threads_find_what_one_run_finds(monkeypatch, jobs):
+    """A long column is read in runs of rows, in threads: the same values at the same rows."""
+    remarks = synth.customers(1500, 3, remarks=True).column("remark")
+    texts = remarks.to_pylist()
+    one_run = _column_text.find_in_texts(remarks, 40)
+    monkeypatch.setattr(_column_text, "THREAD_MIN_BYTES", 1000)
+    monkeypatch.setattr(_column_text._pool, "thread_jobs", lambda: jobs)
+    runs = _column_text._in_runs(len, remarks)
+    assert [first for first, _ in runs][1:] and sum(size for _, size in runs) == len(texts)
+    assert column(remarks) == scalar(texts)
+    sliced = pa.array(["前缀", *texts], pa.string()).slice(1)
+    assert column(sliced) == scalar(texts)
+    counts, firsts = _column_text.find_in_texts(remarks, 40)
+    assert counts == one_run[0]
+    assert [(r, s) for r, s in firsts] == one_run[1]
+    assert len({r for r, _ in firsts}) > 1
+
+
 def test_empty_and_null_columns():
     assert column(pa.array([], pa.string())) == []
     assert column(pa.array([None, None], pa.string())) == []

@@ -29,7 +29,8 @@ addresses are found by their Python finders over the joined column and lose any 
 pattern value holds, as in ``find_all`` (:func:`find_in_texts`).
 
 Only pyarrow, NumPy and numba are used (numba imported on first use, :func:`warm_up` before the
-scanner forks): a polars thread pool started in the parent deadlocks in a forked child.
+scanner forks): a polars thread pool started in the parent deadlocks in a forked child. A long
+column is read in threads of our own, idle whenever the scanner forks (:func:`find_folded`).
 
 >>> import pyarrow as pa
 >>> found = find_spans(pa.array(["客户Tel13912345678", None, "卡号6222 0212 3456 7890 128"]))
@@ -43,20 +44,23 @@ from __future__ import annotations
 
 import importlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from types import ModuleType
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leaktrace import checksums, identifiers
+from leaktrace import _pool, checksums, identifiers
 from leaktrace.exceptions import ValidationError
 from leaktrace.identifiers import MAX_PIECES, MIN_DIGITS, MIN_TOKEN, Span, _vector
 
 _NUL = "\x00"
+THREAD_MIN_BYTES = 1 << 18
+R = TypeVar("R")
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -292,11 +296,42 @@ class _Found:
 
 def find_spans(values: pa.Array | pa.ChunkedArray) -> ColumnSpans:
     """The values of every pattern and numeric type in a string column (nulls hold none)."""
-    return find_folded(fold(values))
+    found = _in_runs(lambda run: find_folded(fold(run)), values)
+    if len(found) == 1:
+        return found[0][1]
+    return ColumnSpans(
+        names=found[0][1].names,
+        row=np.concatenate([spans.row + first for first, spans in found]),
+        **{
+            name: np.concatenate([getattr(spans, name) for _, spans in found])
+            for name in ("start", "end", "type", "masked")
+        },
+    )
+
+
+def _in_runs(
+    work: Callable[[pa.Array], R], values: pa.Array | pa.ChunkedArray
+) -> list[tuple[int, R]]:
+    """``work`` over runs of rows, one run per CPU (of about equal bytes) in threads of their
+    own: (first row, result) of each run, in order. The compiled loops, Arrow and NumPy let go
+    of the GIL for most of the text engine's work; a column under :data:`THREAD_MIN_BYTES` a
+    thread is one run (below that a thread costs more than it saves)."""
+    strings = _vector.as_strings(values)
+    offsets = np.frombuffer(strings.buffers()[1], dtype=_vector.offset_type(strings))
+    offsets = offsets[strings.offset : strings.offset + len(strings) + 1]
+    size = int(offsets[-1] - offsets[0]) if len(strings) else 0
+    jobs = max(1, min(_pool.thread_jobs(), size // THREAD_MIN_BYTES))
+    if jobs == 1:
+        return [(0, work(strings))]
+    cuts = np.searchsorted(offsets, offsets[0] + size * np.arange(1, jobs) // jobs)
+    firsts = [0, *sorted(set(cuts.tolist()) - {0, len(strings)})]
+    ends = [*firsts[1:], len(strings)]
+    runs = (strings.slice(first, end - first) for first, end in zip(firsts, ends, strict=True))
+    return list(zip(firsts, _pool.threads().map(work, runs), strict=True))
 
 
 def find_folded(strings: pa.Array) -> ColumnSpans:
-    """:func:`find_spans` over cells already passed through :func:`fold`."""
+    """:func:`find_spans` over cells already passed through :func:`fold`, in this thread."""
     rules = identifiers.grammar()
     tokens, rows, _, chars_in = _all_tokens(strings, rules)
     found = _Found()
@@ -740,8 +775,18 @@ def find_in_texts(
 
     Pattern and numeric types come from :func:`find_spans`; person names and addresses from
     their finders over the joined column (as offsets: ``find_offsets``), dropped where they
-    overlap a pattern value (or an earlier finder's value), as ``find_all`` drops them.
+    overlap a pattern value (or an earlier finder's value), as ``find_all`` drops them. A long
+    column is read in runs of rows, in threads (no value spans two cells).
     """
+    counts: Counter[str] = Counter()
+    firsts: list[tuple[int, Span]] = []
+    for first, (run_counts, run_firsts) in _in_runs(lambda run: _find_in_run(run, keep), values):
+        counts.update(run_counts)
+        firsts.extend((first + row, span) for row, span in run_firsts)
+    return counts, firsts[:keep]
+
+
+def _find_in_run(values: pa.Array, keep: int) -> tuple[Counter[str], list[tuple[int, Span]]]:
     strings = fold(values)
     spans = find_folded(strings)
     counts = spans.counts()

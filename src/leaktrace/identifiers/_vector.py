@@ -46,7 +46,7 @@ def _maybe_unstable(strings: pa.Array) -> np.ndarray:
     """Which strings hold a character outside ASCII and U+3400..U+9FFF (UTF-8 lead bytes other
     than E4..E9 and E3 9x..Bx)."""
     buffers = strings.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=_offset_type(strings))[
+    offsets = np.frombuffer(buffers[1], dtype=offset_type(strings))[
         strings.offset : strings.offset + len(strings) + 1
     ].astype(np.int64)
     if buffers[2] is None or not len(offsets) or offsets[-1] == offsets[0]:
@@ -79,7 +79,7 @@ def remove_spaces(values: pa.Array) -> pa.Array:
     over the buffer tells which: in most identifier columns, none or a few)."""
     if not len(values) or values.buffers()[2] is None:
         return values
-    offsets = np.frombuffer(values.buffers()[1], dtype=_offset_type(values))
+    offsets = np.frombuffer(values.buffers()[1], dtype=offset_type(values))
     offsets = offsets[values.offset : values.offset + len(values) + 1].astype(np.int64)
     data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
     # RE2's \s: ASCII whitespace only (tab, newline, form feed, carriage return, space), all
@@ -111,7 +111,7 @@ def trim_whitespace(strings: pa.Array) -> pa.Array:
     whitespace (a look at their bytes tells): most values of a column have none to trim."""
     if not len(strings) or strings.buffers()[2] is None:
         return strings
-    offsets = np.frombuffer(strings.buffers()[1], dtype=_offset_type(strings))
+    offsets = np.frombuffer(strings.buffers()[1], dtype=offset_type(strings))
     offsets = offsets[strings.offset : strings.offset + len(strings) + 1].astype(np.int64)
     data = np.frombuffer(strings.buffers()[2], dtype=np.uint8)
     starts, ends = offsets[:-1], offsets[1:]
@@ -134,7 +134,7 @@ def plain_digits(strings: pa.Array, width: int) -> np.ndarray:
     result = np.zeros(len(strings), dtype=bool)
     if not len(strings) or strings.buffers()[2] is None:
         return result
-    offsets = np.frombuffer(strings.buffers()[1], dtype=_offset_type(strings))
+    offsets = np.frombuffer(strings.buffers()[1], dtype=offset_type(strings))
     offsets = offsets[strings.offset : strings.offset + len(strings) + 1].astype(np.int64)
     data = np.frombuffer(strings.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
     offsets -= offsets[0]
@@ -159,7 +159,7 @@ def buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, np.frombuffer(data, dtype=np.uint8)[: offsets[-1]]
 
 
-def _offset_type(strings: pa.Array) -> type:
+def offset_type(strings: pa.Array) -> type:
     return np.int64 if pa.types.is_large_string(strings.type) else np.int32
 
 
