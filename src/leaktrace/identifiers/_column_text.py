@@ -113,7 +113,15 @@ def warm_up() -> None:
     another kind than NumPy's own arrays, so a short column goes through the text engine and
     the numeric checks too, and the workers find every loop ready as they call it.
     """
-    for name in ("_token_loops", "_token_scan", "_digit_loops", "_key_loops", "_span_loops"):
+    loops = (
+        "_token_loops",
+        "_token_scan",
+        "_digit_loops",
+        "_key_loops",
+        "_span_loops",
+        "_match_loops",
+    )
+    for name in loops:
         _loops(name).warm_up()
     checksums.compiled().warm_up()
     find_spans(pa.array([_WARM_TEXT] * 2))
@@ -136,7 +144,7 @@ def _flag(values: pa.Array) -> np.ndarray:
 
 def _starts_with(strings: pa.Array, alternative: str) -> np.ndarray:
     """Which strings the grammar alternative matches from their first character."""
-    return _flag(pc.match_substring_regex(strings, f"^(?:{alternative})"))
+    return _vector.full_match(strings, alternative, prefix=True)
 
 
 def _join(*parts: pa.Array) -> pa.Array:

@@ -17,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from leaktrace import checksums
+
 
 def as_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """A flat string array: chunks combined, non-string columns cast to text."""
@@ -163,9 +165,20 @@ def offset_type(strings: pa.Array) -> type:
     return np.int64 if pa.types.is_large_string(strings.type) else np.int32
 
 
-def full_match(values: pa.Array, pattern: str) -> np.ndarray:
-    """Boolean NumPy array: which values match RE2 ``pattern`` entirely (nulls are False)."""
-    matched = pc.match_substring_regex(values, f"^(?:{pattern})$")
+def full_match(values: pa.Array, pattern: str, prefix: bool = False) -> np.ndarray:
+    """Boolean NumPy array: which values match RE2 ``pattern`` entirely (``prefix``: from their
+    first character); nulls are False.
+
+    Once the compiled loops are loaded, or for a large column, a pattern that allows it is
+    matched by its automaton (:mod:`leaktrace.identifiers._automata`), not compiled again.
+    """
+    if checksums.compiled_wanted(len(values)):
+        from leaktrace.identifiers import _automata
+
+        automaton = _automata.machine(pattern)
+        if automaton is not None:
+            return _automata.full_match(as_strings(values), automaton, prefix)
+    matched = pc.match_substring_regex(values, f"^(?:{pattern}){'' if prefix else '$'}")
     return to_numpy_bool(matched)
 
 

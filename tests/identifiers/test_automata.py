@@ -1,0 +1,118 @@
+"""Patterns matched by their automata: the same answers as RE2's, value for value."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leaktrace import identifiers, scan, synth
+from leaktrace.identifiers import _automata, _column_text, _vector, fixed_line, mobile
+
+
+def re2(values: pa.Array, pattern: str, prefix: bool = False) -> list[bool]:
+    anchored = f"^(?:{pattern}){'' if prefix else '$'}"
+    return pc.fill_null(pc.match_substring_regex(values, anchored), False).to_pylist()
+
+
+def test_every_pattern_the_package_matches_gives_re2s_answers(monkeypatch):
+    """Every (pattern, column) the text engine and the column checks ask on synthetic customers,
+    answered by both: the automaton's answers are RE2's."""
+    asked: list[tuple[str, pa.Array, bool]] = []
+    original = _vector.full_match
+
+    def recording(values, pattern, prefix=False):
+        asked.append((pattern, _vector.as_strings(values), prefix))
+        return original(values, pattern, prefix)
+
+    monkeypatch.setattr(_vector, "full_match", recording)
+    people = synth.customers(600, seed=5, remarks=True)
+    lines = pc.binary_join_element_wise(
+        *[pc.cast(people.column(name), pa.string()) for name in people.column_names], " "
+    )
+    _column_text.find_spans(lines)
+    _column_text.find_spans(people.column("remark"))
+    for name in people.column_names:
+        scan.classify_column(name, people.column(name))
+        for type_name in identifiers.registry():
+            module = identifiers.get(type_name)
+            for check in ("valid_column", "masked_column"):
+                if hasattr(module, check):
+                    getattr(module, check)(people.column(name))
+    automata = {pattern for pattern, _, _ in asked if _automata.machine(pattern) is not None}
+    assert len(automata) >= 15  # the phone, card, plate and e-mail patterns among them
+    for pattern, values, prefix in asked:
+        automaton = _automata.machine(pattern)
+        if automaton is not None:
+            found = _automata.full_match(values, automaton, prefix).tolist()
+            assert found == re2(values, pattern, prefix), pattern
+
+
+PATTERNS = [
+    mobile.NATIONAL_PATTERN,
+    f"0(?:{fixed_line.NATIONAL_PATTERN})",
+    identifiers.get("bank_card").ISSUER_PATTERN,
+    identifiers.get("email").ADDRESS_PATTERN,
+    identifiers.get("plate")._COLUMN_PATTERN,
+]
+TEXT = st.text(st.sampled_from("0123456789Xx-@._a京A·学 \n\u00e9\U0001f600"), max_size=24)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_matches_and_near_misses_agree_with_re2(pattern, data):
+    """Values made from the pattern (Python's reading of it) and random edits of them."""
+    value = data.draw(st.from_regex(pattern, fullmatch=True))
+    cut = data.draw(st.integers(0, len(value)))
+    values = [value, value[:cut], value[:cut] + data.draw(TEXT) + value[cut:], data.draw(TEXT)]
+    column = pa.array([*values, None])
+    automaton = _automata.machine(pattern)
+    assert automaton is not None
+    for prefix in (False, True):
+        assert _automata.full_match(column, automaton, prefix).tolist() == re2(
+            column, pattern, prefix
+        )
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"\bab",
+        "^ab",
+        "ab$",
+        "(?i:ab)",
+        r"a\sb",
+        "[[:alpha:]]",
+        r"\x{4e00}",
+        r"\p{Han}",
+        "\U0001f600",
+        "[]a]+",
+        "[^]a]+",
+    ],
+)
+def test_syntax_read_otherwise_by_re2_is_left_to_it(pattern):
+    assert _automata.machine(pattern) is None
+    column = pa.array(["ab", "a b", "AB"])
+    assert _vector.full_match(column, pattern).tolist() == re2(column, pattern)
+
+
+def test_classes_with_brackets_and_carets_are_read_as_re2_reads_them():
+    for pattern in (r"[\]a]+", r"[^\]a]+", r"[\]^]+", "a[^0-9]b", "[a^-]+"):
+        assert _automata.machine(pattern) is not None, pattern
+        column = pa.array(["]a", "^]", "bb", "a-b", "a1b", "", "a]b", "^-a"])
+        assert _automata.full_match(column, _automata.machine(pattern)).tolist() == re2(
+            column, pattern
+        ), pattern
+
+
+def test_automata_are_kept_in_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEAKTRACE_CACHE", str(tmp_path))
+    _automata.machine.cache_clear()
+    try:
+        assert _automata.machine("[0-9]{3}x") is not None
+        assert len(list(tmp_path.glob("automaton-*.pickle"))) == 1
+    finally:
+        _automata.machine.cache_clear()
