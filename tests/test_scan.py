@@ -78,6 +78,26 @@ def test_free_text_can_be_left_untyped():
     assert scan.classify_column("手机", pa.array(["13812345678"]), free_text=False).detected
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["客户来电，回拨13912345678", "核实身份证11010519491231002X", "无"],
+        ["客户王芳来电要求变更住址为北京市朝阳区建国路88号", "联系人李强已于上周办理完毕所有手续"],
+        ["短信 13912345678"] + ["正常 办理"] * 60,  # short: strict identifiers in 1 row of 61
+        ["短信 13912345678"] + ["正常 办理"] * 250,  # too few for short texts
+        ["联系 王芳"] * 10,  # short, names alone: not free text
+    ],
+)
+def test_typing_without_findings_gives_the_same_kind(values):
+    """A full scan types the sample without its findings (it counts them over every batch)."""
+    column = pa.array(values)
+    with_findings = scan.classify_column("备注", column)
+    kind_only = scan.classify_column("备注", column, findings=False)
+    assert (kind_only.detected, kind_only.kind) == (with_findings.detected, with_findings.kind)
+    if kind_only.kind == "free_text" and with_findings.findings.keys() - {"person_name", "address"}:
+        assert kind_only.findings == {}  # told by the strict types alone, no finder ran
+
+
 def test_free_text_findings_carry_cell_offsets():
     texts = ["无", "客户王芳来电，回拨13912345678，邮箱wang@qq.com"]
     counts, findings = scan.find_in_column(pa.array(texts))

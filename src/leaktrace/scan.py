@@ -21,6 +21,7 @@ spread batches over worker processes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import tempfile
@@ -180,13 +181,19 @@ def _identifier_hits(module: ModuleType, values: pa.Array) -> tuple[int, int]:
     return int(valid.sum()), masked
 
 
-def _text_findings(values: pa.Array) -> tuple[Counter[str], list[Finding]] | None:
+def _text_findings(
+    values: pa.Array, findings: bool = True
+) -> tuple[Counter[str], list[Finding]] | None:
     """Findings of a free-text column, or None when the column is not free text.
 
     Free text is long-ish values with CJK characters or several words (remarks, key-value lines)
     that hold identifiers; or shorter values that hold strictly checked identifiers (not just
     name- or address-like words, which branch and product names are full of) in at least one
     row of a hundred.
+
+    Without ``findings`` only the kind is asked: the strictly checked types alone mostly tell
+    it (the findings are then left empty), without the name and address finders and their
+    dictionaries.
     """
     lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False)
     if lengths.max() < MIN_TEXT_LENGTH:
@@ -194,8 +201,15 @@ def _text_findings(values: pa.Array) -> tuple[Counter[str], list[Finding]] | Non
     wordy = _vector.to_numpy_bool(pc.match_substring_regex(values, r"[\p{Han}]|\S\s+\S"))
     if wordy.mean() < 0.2:
         return None
+    prose = np.median(lengths) >= MIN_TEXT_LENGTH and wordy.mean() >= 0.5
+    if not findings:
+        strict = _column_text.find_spans(values).counts().total()
+        if strict >= (1 if prose else max(1, len(values) // 100)):
+            return Counter(), []
+        if not prose:
+            return None
     counts, examples = find_in_column(values)
-    if np.median(lengths) >= MIN_TEXT_LENGTH and wordy.mean() >= 0.5:
+    if prose:
         return (counts, examples) if counts else None
     strict = sum(n for t, n in counts.items() if not getattr(identifiers.get(t), "LOOSE", False))
     return (counts, examples) if strict >= max(1, len(values) // 100) else None
@@ -227,7 +241,7 @@ def _best_identifier(
 
 
 def classify_column(
-    name: str, values: pa.Array | pa.ChunkedArray, *, free_text: bool = True
+    name: str, values: pa.Array | pa.ChunkedArray, *, free_text: bool = True, findings: bool = True
 ) -> ColumnResult:
     """Type one column from its header and values (a sample is enough).
 
@@ -236,7 +250,8 @@ def classify_column(
     identifier whose values it resembles (an address, a name-like word). Otherwise a sensitive
     attribute by header and values, then free text holding identifiers (unless ``free_text``
     is False: callers that treat free text as no type, such as the export, skip the free-text
-    finder and the dictionaries it loads), then nothing.
+    finder and the dictionaries it loads), then nothing. Without ``findings``, a free-text
+    column is typed without its findings (a full scan counts them over every batch).
     """
     values = _vector.as_strings(values)
     present = _non_empty(values)
@@ -269,7 +284,7 @@ def classify_column(
         result.examples = [
             _mask_attribute(chosen, v) for v in present.slice(0, EXAMPLES).to_pylist()
         ]
-    elif free_text and (found := _text_findings(present)) is not None:
+    elif free_text and (found := _text_findings(present, findings)) is not None:
         result.detected, result.kind = FREE_TEXT, "free_text"
         counts, result.finding_examples = found
         result.findings = dict(counts)
@@ -478,11 +493,13 @@ def scan_arrow(
     if full_batches is None:
         result.columns = [classify_column(name, table.column(name)) for name in names]
         return result
+    # Every batch is searched for findings afterwards: typing needs the kinds only.
+    classify = functools.partial(classify_column, findings=False)
     with _workers(jobs) as pool:
         if pool is None:
-            result.columns = [classify_column(name, table.column(name)) for name in names]
+            result.columns = [classify(name, table.column(name)) for name in names]
         else:  # the sample's columns are typed in the workers too
-            result.columns = list(pool.map(classify_column, names, map(table.column, names)))
+            result.columns = list(pool.map(classify, names, map(table.column, names)))
         _count_full(result, table, full_batches, on_rows, pool, jobs)
     return result
 

@@ -95,8 +95,13 @@ def machine(pattern: str) -> Machine | None:
     if not plain_syntax(pattern):
         return None
     name = f"automaton-{hashlib.sha256(pattern.encode()).hexdigest()[:16]}"
-    sources = (_Text(pattern), _Text(importlib.metadata.version("interegular")), Path(__file__))
+    sources = (_Text(pattern), _Text(_interegular_version()), Path(__file__))
     return _vector.stored(name, sources, lambda: _build(pattern))
+
+
+@cache
+def _interegular_version() -> str:
+    return importlib.metadata.version("interegular")
 
 
 def _build(pattern: str) -> Machine | None:

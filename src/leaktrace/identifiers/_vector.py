@@ -10,6 +10,7 @@ import os
 import pickle
 import sys
 from collections.abc import Callable, Iterable
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -313,6 +314,7 @@ def _used(path: Path) -> float:
         return 0.0
 
 
+@cache
 def _versions() -> str:
     packages = []
     for package in ("jieba", "opencc-python-reimplemented", "pyarrow"):
