@@ -206,6 +206,14 @@ def test_to_simplified_chars_long_and_short_agree():
     assert "乾县" in expected  # OpenCC keeps 乾 in place names; so does the table
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.text(st.sampled_from("陳美玲廣東省王芳\u3000１３８ＡＢ，@ a\U0001f600"), min_size=520))
+def test_folded_for_finding_long_and_short_agree(text):
+    """Long texts are folded by one lookup: half-width, then simplified, as short ones are."""
+    expected = "".join(person_name.folded_for_finding(c) for c in text)
+    assert person_name.folded_for_finding(text) == expected
+
+
 def test_find_traditional_keeps_offsets():
     text = "聯繫人 賀志強,電話13912345678"
     [span] = person_name.find(text)

@@ -53,7 +53,7 @@ import pyarrow.compute as pc
 from opencc import OpenCC
 
 from leaktrace.exceptions import InvalidComponent, InvalidFormat, InvalidLength
-from leaktrace.identifiers import Span, _vector, halfwidth
+from leaktrace.identifiers import _HALFWIDTH, Span, _vector, halfwidth
 from leaktrace.law import LegalCategory
 
 NAME = "person_name"
@@ -239,8 +239,22 @@ def to_simplified_chars(text: str) -> str:
     """
     if len(text) < 512:
         return text.translate(_char_t2s())
+    return _mapped(text, _t2s_codes())
+
+
+@cache
+def _finding_codes() -> np.ndarray:
+    """:func:`folded_for_finding` as one lookup array: half-width, then simplified."""
+    simplified = _t2s_codes()
+    table = simplified.copy()
+    for wide, narrow in _HALFWIDTH.items():
+        table[wide] = simplified[narrow]
+    return table
+
+
+def _mapped(text: str, table: np.ndarray) -> str:
+    """``text`` with each character of the Basic Multilingual Plane replaced by ``table``'s."""
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
-    table = _t2s_codes()
     mapped = table[np.minimum(codes, 0xFFFF)]
     mapped = np.where(codes > 0xFFFF, codes, mapped)
     if np.array_equal(mapped, codes):
@@ -1452,6 +1466,8 @@ def find_offsets(text: str) -> tuple[np.ndarray, np.ndarray]:
 def folded_for_finding(text: str) -> str:
     """``text`` half-width and in simplified characters, one for one (offsets stay valid): what
     the name and address finders read. The last one is kept, as both read the same column."""
+    if len(text) >= 512:  # one pass over the code points, as to_simplified_chars does
+        return _mapped(text, _finding_codes())
     return to_simplified_chars(halfwidth(text) if _WIDE.search(text) else text)
 
 
