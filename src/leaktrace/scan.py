@@ -499,9 +499,24 @@ def scan_arrow(
         if pool is None:
             result.columns = [classify(name, table.column(name)) for name in names]
         else:  # the sample's columns are typed in the workers too
-            result.columns = list(pool.map(classify, names, map(table.column, names)))
+            result.columns = _typed_in(pool, classify, table)
         _count_full(result, table, full_batches, on_rows, pool, jobs)
     return result
+
+
+def _typed_in(
+    pool: ProcessPoolExecutor, classify: Callable[..., ColumnResult], table: pa.Table
+) -> list[ColumnResult]:
+    """The table's columns typed by the pool's workers, in the table's order.
+
+    The longest columns go first: free text costs the most to type (every type is tried on
+    it), and begun last it would keep one worker busy while the others wait.
+    """
+    sizes = [pc.sum(pc.binary_length(_vector.as_strings(c))).as_py() or 0 for c in table.columns]
+    order = sorted(range(table.num_columns), key=lambda i: -sizes[i])
+    typed = pool.map(classify, [table.column_names[i] for i in order], map(table.column, order))
+    by_index = dict(zip(order, typed, strict=True))
+    return [by_index[i] for i in range(table.num_columns)]
 
 
 def _count_full(
