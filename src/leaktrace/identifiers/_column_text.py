@@ -30,7 +30,7 @@ pattern value holds, as in ``find_all`` (:func:`find_in_texts`).
 
 Only pyarrow, NumPy and numba are used (numba imported on first use, :func:`warm_up` before the
 scanner forks): a polars thread pool started in the parent deadlocks in a forked child. A long
-column is read in threads of our own, idle whenever the scanner forks (:func:`find_folded`).
+column is read in threads of our own, idle whenever the scanner forks (:func:`_in_runs`).
 
 >>> import pyarrow as pa
 >>> found = find_spans(pa.array(["客户Tel13912345678", None, "卡号6222 0212 3456 7890 128"]))

@@ -1462,10 +1462,11 @@ def find_offsets(text: str) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
 def folded_for_finding(text: str) -> str:
     """``text`` half-width and in simplified characters, one for one (offsets stay valid): what
-    the name and address finders read. The last one is kept, as both read the same column."""
+    the name and address finders read. The last few are kept, as both read the same column
+    (in each of the text engine's threads)."""
     if len(text) >= 512:  # one pass over the code points, as to_simplified_chars does
         return _mapped(text, _finding_codes())
     return to_simplified_chars(halfwidth(text) if _WIDE.search(text) else text)
