@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,36 @@ def test_version():
 
 def _error_classes(cls: type) -> list[type]:
     return [cls, *(c for sub in cls.__subclasses__() for c in _error_classes(sub))]
+
+
+_RUN_MAIN = """
+import sys
+from leaktrace.cli import main
+sys.argv = ["leaktrace", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as exit:
+    print("exit", exit.code)
+print(sorted(m for m in ("leaktrace.monitor", "leaktrace.release.export", "leaktrace.scan")
+             if m in sys.modules))
+"""
+
+
+def test_a_command_imports_only_its_own_module():
+    """``leaktrace scan`` does not pay for the monitor's or the export's imports."""
+    run = subprocess.run(
+        [sys.executable, "-c", _RUN_MAIN, "scan", "--help"], capture_output=True, text=True
+    )
+    assert "Usage: leaktrace scan" in run.stdout
+    assert run.stdout.strip().endswith("['leaktrace.scan']")
+    every = subprocess.run(
+        [sys.executable, "-c", _RUN_MAIN, "--help"], capture_output=True, text=True
+    )
+    assert all(name in every.stdout for name in ("monitor", "export", "trace", "scan"))
+    unknown = subprocess.run(
+        [sys.executable, "-c", _RUN_MAIN, "nosuch"], capture_output=True, text=True
+    )
+    assert "exit 2" in unknown.stdout and "No such command" in unknown.stderr
 
 
 def test_readme_documents_exit_codes():
