@@ -9,6 +9,7 @@ import importlib.metadata
 import os
 import pickle
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
@@ -292,7 +293,8 @@ def stored(name: str, sources: Iterable[_Readable], build: Callable[[], Any]) ->
     value = build()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        # One writer per process and thread: the text engine's threads may build a table at once.
+        partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
         with partial.open("wb") as file:
             os.chmod(partial, 0o600)
             pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL)
