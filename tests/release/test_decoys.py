@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -199,3 +200,31 @@ def test_classifier_cannot_tell_decoys(bank: pa.Table, pool: list[str], roles: d
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     auc = cross_val_score(model, features, labels, cv=folds, scoring="roc_auc").mean()
     assert auc <= 0.6, auc
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["11010519491231002X", "110105194912310021", None, ""],
+        ["11010519491231002x", "110105194912310021"],
+        ["ＡＢｃ", "123"],  # full-width lower case: non-ASCII bytes
+        ["ÉCOLE", "straße"],
+        ["", None],
+        [],
+    ],
+)
+def test_upper_matches_arrows_own_check(values: list[str | None]) -> None:
+    """The byte scan in front of ``utf8_is_lower`` changes no answer (the plain check is the
+    oracle), also on slices of a longer column."""
+
+    def oracle(array: pa.Array) -> pa.Array:
+        lower = pc.any(pc.utf8_is_lower(array)).as_py()
+        return pc.utf8_upper(array) if lower else array
+
+    array = pa.array(values, pa.string())
+    assert decoys._upper(array).equals(oracle(array))
+    longer = pa.array(["aaa", *values, "zzz"], pa.string())
+    window = longer.slice(1, len(values))
+    assert decoys._upper(window).equals(oracle(window))
+    upper = pa.array(["ABC", *values], pa.string()).slice(0, 1)
+    assert decoys._upper(upper).equals(oracle(upper))
