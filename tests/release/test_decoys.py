@@ -228,3 +228,50 @@ def test_upper_matches_arrows_own_check(values: list[str | None]) -> None:
     assert decoys._upper(window).equals(oracle(window))
     upper = pa.array(["ABC", *values], pa.string()).slice(0, 1)
     assert decoys._upper(upper).equals(oracle(upper))
+
+
+def _refuse_all(is_taken, kinds, candidates) -> None:
+    """The plain oracle of ``decoys._refuse_held``: every fresh candidate asked at once."""
+    asks, where = [], []
+    for kind, found in zip(kinds, candidates, strict=True):
+        if found is not None and found[1].any():
+            at = np.nonzero(found[1])
+            asks.append((kind, found[0][at].tolist()))
+            where.append((found[1], at))
+    for (free, at), held in zip(where, decoys._ask(is_taken, asks), strict=True):
+        free[at[0][held], at[1][held]] = False
+
+
+@pytest.mark.parametrize("rounds", [1, 3, 12])
+def test_free_asks_attempts_in_groups_and_picks_as_asking_all(monkeypatch, rounds) -> None:
+    """Asked attempt group by attempt group, the decoys get the values they get when every
+    candidate is asked at once (collisions between decoys, the template's values, the last
+    round's fallback), with fewer values asked."""
+    held = {f"C{n}" for n in range(0, 90, 3)} | {f"R{n}" for n in range(0, 40, 2)}
+
+    def run() -> tuple[list[list[str]], int]:
+        rng = np.random.default_rng(7)
+
+        def draw(prefix: str, top: int):
+            return lambda rows, _attempt: pa.array(
+                [f"{prefix}{n}" for n in rng.integers(0, top, rows.size)], pa.string()
+            )
+
+        wants = [
+            decoys._Wanted("customer_id", draw("C", 90), np.arange(40), pa.array(["C1"]), tries=4),
+            decoys._Wanted("resident_id", draw("R", 40), np.arange(12), pa.array(["R3", "R5"])),
+        ]
+        asked: list[str] = []
+
+        def is_taken(_kind: str, values: list[str]) -> list[bool]:
+            asked.extend(values)
+            return [v in held for v in values]
+
+        decoys._free(wants, is_taken, rounds=rounds)
+        return [list(w.chosen) for w in wants], len(asked)
+
+    grouped, asked_grouped = run()
+    monkeypatch.setattr(decoys, "_refuse_held", _refuse_all)
+    together, asked_together = run()
+    assert grouped == together
+    assert asked_grouped < asked_together
