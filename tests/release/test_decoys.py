@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -199,3 +200,78 @@ def test_classifier_cannot_tell_decoys(bank: pa.Table, pool: list[str], roles: d
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     auc = cross_val_score(model, features, labels, cv=folds, scoring="roc_auc").mean()
     assert auc <= 0.6, auc
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["11010519491231002X", "110105194912310021", None, ""],
+        ["11010519491231002x", "110105194912310021"],
+        ["ＡＢｃ", "123"],  # full-width lower case: non-ASCII bytes
+        ["ÉCOLE", "straße"],
+        ["", None],
+        [],
+    ],
+)
+def test_upper_matches_arrows_own_check(values: list[str | None]) -> None:
+    """The byte scan in front of ``utf8_is_lower`` changes no answer (the plain check is the
+    oracle), also on slices of a longer column."""
+
+    def oracle(array: pa.Array) -> pa.Array:
+        lower = pc.any(pc.utf8_is_lower(array)).as_py()
+        return pc.utf8_upper(array) if lower else array
+
+    array = pa.array(values, pa.string())
+    assert decoys._upper(array).equals(oracle(array))
+    longer = pa.array(["aaa", *values, "zzz"], pa.string())
+    window = longer.slice(1, len(values))
+    assert decoys._upper(window).equals(oracle(window))
+    upper = pa.array(["ABC", *values], pa.string()).slice(0, 1)
+    assert decoys._upper(upper).equals(oracle(upper))
+
+
+def _refuse_all(is_taken, kinds, candidates) -> None:
+    """The plain oracle of ``decoys._refuse_held``: every fresh candidate asked at once."""
+    asks, where = [], []
+    for kind, found in zip(kinds, candidates, strict=True):
+        if found is not None and found[1].any():
+            at = np.nonzero(found[1])
+            asks.append((kind, found[0][at].tolist()))
+            where.append((found[1], at))
+    for (free, at), held in zip(where, decoys._ask(is_taken, asks), strict=True):
+        free[at[0][held], at[1][held]] = False
+
+
+@pytest.mark.parametrize("rounds", [1, 3, 12])
+def test_free_asks_attempts_in_groups_and_picks_as_asking_all(monkeypatch, rounds) -> None:
+    """Asked attempt group by attempt group, the decoys get the values they get when every
+    candidate is asked at once (collisions between decoys, the template's values, the last
+    round's fallback), with fewer values asked."""
+    held = {f"C{n}" for n in range(0, 90, 3)} | {f"R{n}" for n in range(0, 40, 2)}
+
+    def run() -> tuple[list[list[str]], int]:
+        rng = np.random.default_rng(7)
+
+        def draw(prefix: str, top: int):
+            return lambda rows, _attempt: pa.array(
+                [f"{prefix}{n}" for n in rng.integers(0, top, rows.size)], pa.string()
+            )
+
+        wants = [
+            decoys._Wanted("customer_id", draw("C", 90), np.arange(40), pa.array(["C1"]), tries=4),
+            decoys._Wanted("resident_id", draw("R", 40), np.arange(12), pa.array(["R3", "R5"])),
+        ]
+        asked: list[str] = []
+
+        def is_taken(_kind: str, values: list[str]) -> list[bool]:
+            asked.extend(values)
+            return [v in held for v in values]
+
+        decoys._free(wants, is_taken, rounds=rounds)
+        return [list(w.chosen) for w in wants], len(asked)
+
+    grouped, asked_grouped = run()
+    monkeypatch.setattr(decoys, "_refuse_held", _refuse_all)
+    together, asked_together = run()
+    assert grouped == together
+    assert asked_grouped < asked_together

@@ -47,7 +47,10 @@ class _Sorted:
     def __init__(self, tokens: pa.Array) -> None:
         high, low, present = _words(tokens)
         kept = np.flatnonzero(present)
-        order = kept[np.argsort(high[kept], kind="stable")]
+        # Not a stable sort: only membership is asked, and a run of equal first halves is
+        # searched whole, so the order within a run does not matter (introsort: 50 against
+        # 116 ms per million tokens, three kinds read per export).
+        order = kept[np.argsort(high[kept])]
         self.high = high[order]
         self.low = low[order]
 
