@@ -413,8 +413,9 @@ class _References:
         """Show the references of a chunk, tokenizing those not seen before."""
         if self.customer_type is None:
             return
-        values = store.access_distinct_refs(self.db, source_sql, types, trim)
-        found = store.access_known_refs(self.db, pa.concat_tables(self.parts), values)
+        found = store.access_chunk_refs(
+            self.db, source_sql, types, trim, pa.concat_tables(self.parts)
+        )
         seen = found.column("seen")
         known = found.filter(seen).select(_REFERENCES.names).cast(_REFERENCES)
         new = found.column("value").filter(pc.invert(seen)).combine_chunks()
