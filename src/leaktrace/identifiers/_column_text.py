@@ -325,9 +325,8 @@ def _in_runs(
     of the GIL for most of the text engine's work; a column under :data:`THREAD_MIN_BYTES` a
     thread is one run (below that a thread costs more than it saves)."""
     strings = _vector.as_strings(values)
-    offsets = np.frombuffer(strings.buffers()[1], dtype=_vector.offset_type(strings))
-    offsets = offsets[strings.offset : strings.offset + len(strings) + 1]
-    size = int(offsets[-1] - offsets[0]) if len(strings) else 0
+    offsets, _ = _vector.raw_buffers(strings)
+    size = int(offsets[-1] - offsets[0])
     jobs = max(1, min(_pool.thread_jobs(), size // THREAD_MIN_BYTES))
     if jobs == 1:
         return [(0, work(strings))]

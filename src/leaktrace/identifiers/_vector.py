@@ -83,9 +83,8 @@ def remove_spaces(values: pa.Array) -> pa.Array:
     over the buffer tells which: in most identifier columns, none or a few)."""
     if not len(values) or values.buffers()[2] is None:
         return values
-    offsets = np.frombuffer(values.buffers()[1], dtype=offset_type(values))
-    offsets = offsets[values.offset : values.offset + len(values) + 1].astype(np.int64)
-    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    offsets, data = raw_buffers(values)
+    data = data[offsets[0] : offsets[-1]]
     # RE2's \s: ASCII whitespace only (tab, newline, form feed, carriage return, space), all
     # bytes up to 0x20, which are rare: they are found first, then checked.
     spaces = np.flatnonzero(data <= 0x20)
@@ -115,9 +114,7 @@ def trim_whitespace(strings: pa.Array) -> pa.Array:
     whitespace (a look at their bytes tells): most values of a column have none to trim."""
     if not len(strings) or strings.buffers()[2] is None:
         return strings
-    offsets = np.frombuffer(strings.buffers()[1], dtype=offset_type(strings))
-    offsets = offsets[strings.offset : strings.offset + len(strings) + 1].astype(np.int64)
-    data = np.frombuffer(strings.buffers()[2], dtype=np.uint8)
+    offsets, data = raw_buffers(strings)
     starts, ends = offsets[:-1], offsets[1:]
     rows = np.flatnonzero(ends > starts)
     first, end = starts[rows], ends[rows]
@@ -138,9 +135,8 @@ def plain_digits(strings: pa.Array, width: int) -> np.ndarray:
     result = np.zeros(len(strings), dtype=bool)
     if not len(strings) or strings.buffers()[2] is None:
         return result
-    offsets = np.frombuffer(strings.buffers()[1], dtype=offset_type(strings))
-    offsets = offsets[strings.offset : strings.offset + len(strings) + 1].astype(np.int64)
-    data = np.frombuffer(strings.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    offsets, data = raw_buffers(strings)
+    data = data[offsets[0] : offsets[-1]]
     offsets -= offsets[0]
     other = np.zeros(len(data) + 1, dtype=np.int32)  # strings hold under 2 GiB
     np.cumsum(np.subtract(data, 0x30, dtype=np.uint8) > 9, out=other[1:], dtype=np.int32)
@@ -161,6 +157,18 @@ def buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if data is None or not len(offsets):
         return offsets, np.zeros(0, dtype=np.uint8)
     return offsets, np.frombuffer(data, dtype=np.uint8)[: offsets[-1]]
+
+
+def raw_buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, bytes) of a string or large-string array as NumPy, without the cast of
+    :func:`buffers`: this array's offsets (int64, a copy) into its whole data buffer."""
+    buffers = strings.buffers()
+    if buffers[1] is None:
+        return np.zeros(len(strings) + 1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    offsets = np.frombuffer(buffers[1], dtype=offset_type(strings))
+    offsets = offsets[strings.offset : strings.offset + len(strings) + 1].astype(np.int64)
+    data = np.zeros(0, np.uint8) if buffers[2] is None else np.frombuffer(buffers[2], np.uint8)
+    return offsets, data
 
 
 def offset_type(strings: pa.Array) -> type:
