@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import subprocess
 import sys
@@ -12,6 +13,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pymysql
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leaktrace import scan, synth
 from leaktrace.identifiers import mobile, resident_id
@@ -57,6 +60,31 @@ def _typed(result: scan.SourceResult) -> dict[str, str | None]:
 )
 def test_classify_column(header, values, expected):
     assert scan.classify_column(header, pa.array(values)).detected == expected
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    share=st.floats(0.5, 0.6),
+    arrangement=st.sampled_from(["identifiers last", "identifiers first", "shuffled"]),
+    seed=st.integers(0, 2**16),
+)
+def test_the_precheck_types_a_column_as_checking_every_value_does(share, arrangement, seed):
+    """A type is first tried on a random subset of a long column's values: a column just over
+    the hit ratio, however its values are ordered, is still typed and counted in full."""
+    size = 4 * scan.PRECHECK_VALUES + 100
+    hits = round(share * size)
+    phones = synth.customers(hits, seed=seed, columns=["mobile"]).column("mobile").to_pylist()
+    values = phones + [f"状态{i % 7}" for i in range(size - hits)]
+    if arrangement == "identifiers last":
+        values = values[hits:] + phones
+    elif arrangement == "shuffled":
+        random.Random(seed).shuffle(values)
+    prechecked = scan.classify_column("x", pa.array(values))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scan, "PRECHECK_VALUES", size)  # no precheck on a column this short
+        every_value = scan.classify_column("x", pa.array(values))
+    assert prechecked.detected == every_value.detected == "mobile"
+    assert prechecked.hits == every_value.hits == hits
 
 
 def test_identifier_examples_are_masked():
