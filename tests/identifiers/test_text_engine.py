@@ -414,6 +414,25 @@ def test_find_in_texts_equals_find_all_over_the_joined_column():
     assert [(r, s.type, s.start, s.end, s.value) for r, s in firsts] == expected
 
 
+_POOL = [*synth.customers(40, 6, remarks=True).column("remark").to_pylist(), None, "", "无"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    picks=st.lists(st.integers(0, len(_POOL) - 1), min_size=1, max_size=120),
+    keep=st.integers(0, 12),
+)
+def test_repeated_values_are_read_once_and_counted_per_row(picks, keep):
+    """A column whose values repeat is read once per distinct value: counts and first findings
+    are those of reading every row."""
+    values = pa.array([_POOL[i] for i in picks], pa.string())
+    found = _column_text.find_in_texts(values, keep)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_column_text, "MIN_REPEATS", 2.0)  # never: every row is read
+        every_row = _column_text.find_in_texts(values, keep)
+    assert found == every_row
+
+
 def test_finders_lose_characters_a_pattern_value_holds():
     text = "联系人王芳13912345678，住址北京市朝阳区建国路88号"
     counts, firsts = _column_text.find_in_texts(pa.array([text, None, text]), 10)

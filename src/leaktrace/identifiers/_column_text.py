@@ -79,9 +79,10 @@ class ColumnSpans:
     type: np.ndarray
     masked: np.ndarray
 
-    def counts(self) -> Counter[str]:
-        """Values per type."""
-        tally = np.bincount(self.type, minlength=len(self.names))
+    def counts(self, times: np.ndarray | None = None) -> Counter[str]:
+        """Values per type; with ``times``, a value counts as often as its row says there."""
+        weights = None if times is None else times[self.row]
+        tally = np.bincount(self.type, weights, minlength=len(self.names)).astype(np.int64)
         return Counter({name: int(n) for name, n in zip(self.names, tally, strict=True) if n})
 
     def rows(self) -> Iterator[tuple[int, int, int, int]]:
@@ -785,18 +786,80 @@ def find_in_texts(
     overlap a pattern value (or an earlier finder's value), as ``find_all`` drops them. A long
     column is read in runs of rows, in threads (no value spans two cells).
     """
+    strings = _vector.as_strings(values)
+    repeated = _repeated(strings)
+    if repeated is None:
+        return _find_in_rows(strings, keep, None)
+    distinct, index, times = repeated
+    counts, firsts = _find_in_rows(distinct, keep, times)
+    return counts, _in_every_row(firsts, index, keep)
+
+
+# A column is read once per distinct value when at least this share of its rows repeat an
+# earlier one (remarks such as 无, 已处理 and templates do): finding what a value holds costs
+# ~70 times what telling the repeats takes.
+MIN_REPEATS = 0.05
+
+
+def _repeated(strings: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray] | None:
+    """(the distinct values in order of first appearance, each row's index among them, -1 for
+    null, how many rows hold each), or None when under MIN_REPEATS of the rows are repeats."""
+    encoded = pc.dictionary_encode(strings)
+    distinct = encoded.dictionary
+    if len(distinct) > (1 - MIN_REPEATS) * len(strings):
+        return None
+    index = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
+    return distinct, index, np.bincount(index[index >= 0], minlength=len(distinct))
+
+
+def _in_every_row(
+    firsts: list[tuple[int, Span]], index: np.ndarray, keep: int
+) -> list[tuple[int, Span]]:
+    """The first ``keep`` findings of the rows, from those of their distinct values.
+
+    Distinct values are numbered in order of first appearance, so the first ``keep`` findings
+    of the distinct values hold every finding that the first ``keep`` of the rows repeat.
+    """
+    by_value: dict[int, list[Span]] = {}
+    for value, span in firsts:
+        by_value.setdefault(value, []).append(span)
+    found: list[tuple[int, Span]] = []
+    for row in np.flatnonzero(np.isin(index, list(by_value))).tolist():
+        found.extend((row, span) for span in by_value[int(index[row])])
+        if len(found) >= keep:
+            break
+    return found[:keep]
+
+
+def _find_in_rows(
+    strings: pa.Array, keep: int, times: np.ndarray | None
+) -> tuple[Counter[str], list[tuple[int, Span]]]:
+    """:func:`find_in_texts` of rows that each stand for ``times[row]`` rows (once, without)."""
     counts: Counter[str] = Counter()
     firsts: list[tuple[int, Span]] = []
-    for first, (run_counts, run_firsts) in _in_runs(lambda run: _find_in_run(run, keep), values):
+    for first, (run_counts, run_firsts) in _in_runs(
+        # A run is a slice of ``strings``: its offset tells its first row.
+        lambda run: _find_in_run(run, keep, _run_times(times, run, strings)),
+        strings,
+    ):
         counts.update(run_counts)
         firsts.extend((first + row, span) for row, span in run_firsts)
     return counts, firsts[:keep]
 
 
-def _find_in_run(values: pa.Array, keep: int) -> tuple[Counter[str], list[tuple[int, Span]]]:
+def _run_times(times: np.ndarray | None, run: pa.Array, strings: pa.Array) -> np.ndarray | None:
+    if times is None:
+        return None
+    first = run.offset - strings.offset
+    return times[first : first + len(run)]
+
+
+def _find_in_run(
+    values: pa.Array, keep: int, times: np.ndarray | None
+) -> tuple[Counter[str], list[tuple[int, Span]]]:
     strings = fold(values)
     spans = find_folded(strings)
-    counts = spans.counts()
+    counts = spans.counts(times)
     rules = identifiers.grammar()
     joined = _joined(strings)  # folded already
     row_start = np.zeros(len(strings) + 1, dtype=np.int64)
@@ -808,7 +871,10 @@ def _find_in_run(values: pa.Array, keep: int) -> tuple[Counter[str], list[tuple[
             starts, ends = _finder_offsets(module, joined)
             starts, ends = _unclaimed(claimed, starts, ends)
             accepted.append((starts, ends, module))
-            counts.update({module.NAME: len(starts)} if len(starts) else {})
+            found = len(starts)
+            if times is not None and found:
+                found = int(times[np.searchsorted(row_start, starts, side="right") - 1].sum())
+            counts.update({module.NAME: found} if found else {})
             claimed = _union(claimed, (starts, ends))
     return counts, _first(spans, accepted, joined, row_start, keep)
 

@@ -283,8 +283,8 @@ def _province_names() -> frozenset[str]:
 def _province_forms() -> re.Pattern[str]:
     """Where a full province name may start: the names, and any longer form that opens with one
     (the longest form there decides, as :func:`_division_at` reads it)."""
-    names = _province_names()
-    forms = {form for form in _aliases() if any(form.startswith(name) for name in names)}
+    names = tuple(_province_names())
+    forms = {form for form in _aliases() if form.startswith(names)}
     return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
 
 
