@@ -15,6 +15,7 @@ from typing import Any
 
 OUT = Path(__file__).parent / "out"
 PEERS_PYTHON = Path(__file__).parent / ".venv-peers" / "bin" / "python"
+PRODUCT_PYTHON = Path(__file__).parent / ".venv-product" / "bin" / "python"
 
 
 def machine() -> str:
@@ -61,6 +62,19 @@ def ensure_peers(*packages: str) -> Path:
     if missing.returncode:
         subprocess.run([str(PEERS_PYTHON), "-m", "pip", "install", "-q", *packages], check=True)
     return PEERS_PYTHON
+
+
+def ensure_product() -> Path:
+    """A virtualenv with leaktrace installed as the README's quick start installs it
+    (benchmarks/.venv-product: this checkout, editable, without the development tools), made
+    if missing. pandas and scipy, which the development tools bring, change what leaktrace
+    pays at start: pyarrow imports pandas at its first NumPy conversion and numba imports
+    scipy's BLAS at its first compiled call, if they are installed."""
+    if not PRODUCT_PYTHON.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PRODUCT_PYTHON.parents[1])], check=True)
+        root = str(Path(__file__).parents[1])
+        subprocess.run([str(PRODUCT_PYTHON), "-m", "pip", "install", "-q", "-e", root], check=True)
+    return PRODUCT_PYTHON
 
 
 def _tree_memory_kib(pid: int) -> int:
