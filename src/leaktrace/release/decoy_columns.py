@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from leaktrace.identifiers import _vector
 from leaktrace.synth.customer import (
     _GB11643_CHARS,
     _GB11643_WEIGHTS,
@@ -50,19 +51,12 @@ def _rewrite_bytes(
     (``row``: the value each byte belongs to, ``at``: its position in it); lengths unchanged."""
     values = _strings(values)
     n = len(values)
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[
-        values.offset : values.offset + n + 1
-    ]
+    offsets, raw = _vector.raw_buffers(values)
     start = int(offsets[0])
-    raw = values.buffers()[2]
-    data = (
-        np.frombuffer(raw, dtype=np.uint8)[start : int(offsets[-1])].copy()
-        if raw is not None
-        else np.zeros(0, np.uint8)
-    )
-    lengths = np.diff(offsets).astype(np.int64)
+    data = raw[start : int(offsets[-1])].copy()
+    lengths = np.diff(offsets)
     row = np.repeat(np.arange(n), lengths)
-    at = np.arange(data.size) - (offsets[:-1].astype(np.int64) - start)[row]
+    at = np.arange(data.size) - (offsets[:-1] - start)[row]
     change(data, row, at)
     validity = None
     if values.null_count:
@@ -145,12 +139,8 @@ def amount_like(values: pa.Array, rng: np.random.Generator) -> pa.Array:
     change = np.asarray(plain.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
     if not change.any():
         return values
-    ends = (
-        np.frombuffer(text.buffers()[1], dtype=np.int32)[
-            text.offset + 1 : text.offset + len(text) + 1
-        ]
-        - np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset]
-    ).astype(np.int64)
+    offsets, _ = _vector.raw_buffers(text)
+    ends = offsets[1:] - offsets[0]
 
     def redraw(data: np.ndarray, row: np.ndarray, at: np.ndarray) -> None:
         rows = np.flatnonzero(change)

@@ -61,6 +61,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leaktrace.exceptions import ConfigError
+from leaktrace.identifiers import _vector
 from leaktrace.tails import binomial_tail
 
 _DOMAIN = b"leaktrace mark v1\x00"
@@ -845,8 +846,9 @@ def _room_words() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _head_pool() -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """The UTF-8 bytes of every head then 室; each head's offset and length in bytes."""
     texts = _heads().texts
-    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[: len(texts) + 1].astype(np.int64)
-    data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)[: offsets[-1]]
+    offsets, data = _vector.raw_buffers(texts)
+    data = data[offsets[0] : offsets[-1]]
+    offsets = offsets - offsets[0]
     pool = np.concatenate([data, np.frombuffer(_ROOM.encode(), np.uint8)])
     return pool, offsets[:-1], np.diff(offsets), int(offsets[-1])
 
