@@ -435,3 +435,22 @@ def test_day_counts_match_a_reference_over_the_events(bank, ws_path):
         assert pc.cast(got.column(name), pa.int64()).equals(
             pc.cast(expected.column(name), pa.int64())
         ), name
+
+
+def test_a_staff_member_without_a_branch_passes_the_hash_check(ws_path):
+    """Staff ids and branches are keyed by 64-bit hashes, checked for collisions; a missing
+    branch code is no branch, not a second one with the hash of NULL."""
+    with store.open_workspace(ws_path) as ws:
+        ws.db.execute("BEGIN")
+        try:
+            ws.db.execute(
+                "UPDATE staff SET branch_code = NULL WHERE staff_id = (SELECT min(staff_id) "
+                "FROM staff)"
+            )
+            store.monitor_prepare(ws.db, "branch_code")
+            (without,) = ws.db.execute(
+                "SELECT count(*) FROM m_staff WHERE branch_code IS NULL"
+            ).fetchone()
+        finally:
+            ws.db.execute("ROLLBACK")
+    assert without == 1

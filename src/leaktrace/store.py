@@ -2172,11 +2172,19 @@ def monitor_prepare(db: duckdb.DuckDBPyConnection, branch_attribute: str | None)
                hash(staff_id) IN (SELECT staff_key FROM m_portfolio) AS has_portfolio
         FROM staff WHERE {ACCESS_LOADED}"""
     )
-    keys, ids = db.execute(
-        "SELECT count(DISTINCT staff_key), count(DISTINCT staff_id) FROM m_staff"
+    # Two staff ids or two branches with one 64-bit hash: never seen, but never silent (a
+    # branch taken for another would hide out-of-branch look-ups).
+    staff_keys, staff_ids, branch_keys, branches = db.execute(
+        """SELECT (SELECT count(DISTINCT staff_key) FROM m_staff),
+                  (SELECT count(DISTINCT staff_id) FROM m_staff),
+                  count(DISTINCT hash(branch)), count(DISTINCT branch)
+           FROM (SELECT DISTINCT branch FROM m_customer_branch
+                 UNION SELECT branch_code FROM m_staff WHERE branch_code IS NOT NULL)"""
     ).fetchall()[0]
-    if keys != ids:  # two staff ids with one 64-bit hash: never seen, but never silent
+    if staff_keys != staff_ids:
         raise WorkspaceError("Two staff ids share a hash; the monitor cannot tell them apart.")
+    if branch_keys != branches:
+        raise WorkspaceError("Two branches share a hash; the monitor cannot tell them apart.")
     columns = ", ".join(
         [f"{name} BIGINT" for name in MONITOR_COUNTS]
         + [f"{name} DOUBLE" for name in MONITOR_EXCESS]
