@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from leaktrace.exceptions import ValidationError
@@ -212,6 +212,30 @@ def test_folded_for_finding_long_and_short_agree(text):
     """Long texts are folded by one lookup: half-width, then simplified, as short ones are."""
     expected = "".join(person_name.folded_for_finding(c) for c in text)
     assert person_name.folded_for_finding(text) == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["王*", "**", "*", "138****5678", "\n", "Zhang Wei", "ZHANG Wei ", "A", " ", "b",
+             "Hong Kong", "客户", "李*明", "x A B", "。"]
+        ),
+        max_size=120,
+    )
+)  # fmt: skip
+@example(["王*", "**", "。", "x A B", "\n", "Zhang Wei"])  # three asterisks; runs after a letter
+def test_star_and_latin_runs_long_and_short_agree(pieces):
+    """Long texts find asterisk runs and capitalized-word runs with NumPy, short ones with str
+    and re over the whole text: the same runs."""
+    for text in ("".join(pieces), "客户" * 256 + "".join(pieces)):
+        expected = [(start, end) for start, end in person_name._star_runs(text)]
+        assert person_name._name_star_runs(text) == [
+            (start, end) for start, end in expected if start and end - start <= 3
+        ]
+        assert [m.span() for m in person_name._latin_runs(text)] == [
+            m.span() for m in person_name._LATIN_RUN.finditer(text)
+        ]
 
 
 def test_find_traditional_keeps_offsets():

@@ -252,9 +252,21 @@ def _finding_codes() -> np.ndarray:
     return table
 
 
+# Texts at least this long (a joined column) are read with NumPy over their code points; in a
+# shorter one (a cell) NumPy's fixed costs would dominate.
+_LONG_TEXT = 512
+
+
+@lru_cache(maxsize=4)
+def _code_points(text: str) -> np.ndarray:
+    """``text``'s code points, kept for the last few texts: the finders read one joined column
+    several times (in each of the text engine's threads)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+
+
 def _mapped(text: str, table: np.ndarray) -> str:
     """``text`` with each character of the Basic Multilingual Plane replaced by ``table``'s."""
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    codes = _code_points(text)
     mapped = table[np.minimum(codes, 0xFFFF)]
     mapped = np.where(codes > 0xFFFF, codes, mapped)
     if np.array_equal(mapped, codes):
@@ -996,7 +1008,7 @@ class _Scored:
 def _score_singles(text: str) -> _Scored:
     """Score every single-surname candidate of ``text`` at once (see :class:`_Vectors`)."""
     vec = _vectors()
-    raw = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    raw = _code_points(text)
     codes = np.zeros(len(raw) + 2 * _PAD, dtype=np.uint16)
     codes[_PAD:-_PAD] = np.minimum(raw, 0xFFFF)
     flag = _FlagAt(vec.flags, codes)
@@ -1355,14 +1367,27 @@ def _star_runs(text: str) -> Iterator[tuple[int, int]]:
         start = text.find("*", end)
 
 
+def _name_star_runs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the runs of one to three asterisks after the first character, as a
+    masked name holds them (masked numbers hold longer runs: most of a joined column's)."""
+    if len(text) < _LONG_TEXT:
+        return [(start, end) for start, end in _star_runs(text) if start and end - start <= 3]
+    stars = np.flatnonzero(_code_points(text) == ord("*"))
+    if not stars.size:
+        return []
+    breaks = np.flatnonzero(np.diff(stars) != 1) + 1
+    starts = stars[np.concatenate(([0], breaks))]
+    ends = stars[np.concatenate((breaks - 1, [stars.size - 1]))] + 1
+    short = (starts > 0) & (ends - starts <= 3)
+    return list(zip(starts[short].tolist(), ends[short].tolist(), strict=True))
+
+
 def _find_masked(text: str) -> Iterator[tuple[int, int]]:
     """Masked names (王*, 张**, 欧阳*, 李*明) before which no word closes on the surname."""
     if "*" not in text:
         return
     words = _lexicon().words
-    for start, end in _star_runs(text):
-        if end - start > 3 or start == 0:
-            continue
+    for start, end in _name_star_runs(text):
         if text[start - 2 : start] in COMPOUND_SURNAMES:
             begin = start - 2
         elif text[start - 1] in SINGLE_SURNAMES:
@@ -1416,7 +1441,7 @@ def _find_pinyin(text: str) -> Iterator[tuple[int, int]]:
 def _word_pairs(text: str) -> Iterator[tuple[re.Match[str], re.Match[str]]]:
     """Consecutive capitalized words not glued to a letter before them, looked for only in runs
     of capitalized words one space apart (a joined column holds few; words alone, many)."""
-    for run in _LATIN_RUN.finditer(text):
+    for run in _latin_runs(text):
         words = [
             m
             for m in _LATIN_WORD.finditer(text, run.start(), run.end())
@@ -1425,6 +1450,26 @@ def _word_pairs(text: str) -> Iterator[tuple[re.Match[str], re.Match[str]]]:
             or not text[m.start() - 1].isalpha()
         ]
         yield from itertools.pairwise(words)
+
+
+def _latin_runs(text: str) -> Iterator[re.Match[str]]:
+    """The matches of ``_LATIN_RUN`` in ``text``. In a long text, only its lines with a letter,
+    a space and a capital in a row (which every run holds, and no run crosses a line) are read:
+    ``re`` steps through the Chinese text between them character by character."""
+    if len(text) < _LONG_TEXT:
+        yield from _LATIN_RUN.finditer(text)
+        return
+    codes = _code_points(text)
+    capital = (codes >= ord("A")) & (codes <= ord("Z"))
+    letter = capital | ((codes >= ord("a")) & (codes <= ord("z")))
+    joints = np.flatnonzero((codes[1:-1] == ord(" ")) & letter[:-2] & capital[2:]) + 1
+    if not joints.size:
+        return
+    newlines = np.flatnonzero(codes == ord("\n"))
+    lines = np.unique(np.searchsorted(newlines, joints))
+    bounds = np.concatenate(([-1], newlines, [len(text)]))
+    for start, end in zip((bounds[lines] + 1).tolist(), bounds[lines + 1].tolist(), strict=True):
+        yield from _LATIN_RUN.finditer(text, start, end)
 
 
 def _drop_overlaps(
@@ -1467,7 +1512,7 @@ def folded_for_finding(text: str) -> str:
     """``text`` half-width and in simplified characters, one for one (offsets stay valid): what
     the name and address finders read. The last few are kept, as both read the same column
     (in each of the text engine's threads)."""
-    if len(text) >= 512:  # one pass over the code points, as to_simplified_chars does
+    if len(text) >= _LONG_TEXT:  # one pass over the code points, as to_simplified_chars does
         return _mapped(text, _finding_codes())
     return to_simplified_chars(halfwidth(text) if _WIDE.search(text) else text)
 
@@ -1485,9 +1530,7 @@ def _found(text: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
         return folded, starts, ends, kinds
     kinds[np.isin(starts, np.concatenate((dotted[0], pinyin[0])))] = _VALIDATED
     if " " in folded:  # padded names (王 芳) are validated too
-        spaces = np.flatnonzero(
-            np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype="<u4") == 32
-        )
+        spaces = np.flatnonzero(_code_points(folded) == 32)
         holds = np.searchsorted(spaces, ends) > np.searchsorted(spaces, starts)
         kinds[holds] = _VALIDATED
     for i in np.flatnonzero(np.isin(starts, masked[0])).tolist():
