@@ -45,7 +45,7 @@ from opencc import OpenCC
 
 from leaktrace.exceptions import InvalidComponent, InvalidFormat, InvalidLength
 from leaktrace.identifiers import Span, _vector
-from leaktrace.identifiers.person_name import folded_for_finding, to_simplified_chars
+from leaktrace.identifiers.person_name import code_points, folded_for_finding, to_simplified_chars
 from leaktrace.law import LegalCategory
 
 NAME = "address"
@@ -199,8 +199,7 @@ def _division_starts(text: str) -> list[int]:
         openings = _openings()
         return [i for i in range(len(text) - 1) if text[i : i + 2] in openings]
     _keys, places = _opening_keys()
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
-    codes = np.minimum(codes, 0xFFFF)
+    codes = np.minimum(code_points(text), 0xFFFF)  # read by the name finder too
     place = places[codes]
     # A character that opens a form, before one that can come second: only those are looked up.
     at = np.flatnonzero((place[:-1] & 1) & (place[1:] >> 1))

@@ -258,15 +258,15 @@ _LONG_TEXT = 512
 
 
 @lru_cache(maxsize=4)
-def _code_points(text: str) -> np.ndarray:
-    """``text``'s code points, kept for the last few texts: the finders read one joined column
-    several times (in each of the text engine's threads)."""
+def code_points(text: str) -> np.ndarray:
+    """``text``'s code points, kept for the last few texts: the name and address finders read
+    one joined column several times (in each of the text engine's threads)."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
 def _mapped(text: str, table: np.ndarray) -> str:
     """``text`` with each character of the Basic Multilingual Plane replaced by ``table``'s."""
-    codes = _code_points(text)
+    codes = code_points(text)
     mapped = table[np.minimum(codes, 0xFFFF)]
     mapped = np.where(codes > 0xFFFF, codes, mapped)
     if np.array_equal(mapped, codes):
@@ -1008,7 +1008,7 @@ class _Scored:
 def _score_singles(text: str) -> _Scored:
     """Score every single-surname candidate of ``text`` at once (see :class:`_Vectors`)."""
     vec = _vectors()
-    raw = _code_points(text)
+    raw = code_points(text)
     codes = np.zeros(len(raw) + 2 * _PAD, dtype=np.uint16)
     codes[_PAD:-_PAD] = np.minimum(raw, 0xFFFF)
     flag = _FlagAt(vec.flags, codes)
@@ -1372,7 +1372,7 @@ def _name_star_runs(text: str) -> list[tuple[int, int]]:
     masked name holds them (masked numbers hold longer runs: most of a joined column's)."""
     if len(text) < _LONG_TEXT:
         return [(start, end) for start, end in _star_runs(text) if start and end - start <= 3]
-    stars = np.flatnonzero(_code_points(text) == ord("*"))
+    stars = np.flatnonzero(code_points(text) == ord("*"))
     if not stars.size:
         return []
     breaks = np.flatnonzero(np.diff(stars) != 1) + 1
@@ -1459,7 +1459,7 @@ def _latin_runs(text: str) -> Iterator[re.Match[str]]:
     if len(text) < _LONG_TEXT:
         yield from _LATIN_RUN.finditer(text)
         return
-    codes = _code_points(text)
+    codes = code_points(text)
     capital = (codes >= ord("A")) & (codes <= ord("Z"))
     letter = capital | ((codes >= ord("a")) & (codes <= ord("z")))
     joints = np.flatnonzero((codes[1:-1] == ord(" ")) & letter[:-2] & capital[2:]) + 1
@@ -1530,7 +1530,7 @@ def _found(text: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
         return folded, starts, ends, kinds
     kinds[np.isin(starts, np.concatenate((dotted[0], pinyin[0])))] = _VALIDATED
     if " " in folded:  # padded names (王 芳) are validated too
-        spaces = np.flatnonzero(_code_points(folded) == 32)
+        spaces = np.flatnonzero(code_points(folded) == 32)
         holds = np.searchsorted(spaces, ends) > np.searchsorted(spaces, starts)
         kinds[holds] = _VALIDATED
     for i in np.flatnonzero(np.isin(starts, masked[0])).tolist():
