@@ -20,7 +20,11 @@ against Microsoft Presidio and a bare polars `str.extract_all` on the same rows'
    recall/precision of leaktrace and Presidio against the ground truth for mobile,
    resident ID, bank card, email and plate.
 
-usage: python benchmarks/scan_bench.py [--rows 1000000] [--text-rows 20000]
+3. With ``--huge GB`` only: the table's rows repeated into a file of GB gigabytes, scanned by
+   the ``leaktrace`` command (sampled, then ``--full``) with the peak memory of its process
+   tree (the issue's bad-input list: a 5 GB CSV scanned in under 1 GB of memory).
+
+usage: python benchmarks/scan_bench.py [--rows 1000000] [--text-rows 20000] [--huge GB]
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import OUT, ensure_peers, ensure_product, machine, peak_rss_mib
+from _common import OUT, ensure_peers, ensure_product, machine, peak_rss_mib, run_measured
 
 from leaktrace import scan, synth
 
@@ -108,6 +112,40 @@ def full_scan_in(python: Path | str, path: Path, rows: int) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
     return json.loads(done.stdout)
+
+
+def huge_file(path: Path, gigabytes: float) -> Path:
+    """The benchmark table's rows repeated until the file holds ``gigabytes`` GB (header once;
+    cached in benchmarks/out)."""
+    huge = OUT / f"customers_huge_{gigabytes:g}GB.csv"
+    if huge.exists():
+        return huge
+    partial = huge.with_suffix(".partial")
+    with path.open("rb") as source:
+        header = source.readline()
+        body = source.read()
+    with partial.open("wb") as sink:
+        sink.write(header)
+        while sink.tell() < gigabytes * 1e9:
+            sink.write(body)
+    partial.replace(huge)
+    return huge
+
+
+def huge_scans(path: Path) -> None:
+    """`leaktrace scan` (sampled) and `leaktrace scan --full` of a huge file, each in a process
+    of its own: wall seconds and the peak memory of the process tree (Pss, workers included)."""
+    leaktrace = ensure_product().with_name("leaktrace")
+    size = path.stat().st_size
+    for options in ([], ["--full"]):
+        command = [str(leaktrace), "scan", *options, "--json", str(path)]
+        seconds, peak, output = run_measured(command, stderr=subprocess.DEVNULL)
+        (result,) = json.loads(output)
+        print(
+            f"scan {' '.join(options) or '(sampled)'} of {size / 1e9:.1f} GB: {seconds:.0f} s, "
+            f"{size / 1e6 / seconds:,.0f} MB/s, {result['rows_scanned']:,} rows, peak memory "
+            f"{peak:,.0f} MiB (process tree)"
+        )
 
 
 def _cpu_seconds() -> tuple[float, float]:
@@ -242,10 +280,14 @@ def main() -> None:
     parser.add_argument("--text-rows", type=int, default=20_000)
     parser.add_argument("--skip-full", action="store_true")
     parser.add_argument("--full-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--huge", type=float, metavar="GB", help="only scan a file of GB GB")
     args = parser.parse_args()
     path = table_file(args.rows, SEED)
     if args.full_only:  # one full scan in this process, as JSON (see full_scan_in)
         print(json.dumps(full_scan(path, args.rows)))
+        return
+    if args.huge:
+        huge_scans(huge_file(path, args.huge))
         return
     print(f"machine: {machine()}")
     size_mb = path.stat().st_size / 1e6
