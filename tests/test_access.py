@@ -602,3 +602,45 @@ def test_access_load_and_status_commands(bank, tmp_path):
     assert missing.exit_code == 3
     unmapped = runner.invoke(app, ["access", "load", log, "--map", "customer=nope", *workspace])
     assert unmapped.exit_code == 2 and "no column 'nope'" in unmapped.output
+
+
+def test_a_guarantor_listed_on_the_application_covers_the_credit_query(tmp_path, bank):
+    """A credit report on a guarantor or co-borrower has its purpose when the application lists
+    that customer as another row of the same application; a stranger's report has none."""
+    import datetime
+
+    from leaktrace import monitor
+
+    ws = _register(tmp_path)
+    access.load(ws, str(bank / "csv" / "staff.csv"))
+    staff_id = pacsv.read_csv(bank / "csv" / "staff.csv")["staff_id"][0].as_py()
+    applicant, guarantor, stranger = _people()["customer_id"].to_pylist()[:3]
+    queried = datetime.datetime(2025, 1, 3, 10, 0)
+    applications = pa.table(
+        {
+            "application_id": ["LA1", "LA1"],
+            "customer_id": [applicant, guarantor],
+            "staff_id": [staff_id, staff_id],
+            "submitted": [queried - datetime.timedelta(days=1)] * 2,
+        }
+    )
+    log = pa.table(
+        {
+            "event_id": [1, 2, 3],
+            "time": [queried + datetime.timedelta(minutes=m) for m in range(3)],
+            "staff_id": [staff_id] * 3,
+            "system": ["credit"] * 3,
+            "action": ["credit_report"] * 3,
+            "customer_id": [applicant, guarantor, stranger],
+            "business_ref": pa.array([None] * 3, pa.string()),
+        }
+    )
+    access.load(ws, _csv(applications, tmp_path / "applications.csv"), kind="applications")
+    access.load(ws, _csv(log, tmp_path / "access_log.csv"), kind="events")
+    store.monitor_prepare(ws.db, None)
+    store.monitor_add_days(ws.db, monitor.Settings().query(), queried.date(), queried.date())
+    credit = ws.db.execute(
+        "SELECT sum(credit_customers), sum(credit_no_app) FROM monitor_days"
+    ).fetchone()
+    ws.close()
+    assert credit == (3, 1)

@@ -1840,13 +1840,17 @@ class AccessLoad:
         if lean:
             self._references()
         if self.kind == "applications":
+            # One row per application and customer: a guarantor or co-borrower is another row
+            # of the application, whose credit report the application covers too.
             return db.execute(
                 f"""INSERT INTO applications
                 SELECT n.application_id, n.customer_token, n.customer_id, n.staff_id,
                        n.submitted, ?
                 FROM (SELECT * FROM ({stage}) WHERE reason IS NULL
-                      QUALIFY row_number() OVER (PARTITION BY application_id ORDER BY line) = 1) n
-                ANTI JOIN applications a ON a.application_id = n.application_id""",
+                      QUALIFY row_number() OVER (
+                          PARTITION BY application_id, customer_token ORDER BY line) = 1) n
+                ANTI JOIN applications a ON a.application_id = n.application_id
+                    AND a.customer_token = n.customer_token""",
                 [load_id],
             ).fetchall()[0][0]
         if self.kind == "portfolios":
@@ -2036,7 +2040,7 @@ def access_status(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     counts = db.execute(
         f"""SELECT (SELECT count(*) FROM staff),
                    (SELECT count(*) FROM access_events WHERE {ACCESS_LOADED}),
-                   (SELECT count(*) FROM applications WHERE {ACCESS_LOADED}),
+                   (SELECT count(DISTINCT application_id) FROM applications WHERE {ACCESS_LOADED}),
                    (SELECT count(*) FROM portfolios WHERE {ACCESS_LOADED}),
                    (SELECT min(time) FROM access_events WHERE {ACCESS_LOADED}),
                    (SELECT max(time) FROM access_events WHERE {ACCESS_LOADED})"""
