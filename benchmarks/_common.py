@@ -49,8 +49,7 @@ def peak_rss_mib() -> float:
 
 def ensure_peers(*packages: str) -> Path:
     """The peers' own virtualenv (benchmarks/.venv-peers), created with ``packages`` if missing."""
-    if not PEERS_PYTHON.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PEERS_PYTHON.parents[1])], check=True)
+    _venv(PEERS_PYTHON)
     missing = subprocess.run(
         [
             str(PEERS_PYTHON),
@@ -67,14 +66,20 @@ def ensure_peers(*packages: str) -> Path:
 def ensure_product() -> Path:
     """A virtualenv with leaktrace installed as the README's quick start installs it
     (benchmarks/.venv-product: this checkout, editable, without the development tools), made
-    if missing. pandas and scipy, which the development tools bring, change what leaktrace
-    pays at start: pyarrow imports pandas at its first NumPy conversion and numba imports
-    scipy's BLAS at its first compiled call, if they are installed."""
-    if not PRODUCT_PYTHON.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(PRODUCT_PYTHON.parents[1])], check=True)
-        root = str(Path(__file__).parents[1])
-        subprocess.run([str(PRODUCT_PYTHON), "-m", "pip", "install", "-q", "-e", root], check=True)
+    if missing and brought up to date. pandas and scipy, which the development tools bring,
+    change what leaktrace pays at start: pyarrow imports pandas at its first NumPy conversion
+    and numba imports scipy's BLAS at its first compiled call, if they are installed."""
+    _venv(PRODUCT_PYTHON)
+    # Every time (pip finds it installed in seconds): the checkout may ask for new dependencies.
+    root = str(Path(__file__).parents[1])
+    subprocess.run([str(PRODUCT_PYTHON), "-m", "pip", "install", "-q", "-e", root], check=True)
     return PRODUCT_PYTHON
+
+
+def _venv(python: Path) -> None:
+    """A virtualenv whose interpreter is ``python``, made if missing."""
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(python.parents[1])], check=True)
 
 
 def _tree_memory_kib(pid: int) -> int:

@@ -4,6 +4,7 @@ load killed by kill -9 (issue 6, acceptance items 4 and 5, and the load half of 
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from leaktrace import access, customers, keys, store, synth
+from leaktrace import access, customers, keys, monitor, store, synth
 from leaktrace.cli import app
 from leaktrace.exceptions import ConfigError, SourceError
 
@@ -607,10 +608,6 @@ def test_access_load_and_status_commands(bank, tmp_path):
 def test_a_guarantor_listed_on_the_application_covers_the_credit_query(tmp_path, bank):
     """A credit report on a guarantor or co-borrower has its purpose when the application lists
     that customer as another row of the same application; a stranger's report has none."""
-    import datetime
-
-    from leaktrace import monitor
-
     ws = _register(tmp_path)
     access.load(ws, str(bank / "csv" / "staff.csv"))
     staff_id = pacsv.read_csv(bank / "csv" / "staff.csv")["staff_id"][0].as_py()

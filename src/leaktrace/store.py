@@ -2169,10 +2169,13 @@ def monitor_prepare(db: duckdb.DuckDBPyConnection, branch_attribute: str | None)
         WHERE {ACCESS_LOADED}"""
     )
     db.execute(
+        "CREATE OR REPLACE TEMP TABLE m_branches AS SELECT DISTINCT branch FROM m_customer_branch"
+    )
+    db.execute(
         f"""CREATE OR REPLACE TEMP TABLE m_staff AS
         SELECT hash(staff_id) AS staff_key, staff_id, role, branch_code,
                hash(branch_code) AS branch_key, leave_date,
-               branch_code IN (SELECT DISTINCT branch FROM m_customer_branch) AS serves,
+               branch_code IN (SELECT branch FROM m_branches) AS serves,
                hash(staff_id) IN (SELECT staff_key FROM m_portfolio) AS has_portfolio
         FROM staff WHERE {ACCESS_LOADED}"""
     )
@@ -2181,8 +2184,8 @@ def monitor_prepare(db: duckdb.DuckDBPyConnection, branch_attribute: str | None)
     staff_keys, staff_ids, branch_keys, branches = db.execute(
         """SELECT (SELECT count(DISTINCT staff_key) FROM m_staff),
                   (SELECT count(DISTINCT staff_id) FROM m_staff),
-                  count(DISTINCT hash(branch)), count(DISTINCT branch)
-           FROM (SELECT DISTINCT branch FROM m_customer_branch
+                  count(DISTINCT hash(branch)), count(*)
+           FROM (SELECT branch FROM m_branches
                  UNION SELECT branch_code FROM m_staff WHERE branch_code IS NOT NULL)"""
     ).fetchall()[0]
     if staff_keys != staff_ids:

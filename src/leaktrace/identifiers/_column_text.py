@@ -783,7 +783,8 @@ def find_in_texts(
 
     Pattern and numeric types come from :func:`find_spans`; person names and addresses from
     their finders over the joined column (as offsets: ``find_offsets``), dropped where they
-    overlap a pattern value (or an earlier finder's value), as ``find_all`` drops them. A long
+    overlap a pattern value (or an earlier finder's value), as ``find_all`` drops them. A
+    column whose values repeat is read once per distinct value (:data:`MIN_REPEATS`); a long
     column is read in runs of rows, in threads (no value spans two cells).
     """
     strings = _vector.as_strings(values)
