@@ -9,10 +9,10 @@ import stat
 
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leaktrace import keys
+from leaktrace import _hmac_loops, keys
 from leaktrace.exceptions import WorkspaceError
 
 
@@ -75,6 +75,43 @@ def test_tokens_equal_the_standard_hmac_of_each_value(key, kind, values):
         for value in values
     ]
     assert keys.tokens(key, kind, values).to_pylist() == expected
+
+
+def _reference_tokens(key: bytes, kind: str, values: list[str | None]) -> list[bytes | None]:
+    prefix = kind.encode() + b"\x00"
+    return [
+        None if value is None else hmac.new(key, prefix + value.encode(), "sha256").digest()[:16]
+        for value in values
+    ]
+
+
+def test_this_machine_has_the_compiled_loop():
+    # The fast path must not fall back on Python unnoticed where it is measured.
+    assert _hmac_loops.ready()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    key=st.binary(min_size=1, max_size=100),
+    kind=st.text(max_size=20),
+    values=st.lists(st.none() | st.text(max_size=150), max_size=12),
+    skip=st.integers(0, 3),
+    large=st.booleans(),
+    per_thread=st.integers(1, 4),
+)
+def test_compiled_tokens_equal_the_standard_hmac(key, kind, values, skip, large, per_thread):
+    # Slices, large strings, nulls, values longer than a SHA-256 block, keys longer than one,
+    # and columns split over threads in slices of ``per_thread``.
+    column = pa.array(values, pa.large_string() if large else pa.string()).slice(skip)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keys, "COMPILED_TOKENS", 0)
+        patch.setattr(keys, "THREAD_TOKENS", per_thread)
+        got = keys.tokens(key, kind, column)
+        chunked = keys.tokens(key, kind, pa.chunked_array([column, column], column.type))
+    assert got.type == pa.binary(16)
+    got.validate(full=True)
+    assert got.to_pylist() == _reference_tokens(key, kind, values[skip:])
+    assert chunked.to_pylist() == got.to_pylist() * 2
 
 
 def test_key_file_is_private_and_never_overwritten(tmp_path):

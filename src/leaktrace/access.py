@@ -65,7 +65,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from leaktrace import customers, keys, scan, store, tables
-from leaktrace._pool import default_jobs, ordered_map
 from leaktrace.attributes import header_hint
 from leaktrace.exceptions import ConfigError, SourceError
 from leaktrace.identifiers._normalize import normalize_column
@@ -91,7 +90,6 @@ REJECTS_SHOWN = 10  # rejected lines named in a result's message
 CHUNK_ROWS = 4_000_000
 BATCH_ROWS = 262_144
 SAMPLE_ROWS = 2_000
-PARALLEL_TOKENS = 50_000  # new references per worker process, at least
 
 # Header words per field, compared after folding (NFKC, lower case, no spaces, ``_-.()``).
 _HEADERS: dict[str, tuple[str, ...]] = {
@@ -420,12 +418,7 @@ class _References:
         known = found.filter(seen).select(_REFERENCES.names).cast(_REFERENCES)
         new = found.column("value").filter(pc.invert(seen)).combine_chunks()
         if len(new):
-            # Keyed hashing is the one part done in Python: spread over the CPUs when long.
-            jobs = min(default_jobs(), len(new) // PARALLEL_TOKENS) or 1
-            size = -(-len(new) // jobs)
-            parts = [(self.key, self.customer_type, new.slice(i, size))
-                     for i in range(0, len(new), size)]  # fmt: skip
-            tokens = pa.concat_arrays(list(ordered_map(reference_tokens, parts, jobs)))
+            tokens = reference_tokens(self.key, self.customer_type, new)
             kind = customers.EXACT_KINDS.get(self.customer_type)
             ids = store.register_ids_of_tokens(self.db, tokens, kind)
             self.parts.append(

@@ -25,10 +25,12 @@ import hmac
 import os
 import secrets
 import stat
+import sys
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -41,6 +43,10 @@ KEY_BYTES = 32
 TOKEN_BYTES = 16
 _SALT = b"leaktrace master key v1"
 _SHA256_BLOCK = 64
+# Below this many values a command that has not loaded numba hashes in Python: the compiled
+# loop's first use costs about a second (numba's import and the cached loop's load).
+COMPILED_TOKENS = 50_000
+THREAD_TOKENS = 100_000  # values a thread hashes at least, against the cost of a hand-off
 
 try:  # CPython's own SHA-256 copies its state faster than OpenSSL's (0.8 against 1.0 µs a token)
     from _sha2 import sha256 as _sha256  # Python 3.12+
@@ -168,16 +174,23 @@ def tokens(key: bytes, kind: str, values: pa.Array | Iterable[str | None]) -> pa
     """Tokens of many normalized values (a ``binary(16)`` array; null stays null).
 
     Equal to :func:`token` value by value, computed as HMAC (RFC 2104) from its two pads
-    hashed once: each value then costs two copies of a SHA-256 state, about a third of a
-    one-shot ``hmac.digest`` per value (registers and access logs tokenize millions).
+    hashed once. A long Arrow column (or any, once numba is loaded) is hashed by the compiled
+    loop of :mod:`leaktrace._hmac_loops`, split over this process's threads; otherwise each
+    value costs two copies of a SHA-256 state in Python, about a third of a one-shot
+    ``hmac.digest`` per value (registers and access logs tokenize millions).
     """
     block = key.ljust(_SHA256_BLOCK, b"\x00") if len(key) <= _SHA256_BLOCK else None
     if block is None:  # keys longer than a block are hashed first (RFC 2104); ours never are
         block = hashlib.sha256(key).digest().ljust(_SHA256_BLOCK, b"\x00")
+    prefix = kind.encode() + b"\x00"
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array) and _compiled_wanted(len(values)):
+        return _compiled_tokens(block, prefix, values)
     inner = _sha256(bytes(b ^ 0x36 for b in block))
-    inner.update(kind.encode() + b"\x00")
+    inner.update(prefix)
     outer = _sha256(bytes(b ^ 0x5C for b in block))
-    texts = values.to_pylist() if isinstance(values, pa.Array | pa.ChunkedArray) else values
+    texts = values.to_pylist() if isinstance(values, pa.Array) else values
     out: list[bytes | None] = []
     append, inner_copy, outer_copy = out.append, inner.copy, outer.copy
     for text in texts:
@@ -190,3 +203,45 @@ def tokens(key: bytes, kind: str, values: pa.Array | Iterable[str | None]) -> pa
         o.update(h.digest())
         append(o.digest()[:TOKEN_BYTES])
     return pa.array(out, type=pa.binary(TOKEN_BYTES))
+
+
+def _compiled_wanted(count: int) -> bool:
+    """Whether ``count`` values are worth the compiled loop, numba's import and the loop's
+    load (~1 s) included: a long column, or numba loaded already, and a libcrypto to call."""
+    if count < COMPILED_TOKENS and "numba" not in sys.modules:
+        return False
+    from leaktrace import _hmac_loops
+
+    return _hmac_loops.ready()
+
+
+def _compiled_tokens(block: bytes, prefix: bytes, values: pa.Array) -> pa.Array:
+    """:func:`tokens` of a string column by :func:`leaktrace._hmac_loops.hmac_16`, in slices
+    of at least :data:`THREAD_TOKENS` values, one a thread."""
+    from leaktrace import _hmac_loops
+    from leaktrace._pool import thread_jobs, threads
+    from leaktrace.identifiers._vector import raw_buffers
+
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = values.cast(pa.string())
+    count = len(values)
+    offsets, data = raw_buffers(values)
+    valid = np.ones(count, bool) if values.null_count == 0 else values.is_valid().to_numpy(False)
+    key_block = np.frombuffer(block, np.uint8)
+    prefix_bytes = np.frombuffer(prefix, np.uint8)
+    jobs = max(1, min(thread_jobs(), count // THREAD_TOKENS))
+    size = -(-count // jobs) if count else 0
+    slices = [(start, min(start + size, count)) for start in range(0, count, size or 1)]
+
+    def hashed(bounds: tuple[int, int]) -> np.ndarray:
+        start, stop = bounds
+        return _hmac_loops.hmac_16(
+            key_block, prefix_bytes, offsets[start : stop + 1], data, valid[start:stop]
+        )
+
+    parts = list(threads().map(hashed, slices)) if jobs > 1 else [hashed(s) for s in slices]
+    digests = np.concatenate(parts) if parts else np.zeros((0, TOKEN_BYTES), np.uint8)
+    mask = None if values.null_count == 0 else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(
+        pa.binary(TOKEN_BYTES), count, [mask, pa.py_buffer(digests)], values.null_count
+    )

@@ -28,7 +28,7 @@ import functools
 import hashlib
 import os
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,9 +117,8 @@ def export(
         if opened.sample(1).num_rows == 0:
             raise SourceError(f"{opened.source}: the table has no rows; nothing to release.")
         # Without a sample to choose first, reading starts now, while the columns are typed.
-        ahead = worker = None
+        ahead = None
         if sample is None:
-            worker = stack.enter_context(pipeline.token_worker())
             ahead = stack.enter_context(pipeline.ReadAhead(opened.batches(BATCH_ROWS)))
         marking = None
         if MARK_AHEAD:
@@ -165,7 +164,6 @@ def export(
                 detected,
                 writer.open(partial, encoding=opened.encoding),
                 ahead,
-                worker,
                 marking,
             )
         except BaseException:
@@ -305,7 +303,6 @@ def _write_release(
     detected: dict[str, str | None],
     sink: writers.Sink,
     ahead: pipeline.ReadAhead | None = None,
-    worker: ProcessPoolExecutor | None = None,
     marking: ThreadPoolExecutor | None = None,
 ) -> _Written:
     """Mark, mask and mix decoys into the source batch by batch, writing each to ``sink``.
@@ -324,7 +321,7 @@ def _write_release(
     offset = 0
     batches = ahead or pipeline.ReadAhead(opened.batches(BATCH_ROWS))
     numbers = None if all_owners is not None else mapping.id_column
-    stream = pipeline.with_refs(workspace, batches, numbers, worker)
+    stream = pipeline.with_refs(workspace, batches, numbers)
     pending: tuple[int, Future[pa.Table], pa.Array] | None = None
     with batches, contextlib.closing(stream), writers.Background(sink) as out:
         for index, (batch, refs) in enumerate(stream):
