@@ -148,6 +148,9 @@ def test_is_taken_redraws(bank: pa.Table, pool: list[str], roles: dict[str, str]
 
     second = decoys.make_decoys(DECOY_KEY, "R-9", bank, 10, pool, roles=roles, is_taken=is_taken)
     assert {"resident_id", "bank_card", "customer_id"} <= set(asked)
+    # What the export reads ahead for these roles is what the decoys ask, no more.
+    assert decoys.asked_kinds(roles) == set(asked)
+    assert decoys.asked_kinds({"n": "person_name"}) == {"resident_id"}
     for kind in ("resident_id", "bank_card"):
         values = [r["value"] for r in second.identifiers.to_pylist() if r["type"] == kind]
         assert not set(values) & claimed

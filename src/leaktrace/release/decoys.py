@@ -242,6 +242,19 @@ class _Wanted:
     chosen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
 
 
+def asked_kinds(roles: Mapping[str, str]) -> set[str]:
+    """The kinds of value :func:`make_decoys` asks the register about, for a template of these
+    column roles (:func:`column_roles`): new resident IDs always, bank cards and customer
+    numbers (``customer_id``) where a column holds them."""
+    kinds = {"resident_id"}
+    for role in roles.values():
+        if role == "bank_card":
+            kinds.add("bank_card")
+        elif role == "code":
+            kinds.add("customer_id")
+    return kinds
+
+
 def _ask(is_taken: TakenCheck, asks: list[tuple[str, list[str]]]) -> list[np.ndarray]:
     """Which asked values the register holds: in one question when the check takes many."""
     many = getattr(is_taken, "many", None)

@@ -27,7 +27,7 @@ import datetime
 import functools
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -394,6 +394,7 @@ class _Mixer:
     def start(self, table: pa.Table, detected: dict[str, str | None]) -> None:
         """The decoys' column roles and code ranges, from the first (unmarked) batch."""
         self.roles = decoy_rows.column_roles(table, detected=detected)
+        self.taken.read_ahead(decoy_rows.asked_kinds(self.roles))
         self.codes = {
             c: decoy_rows.CodeRange.of(table, c) for c, r in self.roles.items() if r == "code"
         }
@@ -490,19 +491,27 @@ class RegisterCheck:
     def __call__(self, kind: str, values: Sequence[str]) -> list[bool]:
         return self.many([(kind, values)])[0]
 
+    def read_ahead(self, kinds: Iterable[str]) -> None:
+        """Have the register's tokens of ``kinds`` read in a thread now, for questions later
+        (with ``held`` only: :meth:`HeldTokens.read_ahead`)."""
+        if self.held is not None:
+            self.held.read_ahead(code for code in map(_kind_code, kinds) if code is not None)
+
     def many(self, asks: Sequence[tuple[str, Sequence[str]]]) -> list[list[bool]]:
         """The answers to several (kind, values) questions, in order."""
         tokens: list[pa.Array] = []
         codes: set[int] = set()
         for kind, values in asks:
-            if kind == "customer_id":
-                tokens.append(customers.customer_refs(self.key, pa.array(values, pa.string())))
-                codes.add(customers.REF_KIND)
-            elif kind in customers.EXACT_KINDS:
-                tokens.append(keys.tokens(self.key, kind, values))
-                codes.add(customers.EXACT_KINDS[kind])
+            code = _kind_code(kind)
+            texts = pa.array(values, pa.string())
+            if code == customers.REF_KIND:
+                tokens.append(customers.customer_refs(self.key, texts))
+            elif code is not None:
+                tokens.append(keys.tokens(self.key, kind, texts))
             else:
                 tokens.append(pa.nulls(len(values), pa.binary(keys.TOKEN_BYTES)))
+            if code is not None:
+                codes.add(code)
         if not tokens:
             held = []
         elif self.held is not None:
@@ -516,6 +525,12 @@ class RegisterCheck:
             answers.append([h or v in used for h, v in zip(part, values, strict=True)])
             start += len(values)
         return answers
+
+
+def _kind_code(kind: str) -> int | None:
+    """The register's token kind of what decoys ask about (a customer number or an exact
+    identifier); None for what the register keeps no token of."""
+    return customers.REF_KIND if kind == "customer_id" else customers.EXACT_KINDS.get(kind)
 
 
 def registered(workspace: store.Workspace) -> RegisterCheck:

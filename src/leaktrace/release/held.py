@@ -14,6 +14,7 @@ them until it is recorded.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import duckdb
 import numpy as np
@@ -87,25 +88,42 @@ class _Sorted:
 HELD_AT_MOST = 4_000_000  # tokens of one kind kept in memory (16 bytes each, ~64 MB at most)
 
 
+def _read_kind(db: duckdb.DuckDBPyConnection, kind: int) -> _Sorted | None:
+    """The tokens of one kind, sorted; None when there are more than :data:`HELD_AT_MOST`."""
+    params = {"kind": kind, "n": keys.TOKEN_BYTES}
+    ((count,),) = db.sql(f"SELECT count(*) FROM ({_KIND_TOKENS})", params=params).fetchall()
+    if count > HELD_AT_MOST:
+        return None
+    return _Sorted(db.sql(_KIND_TOKENS, params=params).to_arrow_table().column(0).combine_chunks())
+
+
 class HeldTokens:
     """Membership in the register's tokens by kind code, each kind read once from ``db``."""
 
     def __init__(self, db: duckdb.DuckDBPyConnection) -> None:
         self.db = db
         self._kinds: dict[int, _Sorted | None] = {}
+        self._ahead: dict[int, Future[_Sorted | None]] = {}
+
+    def read_ahead(self, kinds: Iterable[int]) -> None:
+        """Start reading ``kinds`` in a thread of their own (with a cursor of their own): the
+        engine's scan and NumPy's sort release the GIL, so the caller goes on meanwhile, and
+        the first question of a kind waits only for what is left of its read."""
+        kinds = sorted(set(kinds) - set(self._kinds) - set(self._ahead))
+        if not kinds:
+            return
+        cursor = self.db.cursor()
+        reader = ThreadPoolExecutor(1, thread_name_prefix="held")
+        self._ahead.update({kind: reader.submit(_read_kind, cursor, kind) for kind in kinds})
+        reader.submit(cursor.close)
+        reader.shutdown(wait=False)
 
     def _kind(self, kind: int) -> _Sorted | None:
         """The kind's tokens in memory, or None for a kind with more than :data:`HELD_AT_MOST`
         (asked by join instead)."""
         if kind not in self._kinds:
-            params = {"kind": kind, "n": keys.TOKEN_BYTES}
-            counted = self.db.sql(f"SELECT count(*) FROM ({_KIND_TOKENS})", params=params)
-            ((count,),) = counted.fetchall()
-            if count > HELD_AT_MOST:
-                self._kinds[kind] = None
-            else:
-                read = self.db.sql(_KIND_TOKENS, params=params).to_arrow_table()
-                self._kinds[kind] = _Sorted(read.column(0).combine_chunks())
+            ahead = self._ahead.pop(kind, None)
+            self._kinds[kind] = _read_kind(self.db, kind) if ahead is None else ahead.result()
         return self._kinds[kind]
 
     def holds(self, tokens: pa.Array, kinds: Iterable[int]) -> list[bool]:
