@@ -253,7 +253,7 @@ def _best_identifier(
 def _precheck_values(present: pa.Array) -> pa.Array | None:
     """PRECHECK_VALUES of a column's values drawn at random (the same ones every time, in
     column order), or None for a column not much longer than that."""
-    if len(present) < 4 * PRECHECK_VALUES:
+    if len(present) < 2 * PRECHECK_VALUES:
         return None
     rows = np.random.default_rng(len(present)).choice(len(present), PRECHECK_VALUES, False)
     return present.take(pa.array(np.sort(rows)))

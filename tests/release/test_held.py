@@ -12,7 +12,7 @@ import pyarrow.csv as pacsv
 from leaktrace import customers, keys, store, synth
 from leaktrace.release import export as exporter
 from leaktrace.release import held as held_module
-from leaktrace.release.held import HeldTokens, _Sorted
+from leaktrace.release.held import HeldNumbers, HeldTokens, _Sorted
 
 
 def test_held_tokens_answer_as_the_register_join(tmp_path) -> None:
@@ -46,6 +46,21 @@ def test_held_tokens_answer_as_the_register_join(tmp_path) -> None:
             assert sum(expected) >= (50 if kinds != [2] else 0)
             with patch.object(held_module, "HELD_AT_MOST", 100):  # resident IDs are asked by join
                 assert HeldTokens(ws.db).holds(probe, kinds) == expected, kinds
+
+        # Customer numbers to register ids: as the join answers, in memory or (a register over
+        # HELD_AT_MOST) by the join itself; numbers the register does not hold and nulls: -1.
+        numbers = pa.concat_arrays(
+            [
+                people["customer_id"].combine_chunks().cast(pa.string()),
+                pa.array(["no-such-customer", None, ""], pa.string()),
+            ]
+        )
+        refs = customers.customer_refs(key, numbers)
+        expected_ids = store.ids_for_refs_array(ws.db, refs)
+        assert (expected_ids[:400] >= 0).all() and (expected_ids[400:] == -1).all()
+        assert HeldNumbers(ws.db).ids(refs).tolist() == expected_ids.tolist()
+        with patch.object(held_module, "HELD_AT_MOST", 100):
+            assert HeldNumbers(ws.db).ids(refs).tolist() == expected_ids.tolist()
 
 
 def test_sorted_tokens_with_a_shared_first_half() -> None:

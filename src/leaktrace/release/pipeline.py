@@ -112,7 +112,7 @@ def owners(
 ) -> pa.Array:
     """The register id of each row's customer (null for none), as
     :func:`customers.row_owners`: by the customer number where it is trusted (``numbered``,
-    from :func:`numbered`), else by the row's identifiers."""
+    from :class:`leaktrace.release.held.HeldNumbers`), else by the row's identifiers."""
     result = np.full(table.num_rows, -1, dtype=np.int64) if numbered is None else numbered.copy()
     todo = np.flatnonzero(result < 0)
     if mapping.identifiers and todo.size:
@@ -123,8 +123,3 @@ def owners(
         found = customers.row_owners(workspace, rest, by_identifiers)
         result[todo] = found.fill_null(-1).to_numpy()
     return pa.array(result, mask=result < 0)
-
-
-def numbered(workspace: store.Workspace, refs: pa.Array | None) -> np.ndarray | None:
-    """The register ids of customer-number tokens (-1 for unknown; None without tokens)."""
-    return None if refs is None else store.ids_for_refs_array(workspace.db, refs)
