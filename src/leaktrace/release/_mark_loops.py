@@ -1,6 +1,6 @@
 """Compiled loops of the keyed marks: the PRF (SipHash-2-4 of the record tokens), the GB/T 2260
-head (省市区 / 省区 / 市区) each address starts with, the room number it ends with, and the
-splice that writes the marked values.
+head (省市区 / 省区 / 市区) each address starts with, the room number it ends with, which texts
+are plain numbers (amounts), and the splice that writes the marked values.
 
 One pass per value over its leading three-byte (CJK) characters, with the polynomial prefix
 hash of :func:`leaktrace.release.marks._hash_text` and a binary search among the heads' sorted
@@ -18,9 +18,12 @@ first use.
 >>> h = 0
 >>> for c in "北京市":
 ...     h = (h * 0x100000001B3 + code(c) + 1) & 0xFFFFFFFFFFFFFFFF
->>> head_index(np.array([0, data.size]), data, np.ones(1, bool), 16,
-...            np.array([code("市")], np.uint64), np.array([h], np.uint64),
-...            np.array([7])).tolist()
+>>> ending = np.zeros(4096, np.bool_)
+>>> ending[char_bits(code("市"))] = True
+>>> slot_hashes, slot_heads = np.zeros(8, np.uint64), np.full(8, -1)
+>>> slot_hashes[slot_of(h, 3)], slot_heads[slot_of(h, 3)] = h, 7
+>>> head_index(np.array([0, data.size]), data, np.ones(1, bool), 16, ending, slot_hashes,
+...            slot_heads).tolist()
 [7]
 """
 
@@ -29,6 +32,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+MIX = 0x9E3779B97F4A7C15  # Fibonacci hashing: where a head's hash starts in the table
+
+
+def char_bits(code: int) -> int:
+    """The 12 bits of a three-byte character's code by which :func:`head_index` tests whether
+    it may end a head (the low six bits of its last two bytes)."""
+    return ((code >> 8) & 0x3F) << 6 | (code & 0x3F)
+
+
+def slot_of(value: int, bits: int) -> int:
+    """The first slot :func:`head_index` probes for a head hash, in a table of 2**bits."""
+    return ((value * MIX) & 0xFFFFFFFFFFFFFFFF) >> (64 - bits)
+
 
 @njit(cache=True, nogil=True)
 def head_index(
@@ -36,17 +52,24 @@ def head_index(
     data: np.ndarray,
     valid: np.ndarray,
     width: int,
-    last_chars: np.ndarray,
-    hashes: np.ndarray,
-    head: np.ndarray,
+    ending: np.ndarray,
+    slot_hashes: np.ndarray,
+    slot_heads: np.ndarray,
 ) -> np.ndarray:
-    """Per value, ``head[j]`` for the longest leading run of at most ``width`` three-byte
-    characters that ends in one of ``last_chars`` (sorted char codes) and whose prefix hash is
-    ``hashes[j]`` (sorted); -1 where none is."""
+    """Per value, the head of the longest leading run of at most ``width`` three-byte
+    characters that may end a head (``ending[char_bits(code)]``) and whose prefix hash is in
+    the open-addressed table (``slot_hashes``, ``slot_heads``; -1: an empty slot; linear
+    probing from :func:`slot_of`); -1 where none is."""
     n = offsets.size - 1
     out = np.full(n, -1, dtype=np.int64)
     base = np.uint64(0x100000001B3)
     one = np.uint64(1)
+    mask = slot_hashes.size - 1
+    bits = 0
+    while (1 << bits) < slot_hashes.size:
+        bits += 1
+    shift = np.uint64(64 - bits)
+    mix = np.uint64(MIX)
     for i in range(n):
         if not valid[i]:
             continue
@@ -59,18 +82,54 @@ def head_index(
             b0 = data[position]
             if b0 < 0xE0 or b0 >= 0xF0:
                 break
-            code = (
-                (np.uint64(b0) << np.uint64(16))
-                | (np.uint64(data[position + 1]) << np.uint64(8))
-                | np.uint64(data[position + 2])
-            )
+            b1 = data[position + 1]
+            b2 = data[position + 2]
+            code = (np.uint64(b0) << np.uint64(16)) | (np.uint64(b1) << np.uint64(8)) | b2
             value = value * base + code + one
             position += 3
-            k = np.searchsorted(last_chars, code)
-            if k < last_chars.size and last_chars[k] == code:
-                j = np.searchsorted(hashes, value)
-                if j < hashes.size and hashes[j] == value:
-                    out[i] = head[j]
+            if not ending[((b1 & 0x3F) << 6) | (b2 & 0x3F)]:
+                continue
+            slot = np.int64((value * mix) >> shift)
+            while slot_heads[slot] >= 0:
+                if slot_hashes[slot] == value:
+                    out[i] = slot_heads[slot]
+                    break
+                slot = (slot + 1) & mask
+    return out
+
+
+@njit(cache=True, nogil=True)
+def plain_numbers(offsets: np.ndarray, data: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per value, whether it is a plain ASCII number (:func:`leaktrace.release.marks.
+    _plain_numbers` has the rule): one pass over its bytes."""
+    n = offsets.size - 1
+    out = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        start = offsets[i]
+        end = offsets[i + 1]
+        if not valid[i] or end - start < 1 or end - start > 24:
+            continue
+        dots = 0
+        integer_digits = 0
+        good = True
+        for position in range(start, end):
+            byte = data[position]
+            if 48 <= byte <= 57:
+                integer_digits += dots == 0
+            elif byte == 46:  # .
+                dots += 1
+            elif not (byte == 44 or ((byte == 43 or byte == 45) and position == start)):
+                good = False  # besides digits and points: commas, and a sign in front only
+                break
+        if not good or dots > 1 or integer_digits < 1 or integer_digits > 12:
+            continue
+        first = data[start]
+        if first == 44 or data[end - 1] < 48:  # a leading comma; no digit at the end
+            continue
+        lead = start + (first == 43 or first == 45)
+        if lead + 1 < end and data[lead] == 48 and data[lead + 1] >= 48:  # a leading zero
+            continue
+        out[i] = True
     return out
 
 
