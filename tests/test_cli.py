@@ -86,6 +86,40 @@ def test_a_command_imports_only_its_own_module():
     assert "exit 2" in unknown.stdout and "No such command" in unknown.stderr
 
 
+_RUN_SCRIPT = """
+import atexit, sys
+from leaktrace.cli import run
+atexit.register(lambda: print("atexit ran", file=sys.stderr))
+sys.argv = ["leaktrace", *sys.argv[1:]]
+run()
+print("not reached")
+"""
+
+
+def test_the_console_script_ends_with_the_status_and_every_line(tmp_path):
+    """The console script ends the process at once after a command, yet with its exit status,
+    all its output (through a pipe) and the atexit handlers run."""
+    path = tmp_path / "list.csv"
+    path.write_text("姓名,手机\n王芳,13812345678\n李强,13912345678\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_SCRIPT, "scan", str(path), "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    (source,) = json.loads(done.stdout)
+    assert {c["name"]: c["detected"] for c in source["columns"]}["手机"] == "mobile"
+    assert "atexit ran" in done.stderr
+    missing = subprocess.run(
+        [sys.executable, "-c", _RUN_SCRIPT, "scan", str(tmp_path / "none.csv")],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 3
+    assert "no such file" in missing.stderr and "atexit ran" in missing.stderr
+    assert "not reached" not in missing.stdout
+
+
 def test_readme_documents_exit_codes():
     codes = {0, 2, 130} | {c.exit_code for c in _error_classes(exceptions.LeaktraceError)}
     assert codes >= {0, 1, 2, 3, 4}
