@@ -4,10 +4,13 @@ keyed marks, as a ratio to a plain pyarrow CSV read+write of the same file.
 1. Setup (not timed): synthetic bank customers as CSV (UTF-8, all 25 columns of the bank kind),
    a workspace, and the register loaded from the same file.
 2. leaktrace: `leaktrace export SOURCE --to … -o OUT.csv` in its own process (match to the
-   register, marks, masking by policy, ~3% decoys, write, SHA-256, ledger entry): wall time
-   and the peak memory (Pss) of its process tree.
-3. Peer: a process that reads the CSV with pyarrow and writes it back with pyarrow — the floor
-   for any tool that rewrites the file.
+   register, marks, masking by policy, ~3% decoys, write, SHA-256, ledger entry), leaktrace
+   as the README's quick start installs it (benchmarks/.venv-product, see
+   ``_common.ensure_product``: without the development tools' pandas and scipy, which
+   pyarrow and numba import at start when they are there): wall time and the peak memory
+   (Pss) of its process tree.
+3. Peer: a process (same environment) that reads the CSV with pyarrow and writes it back with
+   pyarrow — the floor for any tool that rewrites the file.
 
 The target: export throughput ≥ 50% of the peer's (ratio peer time / export time ≥ 0.5), peak
 memory under 1.5 GB.
@@ -27,11 +30,10 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import OUT, machine, run_measured
+from _common import OUT, ensure_product, machine, run_measured
 
 from leaktrace import customers, store, synth
 
-LEAKTRACE = str(Path(sys.executable).parent / "leaktrace")
 PEER = """
 import sys, pyarrow.csv as c
 c.write_csv(c.read_csv(sys.argv[1]), sys.argv[2])
@@ -54,6 +56,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     source = source_file(args.rows, args.seed)
+    python = ensure_product()
+    leaktrace = str(python.parent / "leaktrace")
     work = Path(tempfile.mkdtemp(prefix="export_bench_", dir=OUT))
     try:
         with store.init_workspace(work / "ws") as ws:
@@ -63,13 +67,13 @@ def main() -> None:
         for run in range(args.runs):
             out = work / f"release_{run}.csv"
             seconds, peak, stdout = run_measured(
-                [LEAKTRACE, "export", str(source), "--to", f"campaign team {run}", "--purpose",
+                [leaktrace, "export", str(source), "--to", f"campaign team {run}", "--purpose",
                  "benchmark", "-o", str(out), "--json", "--workspace", str(work / "ws")]
             )  # fmt: skip
             release = json.loads(stdout)
             exports.append((seconds, peak))
             copy = work / f"peer_{run}.csv"
-            peers.append(run_measured([sys.executable, "-c", PEER, str(source), str(copy)])[:2])
+            peers.append(run_measured([str(python), "-c", PEER, str(source), str(copy)])[:2])
             out.unlink()
             copy.unlink()
         export_s = statistics.median(s for s, _ in exports)

@@ -39,10 +39,14 @@ def test_held_tokens_answer_as_the_register_join(tmp_path) -> None:
         held = HeldTokens(ws.db)
         ahead = HeldTokens(ws.db)  # read in a thread with a cursor of its own
         ahead.read_ahead([0, 1, 3])
+        # The customers' number tokens asked of the numbering's copy; the rest of kind 0 read.
+        shared = HeldTokens(ws.db, HeldNumbers(ws.db))
+        shared.read_ahead([0, 3])
         for kinds in ([0], [1], [1, 3], [0, 1, 3], [2]):
             expected = store.tokens_exist(ws.db, probe, kinds)
             assert held.holds(probe, kinds) == expected, kinds
             assert ahead.holds(probe, kinds) == expected, kinds
+            assert shared.holds(probe, kinds) == expected, kinds
             assert sum(expected) >= (50 if kinds != [2] else 0)
             with patch.object(held_module, "HELD_AT_MOST", 100):  # resident IDs are asked by join
                 assert HeldTokens(ws.db).holds(probe, kinds) == expected, kinds

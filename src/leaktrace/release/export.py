@@ -320,14 +320,14 @@ def _write_release(
     """
     ring = workspace.keyring
     all_owners, chosen = sampled
-    mixer = _Mixer(workspace, release_id, policy)
-    fields: dict[str, str] = {}
-    offset = 0
     batches = ahead or pipeline.ReadAhead(opened.batches(BATCH_ROWS))
     id_column = None if all_owners is not None else mapping.id_column
     stream = pipeline.with_refs(workspace, batches, id_column)
     if id_column is not None and numbers is None:
         numbers = HeldNumbers(workspace.db)
+    mixer = _Mixer(workspace, release_id, policy, numbers)
+    fields: dict[str, str] = {}
+    offset = 0
     pending: tuple[int, Future[pa.Table], pa.Array] | None = None
     with batches, contextlib.closing(stream), writers.Background(sink) as out:
         for index, (batch, refs) in enumerate(stream):
@@ -384,13 +384,19 @@ class _Mixer:
     unique in the release (``given``: identifiers handed out before) and their customer numbers
     extend the ranges later decoys draw from, so batches pass through one after the other."""
 
-    def __init__(self, workspace: store.Workspace, release_id: str, policy: Policy) -> None:
+    def __init__(
+        self,
+        workspace: store.Workspace,
+        release_id: str,
+        policy: Policy,
+        numbers: HeldNumbers | None = None,
+    ) -> None:
         self.workspace = workspace
         self.release_id = release_id
         self.policy = policy
         self.key = workspace.keyring.key("decoy")
         self.given: dict[str, set[str]] = {}  # decoy identifiers of earlier batches
-        self.taken = RegisterCheck(workspace, self.given, HeldTokens(workspace.db))
+        self.taken = RegisterCheck(workspace, self.given, HeldTokens(workspace.db, numbers))
         self.roles: dict[str, str] = {}
         self.codes: dict[str, decoy_rows.CodeRange] = {}
         self.members: list[pa.Array] = [pa.array([], pa.int64())]

@@ -4,7 +4,9 @@ register per question cost more than the decoys themselves.
 
 The tokens of one kind (identifier tokens of loaded customers, customer-number tokens, and the
 tokens of decoys and canaries already made) are read once, the first time the kind is asked,
-and kept sorted by their first eight bytes; a question is a binary search. A kind with more
+and kept sorted by their first eight bytes; a question is a binary search. The customers'
+number tokens, with their register ids, are read once for numbering an export's rows
+(:class:`HeldNumbers`) and serve its decoys' questions too. A kind with more
 than :data:`HELD_AT_MOST` tokens (a register of several million customers) is asked by join,
 so that memory stays bounded. The answers are
 those of :func:`leaktrace.store.tokens_exist` over the same tables: an export changes none of
@@ -22,9 +24,11 @@ import pyarrow as pa
 
 from leaktrace import keys, store
 
+# $customers: whether the customers' own number tokens are read with kind 0 (not when they are
+# held already, by a HeldNumbers).
 _KIND_TOKENS = f"""
     SELECT token FROM tokens WHERE {store.LOADED} AND kind = $kind AND octet_length(token) = $n
-    UNION ALL SELECT ref_token FROM customers WHERE {store.LOADED} AND $kind = 0
+    UNION ALL SELECT ref_token FROM customers WHERE {store.LOADED} AND $kind = 0 AND $customers
         AND octet_length(ref_token) = $n
     UNION ALL SELECT token FROM decoy_tokens WHERE kind = $kind AND octet_length(token) = $n"""
 
@@ -96,9 +100,10 @@ class _Sorted:
 HELD_AT_MOST = 4_000_000  # tokens of one kind kept in memory (16 bytes each, ~64 MB at most)
 
 
-def _read_kind(db: duckdb.DuckDBPyConnection, kind: int) -> _Sorted | None:
-    """The tokens of one kind, sorted; None when there are more than :data:`HELD_AT_MOST`."""
-    params = {"kind": kind, "n": keys.TOKEN_BYTES}
+def _read_kind(db: duckdb.DuckDBPyConnection, kind: int, customers: bool = True) -> _Sorted | None:
+    """The tokens of one kind, sorted; None when there are more than :data:`HELD_AT_MOST`.
+    Without ``customers``, kind 0 leaves out the customers' own number tokens."""
+    params = {"kind": kind, "n": keys.TOKEN_BYTES, "customers": customers}
     ((count,),) = db.sql(f"SELECT count(*) FROM ({_KIND_TOKENS})", params=params).fetchall()
     if count > HELD_AT_MOST:
         return None
@@ -106,10 +111,15 @@ def _read_kind(db: duckdb.DuckDBPyConnection, kind: int) -> _Sorted | None:
 
 
 class HeldTokens:
-    """Membership in the register's tokens by kind code, each kind read once from ``db``."""
+    """Membership in the register's tokens by kind code, each kind read once from ``db``.
 
-    def __init__(self, db: duckdb.DuckDBPyConnection) -> None:
+    With ``numbers`` (the customers' number tokens held already), kind 0 reads only the
+    other number tokens (of decoys and canaries) and asks ``numbers`` for the customers'.
+    """
+
+    def __init__(self, db: duckdb.DuckDBPyConnection, numbers: HeldNumbers | None = None) -> None:
         self.db = db
+        self.numbers = numbers
         self._kinds: dict[int, _Sorted | None] = {}
         self._ahead: dict[int, Future[_Sorted | None]] = {}
 
@@ -122,7 +132,10 @@ class HeldTokens:
             return
         cursor = self.db.cursor()
         reader = ThreadPoolExecutor(1, thread_name_prefix="held")
-        self._ahead.update({kind: reader.submit(_read_kind, cursor, kind) for kind in kinds})
+        customers = self.numbers is None
+        self._ahead.update(
+            {kind: reader.submit(_read_kind, cursor, kind, customers) for kind in kinds}
+        )
         reader.submit(cursor.close)
         reader.shutdown(wait=False)
 
@@ -131,7 +144,10 @@ class HeldTokens:
         (asked by join instead)."""
         if kind not in self._kinds:
             ahead = self._ahead.pop(kind, None)
-            self._kinds[kind] = _read_kind(self.db, kind) if ahead is None else ahead.result()
+            if ahead is None:
+                self._kinds[kind] = _read_kind(self.db, kind, self.numbers is None)
+            else:
+                self._kinds[kind] = ahead.result()
         return self._kinds[kind]
 
     def holds(self, tokens: pa.Array, kinds: Iterable[int]) -> list[bool]:
@@ -145,6 +161,8 @@ class HeldTokens:
                 joined.append(kind)
             else:
                 found |= held.holds(tokens)
+            if kind == 0 and self.numbers is not None:
+                found |= self.numbers.ids(tokens) >= 0
         if joined:
             found |= np.array(store.tokens_exist(self.db, tokens, joined), dtype=bool)
         return found.tolist()
