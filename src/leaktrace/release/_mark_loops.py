@@ -3,8 +3,8 @@ head (省市区 / 省区 / 市区) each address starts with, the room number it 
 are plain numbers (amounts), and the splice that writes the marked values.
 
 One pass per value over its leading three-byte (CJK) characters, with the polynomial prefix
-hash of :func:`leaktrace.release.marks._hash_text` and a binary search among the heads' sorted
-hashes where a character can end a head, where NumPy needed a gather of a (rows x 48) byte
+hash of :func:`leaktrace.release.marks._hash_text` looked up in an open-addressed table of the
+heads' hashes where a character can end a head, where NumPy needed a gather of a (rows x 48) byte
 matrix, a dozen passes over it and a regex and dictionary pass to share work between repeated
 prefixes. The room parse and the splice are one pass per value instead of a dozen NumPy passes
 and a (rows x 6) byte matrix, and a gather of every output byte through an index array. All
@@ -58,8 +58,8 @@ def head_index(
 ) -> np.ndarray:
     """Per value, the head of the longest leading run of at most ``width`` three-byte
     characters that may end a head (``ending[char_bits(code)]``) and whose prefix hash is in
-    the open-addressed table (``slot_hashes``, ``slot_heads``; -1: an empty slot; linear
-    probing from :func:`slot_of`); -1 where none is."""
+    the open-addressed table (``slot_hashes``, ``slot_heads``: a power of two slots, -1 in an
+    empty one; linear probing from :func:`slot_of`); -1 where none is."""
     n = offsets.size - 1
     out = np.full(n, -1, dtype=np.int64)
     base = np.uint64(0x100000001B3)

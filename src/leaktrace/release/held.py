@@ -22,7 +22,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from leaktrace import keys, store
+from leaktrace import customers, keys, store
 
 # $customers: whether the customers' own number tokens are read with kind 0 (not when they are
 # held already, by a HeldNumbers).
@@ -47,7 +47,8 @@ def _words(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 class _Sorted:
-    """16-byte tokens, sorted by their first half, for membership questions."""
+    """16-byte tokens, sorted by their first half, for membership questions (and, made with
+    ``values``, for what each token stands for)."""
 
     def __init__(self, tokens: pa.Array, values: np.ndarray | None = None) -> None:
         high, low, present = _words(tokens)
@@ -100,10 +101,12 @@ class _Sorted:
 HELD_AT_MOST = 4_000_000  # tokens of one kind kept in memory (16 bytes each, ~64 MB at most)
 
 
-def _read_kind(db: duckdb.DuckDBPyConnection, kind: int, customers: bool = True) -> _Sorted | None:
+def _read_kind(
+    db: duckdb.DuckDBPyConnection, kind: int, with_customers: bool = True
+) -> _Sorted | None:
     """The tokens of one kind, sorted; None when there are more than :data:`HELD_AT_MOST`.
-    Without ``customers``, kind 0 leaves out the customers' own number tokens."""
-    params = {"kind": kind, "n": keys.TOKEN_BYTES, "customers": customers}
+    Without ``with_customers``, kind 0 leaves out the customers' own number tokens."""
+    params = {"kind": kind, "n": keys.TOKEN_BYTES, "customers": with_customers}
     ((count,),) = db.sql(f"SELECT count(*) FROM ({_KIND_TOKENS})", params=params).fetchall()
     if count > HELD_AT_MOST:
         return None
@@ -132,9 +135,9 @@ class HeldTokens:
             return
         cursor = self.db.cursor()
         reader = ThreadPoolExecutor(1, thread_name_prefix="held")
-        customers = self.numbers is None
+        with_customers = self.numbers is None
         self._ahead.update(
-            {kind: reader.submit(_read_kind, cursor, kind, customers) for kind in kinds}
+            {kind: reader.submit(_read_kind, cursor, kind, with_customers) for kind in kinds}
         )
         reader.submit(cursor.close)
         reader.shutdown(wait=False)
@@ -161,7 +164,7 @@ class HeldTokens:
                 joined.append(kind)
             else:
                 found |= held.holds(tokens)
-            if kind == 0 and self.numbers is not None:
+            if kind == customers.REF_KIND and self.numbers is not None:
                 found |= self.numbers.ids(tokens) >= 0
         if joined:
             found |= np.array(store.tokens_exist(self.db, tokens, joined), dtype=bool)
