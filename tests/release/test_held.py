@@ -80,3 +80,39 @@ def test_sorted_tokens_with_a_shared_first_half() -> None:
     assert answers[:500].all() and not answers[500:].any()
     assert not held.holds(pa.nulls(3, pa.binary(16))).any()
     assert not _Sorted(pa.array([], pa.binary(16))).holds(tokens).any()
+
+
+def test_an_empty_register_numbers_no_row(tmp_path) -> None:
+    people = synth.customers(300, seed=43)
+    source = tmp_path / "c.csv"
+    pacsv.write_csv(people, source)
+    with store.init_workspace(tmp_path / "ws") as ws:
+        made = exporter.export(ws, str(source), tmp_path / "o.csv", recipient="r", purpose="p")
+        assert made.customers == 0 and made.rows == 300 + made.decoys
+        refs = customers.customer_refs(ws.keyring.key("match"), people["customer_id"])
+        with HeldNumbers(ws.db) as numbers:
+            assert (numbers.ids(refs) == -1).all()
+    assert (_Sorted(pa.array([], pa.binary(16)), np.empty(0, np.int64)).find(refs) == -1).all()
+
+
+def test_the_workspace_closes_while_a_read_ahead_is_unasked(tmp_path, monkeypatch) -> None:
+    """A list without customer numbers never asks for the register's numbers, which are read
+    as the export starts; the export waits for the read, so that the workspace closes (DuckDB
+    refuses to close a connection while a cursor of it reads)."""
+    read_numbers = held_module._read_numbers
+
+    def slow_read(db):
+        db.sql("SELECT sum(i % 7) FROM range(1000000000) r(i)").fetchall()
+        return read_numbers(db)
+
+    monkeypatch.setattr(held_module, "_read_numbers", slow_read)
+    people = synth.customers(300, seed=44)
+    source, listing = tmp_path / "c.csv", tmp_path / "list.csv"
+    pacsv.write_csv(people, source)
+    pacsv.write_csv(people.select(["name", "mobile", "address"]).slice(0, 50), listing)
+    with store.init_workspace(tmp_path / "ws") as ws:
+        customers.load(ws, str(source))
+        made = exporter.export(ws, str(listing), tmp_path / "o.csv", recipient="r", purpose="p")
+        assert made.customers == 50
+    with store.open_workspace(tmp_path / "ws") as ws:  # closed, and whole
+        assert store.releases(ws.db)[-1]["status"] == "complete"

@@ -120,7 +120,7 @@ def export(
         ahead = numbers = None
         if sample is None:
             ahead = stack.enter_context(pipeline.ReadAhead(opened.batches(BATCH_ROWS)))
-            numbers = HeldNumbers(workspace.db)
+            numbers = stack.enter_context(HeldNumbers(workspace.db))
         marking = None
         if MARK_AHEAD:
             marking = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="marks"))
@@ -316,20 +316,27 @@ def _write_release(
     A batch is marked and masked in a thread (``marking``; the compiled loops, NumPy and Arrow
     release the GIL) while the batch before it gets its decoys, which need the register and
     the decoys made before them, so they stay in order in this thread; without ``marking``,
-    every batch is marked here.
+    every batch is marked here. ``numbers`` numbers the rows by their customer numbers (made
+    here when not given and the rows have them).
     """
     ring = workspace.keyring
     all_owners, chosen = sampled
     batches = ahead or pipeline.ReadAhead(opened.batches(BATCH_ROWS))
     id_column = None if all_owners is not None else mapping.id_column
     stream = pipeline.with_refs(workspace, batches, id_column)
-    if id_column is not None and numbers is None:
-        numbers = HeldNumbers(workspace.db)
-    mixer = _Mixer(workspace, release_id, policy, numbers)
     fields: dict[str, str] = {}
     offset = 0
     pending: tuple[int, Future[pa.Table], pa.Array] | None = None
-    with batches, contextlib.closing(stream), writers.Background(sink) as out:
+    with (
+        contextlib.ExitStack() as held,  # the register's reads in threads: waited for last
+        batches,
+        contextlib.closing(stream),
+        writers.Background(sink) as out,
+    ):
+        if id_column is not None and numbers is None:
+            numbers = held.enter_context(HeldNumbers(workspace.db))
+        mixer = _Mixer(workspace, release_id, policy, numbers)
+        held.callback(mixer.taken_tokens.close)
         for index, (batch, refs) in enumerate(stream):
             table = pa.Table.from_batches([batch])
             numbered = None if refs is None or numbers is None else numbers.ids(refs)
@@ -396,7 +403,8 @@ class _Mixer:
         self.policy = policy
         self.key = workspace.keyring.key("decoy")
         self.given: dict[str, set[str]] = {}  # decoy identifiers of earlier batches
-        self.taken = RegisterCheck(workspace, self.given, HeldTokens(workspace.db, numbers))
+        self.taken_tokens = HeldTokens(workspace.db, numbers)  # closed by the caller
+        self.taken = RegisterCheck(workspace, self.given, self.taken_tokens)
         self.roles: dict[str, str] = {}
         self.codes: dict[str, decoy_rows.CodeRange] = {}
         self.members: list[pa.Array] = [pa.array([], pa.int64())]

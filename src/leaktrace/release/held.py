@@ -15,8 +15,10 @@ them until it is recorded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -53,9 +55,10 @@ class _Sorted:
     def __init__(self, tokens: pa.Array, values: np.ndarray | None = None) -> None:
         high, low, present = _words(tokens)
         kept = np.flatnonzero(present)
-        # Not a stable sort: only membership is asked, and a run of equal first halves is
-        # searched whole, so the order within a run does not matter (introsort: 50 against
-        # 116 ms per million tokens, three kinds read per export).
+        # Not a stable sort: a run of equal first halves is searched whole, so the order
+        # within a run does not matter (introsort: 50 against 116 ms per million tokens, three
+        # kinds read per export); a token held twice with two values (the register keeps one
+        # customer per number) would answer with either.
         order = kept[np.argsort(high[kept])]
         self.high = high[order]
         self.low = low[order]
@@ -95,6 +98,8 @@ class _Sorted:
         """The value each token stands for (made with ``values``); -1 where not held."""
         assert self.values is not None
         at = self._at(tokens)
+        if not self.values.size:  # nothing held: -1 everywhere (and no value to index)
+            return at
         return np.where(at >= 0, self.values[np.maximum(at, 0)], -1)
 
 
@@ -113,6 +118,19 @@ def _read_kind(
     return _Sorted(db.sql(_KIND_TOKENS, params=params).to_arrow_table().column(0).combine_chunks())
 
 
+def _read_in_thread(
+    db: duckdb.DuckDBPyConnection, reads: list[Callable[[duckdb.DuckDBPyConnection], Any]]
+) -> tuple[ThreadPoolExecutor, list[Future[Any]]]:
+    """``reads`` run one after the other in a thread of their own, with a cursor of their own
+    that is closed after them. Shut the executor down (waiting) before ``db`` is closed: a
+    connection closed while its cursor reads raises in DuckDB."""
+    cursor = db.cursor()
+    reader = ThreadPoolExecutor(1, thread_name_prefix="held")
+    futures = [reader.submit(read, cursor) for read in reads]
+    reader.submit(cursor.close)
+    return reader, futures
+
+
 class HeldTokens:
     """Membership in the register's tokens by kind code, each kind read once from ``db``.
 
@@ -125,22 +143,26 @@ class HeldTokens:
         self.numbers = numbers
         self._kinds: dict[int, _Sorted | None] = {}
         self._ahead: dict[int, Future[_Sorted | None]] = {}
+        self._readers: list[ThreadPoolExecutor] = []
 
     def read_ahead(self, kinds: Iterable[int]) -> None:
         """Start reading ``kinds`` in a thread of their own (with a cursor of their own): the
         engine's scan and NumPy's sort release the GIL, so the caller goes on meanwhile, and
-        the first question of a kind waits only for what is left of its read."""
+        the first question of a kind waits only for what is left of its read. :meth:`close`
+        before ``db`` is closed."""
         kinds = sorted(set(kinds) - set(self._kinds) - set(self._ahead))
         if not kinds:
             return
-        cursor = self.db.cursor()
-        reader = ThreadPoolExecutor(1, thread_name_prefix="held")
-        with_customers = self.numbers is None
-        self._ahead.update(
-            {kind: reader.submit(_read_kind, cursor, kind, with_customers) for kind in kinds}
-        )
-        reader.submit(cursor.close)
-        reader.shutdown(wait=False)
+        read = functools.partial(_read_kind, with_customers=self.numbers is None)
+        reads = [functools.partial(read, kind=kind) for kind in kinds]
+        reader, futures = _read_in_thread(self.db, reads)
+        self._readers.append(reader)
+        self._ahead.update(zip(kinds, futures, strict=True))
+
+    def close(self) -> None:
+        """Wait for reads still running (their cursors closed), whether asked or not."""
+        for reader in self._readers:
+            reader.shutdown(wait=True)
 
     def _kind(self, kind: int) -> _Sorted | None:
         """The kind's tokens in memory, or None for a kind with more than :data:`HELD_AT_MOST`
@@ -181,16 +203,22 @@ class HeldNumbers:
 
     def __init__(self, db: duckdb.DuckDBPyConnection) -> None:
         self.db = db
-        cursor = db.cursor()
-        reader = ThreadPoolExecutor(1, thread_name_prefix="held")
-        self._ahead = reader.submit(_read_numbers, cursor)
-        reader.submit(cursor.close)
-        reader.shutdown(wait=False)
+        self._reader, (self._ahead,) = _read_in_thread(db, [_read_numbers])
 
     def ids(self, refs: pa.Array) -> np.ndarray:
         """The register id of each token (-1: none, or null)."""
         held = self._ahead.result()
         return store.ids_for_refs_array(self.db, refs) if held is None else held.find(refs)
+
+    def close(self) -> None:
+        """Wait for the read if it still runs (its cursor closed), whether asked or not."""
+        self._reader.shutdown(wait=True)
+
+    def __enter__(self) -> HeldNumbers:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def _read_numbers(db: duckdb.DuckDBPyConnection) -> _Sorted | None:
