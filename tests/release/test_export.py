@@ -376,3 +376,20 @@ def test_marks_made_ahead_in_a_thread_write_the_serial_bytes(tmp_path, monkeypat
         written[ahead] = ((folder / "out.csv").read_bytes(), made.output_sha256, members, decoys)
     assert written[True] == written[False]
     assert made.decoys > 0 and made.marked_fields
+
+
+def test_customer_numbers_the_identifiers_contradict_are_not_trusted(tmp_path):
+    """A list whose customer-number column names one customer on every row (a column pasted
+    wrong): the numbers do not agree with the rows' identifiers, so each row's customer is the
+    one its identifiers name, and the release holds every one of them."""
+    people = synth.customers(400, seed=7)
+    source = tmp_path / "c.csv"
+    pacsv.write_csv(people, source)
+    first = people["customer_id"][0].as_py()
+    listing = tmp_path / "list.csv"
+    pacsv.write_csv(people.set_column(0, "customer_id", pa.array([first] * 400)), listing)
+    with store.init_workspace(tmp_path / "ws") as ws:
+        customers.load(ws, str(source))
+        wrong = exporter.export(ws, str(listing), tmp_path / "o.csv", recipient="r", purpose="p")
+        right = exporter.export(ws, str(source), tmp_path / "p.csv", recipient="r", purpose="p")
+    assert wrong.customers == right.customers == 400
