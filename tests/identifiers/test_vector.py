@@ -142,3 +142,11 @@ def test_trim_whitespace_is_arrows(values):
     for array in (pa.array(values, pa.string()), pa.array(["x", *values], pa.large_string())[1:]):
         expected = pc.utf8_trim_whitespace(array).to_pylist()
         assert _vector.trim_whitespace(array).to_pylist() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=60), st.sampled_from(["i8", "u4", "i2"]))
+def test_distinct_is_np_unique(values, dtype):
+    array = np.array(values, dtype=np.int64).astype(dtype)  # wrapped into smaller types
+    assert np.array_equal(_vector.distinct(array), np.unique(array))
+    assert _vector.distinct(array).dtype == array.dtype

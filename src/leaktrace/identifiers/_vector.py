@@ -22,6 +22,20 @@ import pyarrow.compute as pc
 from leaktrace import checksums
 
 
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct integers of a 1-D array, sorted, as ``np.unique`` gives them: a sort and a
+    neighbour test, where NumPy 2.4's ``np.unique`` hashes (190–310 ms on 10⁶ integers against
+    12 ms).
+
+    >>> distinct(np.array([3, 1, 3, 2])).tolist()
+    [1, 2, 3]
+    """
+    ordered = np.sort(values)
+    first = np.ones(ordered.size, dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    return ordered[first]
+
+
 def as_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """A flat string array: chunks combined, non-string columns cast to text."""
     if isinstance(values, pa.ChunkedArray):
@@ -91,7 +105,7 @@ def remove_spaces(values: pa.Array) -> pa.Array:
     spaces = spaces[np.isin(data[spaces], (0x09, 0x0A, 0x0C, 0x0D, 0x20))]
     if not spaces.size:
         return values
-    rows = np.unique(np.searchsorted(offsets - offsets[0], spaces, side="right") - 1)
+    rows = distinct(np.searchsorted(offsets - offsets[0], spaces, side="right") - 1)
     return _replaced(values, rows, remove(values.take(pa.array(rows)), r"\s+"))
 
 

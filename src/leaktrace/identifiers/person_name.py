@@ -1466,7 +1466,7 @@ def _latin_runs(text: str) -> Iterator[re.Match[str]]:
     if not joints.size:
         return
     newlines = np.flatnonzero(codes == ord("\n"))
-    lines = np.unique(np.searchsorted(newlines, joints))
+    lines = _vector.distinct(np.searchsorted(newlines, joints))
     bounds = np.concatenate(([-1], newlines, [len(text)]))
     for start, end in zip((bounds[lines] + 1).tolist(), bounds[lines + 1].tolist(), strict=True):
         yield from _LATIN_RUN.finditer(text, start, end)

@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 
 from leaktrace import customers, identifiers, keys, ledger, scan, store, tables
 from leaktrace.exceptions import ConfigError, SourceError
+from leaktrace.identifiers import _vector
 from leaktrace.release import decoys as decoy_rows
 from leaktrace.release import marks as keyed_marks
 from leaktrace.release import pipeline, subset, writers
@@ -270,7 +271,7 @@ def _sample(
             for batch in opened.batches(BATCH_ROWS, columns=mapping.columns())
         ]
     )
-    present = np.unique(owners[owners >= 0]).tolist()
+    present = _vector.distinct(owners[owners >= 0]).tolist()
     if conditions:
         allowed = store.segment_members(workspace.db, conditions)
         present = [c for c in present if c in allowed]
@@ -633,10 +634,6 @@ def _warnings(policy: Policy, mapping: customers.ColumnMap, decoys: int) -> tupl
 
 def _members_summary(members: pa.Array) -> tuple[int, str]:
     """How many distinct register ids ``members`` holds, and the SHA-256 over them sorted (8
-    bytes each, big-endian). A sort and a neighbour test: ``np.unique`` took 0.3 s on 10⁶ ids,
-    forty times the sort."""
-    ids = np.sort(members.to_numpy(zero_copy_only=False))
-    first = np.ones(ids.size, dtype=bool)
-    first[1:] = ids[1:] != ids[:-1]
-    distinct = ids[first]
-    return int(distinct.size), hashlib.sha256(distinct.astype(">i8").tobytes()).hexdigest()
+    bytes each, big-endian)."""
+    ids = _vector.distinct(members.to_numpy(zero_copy_only=False))
+    return int(ids.size), hashlib.sha256(ids.astype(">i8").tobytes()).hexdigest()
