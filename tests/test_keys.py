@@ -97,15 +97,15 @@ def test_this_machine_has_the_compiled_loop():
     values=st.lists(st.none() | st.text(max_size=150), max_size=12),
     skip=st.integers(0, 3),
     large=st.booleans(),
-    per_thread=st.integers(1, 4),
+    per_thread=st.integers(1, 40),
 )
 def test_compiled_tokens_equal_the_standard_hmac(key, kind, values, skip, large, per_thread):
     # Slices, large strings, nulls, values longer than a SHA-256 block, keys longer than one,
-    # and columns split over threads in slices of ``per_thread``.
+    # and columns split over threads in runs of ``per_thread`` bytes or more.
     column = pa.array(values, pa.large_string() if large else pa.string()).slice(skip)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(keys, "COMPILED_TOKENS", 0)
-        patch.setattr(keys, "THREAD_TOKENS", per_thread)
+        patch.setattr(keys, "THREAD_MIN_BYTES", per_thread)
         got = keys.tokens(key, kind, column)
         chunked = keys.tokens(key, kind, pa.chunked_array([column, column], column.type))
     assert got.type == pa.binary(16)

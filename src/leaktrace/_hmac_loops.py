@@ -35,10 +35,11 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from leaktrace.keys import TOKEN_BYTES
+
 # OpenSSL's SHA256_CTX is 112 bytes (1.1 and 3.x); room to spare costs nothing.
 _STATE_BYTES = 128
 _DIGEST_BYTES = 32
-_TOKEN_BYTES = 16
 _SYMBOLS = ("SHA256_Init", "SHA256_Update", "SHA256_Final")
 
 _sha256_init = types.ExternalFunction("SHA256_Init", types.int32(types.voidptr))
@@ -105,7 +106,7 @@ def hmac_16(
     zero-padded to 64) of ``prefix`` followed by each string ``data[offsets[i]:offsets[i+1]]``
     where ``valid[i]``; zeros elsewhere. One row of 16 bytes a string."""
     count = offsets.size - 1
-    out = np.zeros((count, _TOKEN_BYTES), np.uint8)
+    out = np.zeros((count, TOKEN_BYTES), np.uint8)
     inner = _pad_state(block, 0x36, prefix)
     outer = _pad_state(block, 0x5C, prefix[:0])
     state = np.empty(_STATE_BYTES, np.uint8)
@@ -121,5 +122,5 @@ def hmac_16(
         state[:] = outer
         _sha256_update(state_at, digest_at, _DIGEST_BYTES)
         _sha256_final(digest_at, state_at)
-        out[i, :] = digest[:_TOKEN_BYTES]
+        out[i, :] = digest[:TOKEN_BYTES]
     return out

@@ -46,7 +46,7 @@ _SHA256_BLOCK = 64
 # Below this many values a command that has not loaded numba hashes in Python: the compiled
 # loop's first use costs about a second (numba's import and the cached loop's load).
 COMPILED_TOKENS = 50_000
-THREAD_TOKENS = 100_000  # values a thread hashes at least, against the cost of a hand-off
+THREAD_MIN_BYTES = 1 << 20  # bytes of values a thread hashes at least (~10⁵ customer numbers)
 
 try:  # CPython's own SHA-256 copies its state faster than OpenSSL's (0.8 against 1.0 µs a token)
     from _sha2 import sha256 as _sha256  # Python 3.12+
@@ -216,32 +216,24 @@ def _compiled_wanted(count: int) -> bool:
 
 
 def _compiled_tokens(block: bytes, prefix: bytes, values: pa.Array) -> pa.Array:
-    """:func:`tokens` of a string column by :func:`leaktrace._hmac_loops.hmac_16`, in slices
-    of at least :data:`THREAD_TOKENS` values, one a thread."""
+    """:func:`tokens` of a column by :func:`leaktrace._hmac_loops.hmac_16`, in runs of at
+    least :data:`THREAD_MIN_BYTES`, one a thread."""
     from leaktrace import _hmac_loops
-    from leaktrace._pool import thread_jobs, threads
-    from leaktrace.identifiers._vector import raw_buffers
+    from leaktrace.identifiers import _vector
 
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-        values = values.cast(pa.string())
-    count = len(values)
-    offsets, data = raw_buffers(values)
-    valid = np.ones(count, bool) if values.null_count == 0 else values.is_valid().to_numpy(False)
     key_block = np.frombuffer(block, np.uint8)
     prefix_bytes = np.frombuffer(prefix, np.uint8)
-    jobs = max(1, min(thread_jobs(), count // THREAD_TOKENS))
-    size = -(-count // jobs) if count else 0
-    slices = [(start, min(start + size, count)) for start in range(0, count, size or 1)]
 
-    def hashed(bounds: tuple[int, int]) -> np.ndarray:
-        start, stop = bounds
-        return _hmac_loops.hmac_16(
-            key_block, prefix_bytes, offsets[start : stop + 1], data, valid[start:stop]
-        )
+    def hashed(run: pa.Array) -> np.ndarray:
+        offsets, data = _vector.raw_buffers(run)
+        valid = np.ones(len(run), bool) if run.null_count == 0 else run.is_valid().to_numpy(False)
+        return _hmac_loops.hmac_16(key_block, prefix_bytes, offsets, data, valid)
 
-    parts = list(threads().map(hashed, slices)) if jobs > 1 else [hashed(s) for s in slices]
-    digests = np.concatenate(parts) if parts else np.zeros((0, TOKEN_BYTES), np.uint8)
-    mask = None if values.null_count == 0 else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    parts = [digests for _, digests in _vector.in_runs(hashed, values, THREAD_MIN_BYTES)]
+    mask = None if values.null_count == 0 else values.is_valid().buffers()[1]
     return pa.Array.from_buffers(
-        pa.binary(TOKEN_BYTES), count, [mask, pa.py_buffer(digests)], values.null_count
+        pa.binary(TOKEN_BYTES),
+        len(values),
+        [mask, pa.py_buffer(np.concatenate(parts))],
+        values.null_count,
     )

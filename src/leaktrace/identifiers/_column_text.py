@@ -30,7 +30,8 @@ pattern value holds, as in ``find_all`` (:func:`find_in_texts`).
 
 Only pyarrow, NumPy and numba are used (numba imported on first use, :func:`warm_up` before the
 scanner forks): a polars thread pool started in the parent deadlocks in a forked child. A long
-column is read in threads of our own, idle whenever the scanner forks (:func:`_in_runs`).
+column is read in threads of our own, idle whenever the scanner forks
+(:func:`leaktrace.identifiers._vector.in_runs`).
 
 >>> import pyarrow as pa
 >>> found = find_spans(pa.array(["客户Tel13912345678", None, "卡号6222 0212 3456 7890 128"]))
@@ -44,23 +45,21 @@ from __future__ import annotations
 
 import importlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from types import ModuleType
-from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leaktrace import _pool, checksums, identifiers
+from leaktrace import checksums, identifiers
 from leaktrace.exceptions import ValidationError
 from leaktrace.identifiers import MAX_PIECES, MIN_DIGITS, MIN_TOKEN, Span, _vector
 
 _NUL = "\x00"
 THREAD_MIN_BYTES = 1 << 18
-R = TypeVar("R")
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -305,7 +304,7 @@ class _Found:
 
 def find_spans(values: pa.Array | pa.ChunkedArray) -> ColumnSpans:
     """The values of every pattern and numeric type in a string column (nulls hold none)."""
-    found = _in_runs(lambda run: find_folded(fold(run)), values)
+    found = _vector.in_runs(lambda run: find_folded(fold(run)), values, THREAD_MIN_BYTES)
     if len(found) == 1:
         return found[0][1]
     return ColumnSpans(
@@ -316,26 +315,6 @@ def find_spans(values: pa.Array | pa.ChunkedArray) -> ColumnSpans:
             for name in ("start", "end", "type", "masked")
         },
     )
-
-
-def _in_runs(
-    work: Callable[[pa.Array], R], values: pa.Array | pa.ChunkedArray
-) -> list[tuple[int, R]]:
-    """``work`` over runs of rows, one run per CPU (of about equal bytes) in threads of their
-    own: (first row, result) of each run, in order. The compiled loops, Arrow and NumPy let go
-    of the GIL for most of the text engine's work; a column under :data:`THREAD_MIN_BYTES` a
-    thread is one run (below that a thread costs more than it saves)."""
-    strings = _vector.as_strings(values)
-    offsets, _ = _vector.raw_buffers(strings)
-    size = int(offsets[-1] - offsets[0])
-    jobs = max(1, min(_pool.thread_jobs(), size // THREAD_MIN_BYTES))
-    if jobs == 1:
-        return [(0, work(strings))]
-    cuts = np.searchsorted(offsets, offsets[0] + size * np.arange(1, jobs) // jobs)
-    firsts = [0, *sorted(set(cuts.tolist()) - {0, len(strings)})]
-    ends = [*firsts[1:], len(strings)]
-    runs = (strings.slice(first, end - first) for first, end in zip(firsts, ends, strict=True))
-    return list(zip(firsts, _pool.threads().map(work, runs), strict=True))
 
 
 def find_folded(strings: pa.Array) -> ColumnSpans:
@@ -838,10 +817,11 @@ def _find_in_rows(
     """:func:`find_in_texts` of rows that each stand for ``times[row]`` rows (once, without)."""
     counts: Counter[str] = Counter()
     firsts: list[tuple[int, Span]] = []
-    for first, (run_counts, run_firsts) in _in_runs(
+    for first, (run_counts, run_firsts) in _vector.in_runs(
         # A run is a slice of ``strings``: its offset tells its first row.
         lambda run: _find_in_run(run, keep, _run_times(times, run, strings)),
         strings,
+        THREAD_MIN_BYTES,
     ):
         counts.update(run_counts)
         firsts.extend((first + row, span) for row, span in run_firsts)

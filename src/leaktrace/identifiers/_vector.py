@@ -13,13 +13,13 @@ import threading
 from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leaktrace import checksums
+from leaktrace import _pool, checksums
 
 
 def distinct(values: np.ndarray) -> np.ndarray:
@@ -34,6 +34,33 @@ def distinct(values: np.ndarray) -> np.ndarray:
     first = np.ones(ordered.size, dtype=bool)
     first[1:] = ordered[1:] != ordered[:-1]
     return ordered[first]
+
+
+R = TypeVar("R")
+
+
+def in_runs(
+    work: Callable[[pa.Array], R], values: pa.Array | pa.ChunkedArray, min_bytes: int
+) -> list[tuple[int, R]]:
+    """``work`` over runs of rows of a string column, one run per CPU (of about equal bytes),
+    in threads of their own (:func:`leaktrace._pool.threads`): (first row, result) of each run,
+    in order. For work that lets go of the GIL (compiled loops, Arrow, NumPy); a column under
+    ``min_bytes`` a thread is one run (below that a thread costs more than it saves).
+
+    >>> in_runs(len, pa.array(["ab", "c"]), 1 << 20)
+    [(0, 2)]
+    """
+    strings = as_strings(values)
+    offsets, _ = raw_buffers(strings)
+    size = int(offsets[-1] - offsets[0])
+    jobs = max(1, min(_pool.thread_jobs(), size // min_bytes))
+    if jobs == 1:
+        return [(0, work(strings))]
+    cuts = np.searchsorted(offsets, offsets[0] + size * np.arange(1, jobs) // jobs)
+    firsts = [0, *sorted(set(cuts.tolist()) - {0, len(strings)})]
+    ends = [*firsts[1:], len(strings)]
+    runs = (strings.slice(first, end - first) for first, end in zip(firsts, ends, strict=True))
+    return list(zip(firsts, _pool.threads().map(work, runs), strict=True))
 
 
 def as_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
