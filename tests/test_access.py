@@ -132,6 +132,29 @@ def test_a_synthetic_bank_loads_whole(bank, tmp_path, file_format):
         assert "name" not in columns  # staff names are never stored
 
 
+def test_a_log_in_many_chunks_names_the_customers_of_one_chunk(bank, tmp_path):
+    """Customers seen in an earlier chunk are named again from the load's references, not
+    tokenized anew: 500-row chunks store the same events as one chunk does."""
+    log = str(bank / "csv" / "access_log.csv")
+    stored = []
+    for chunk_rows in (500, access.CHUNK_ROWS):
+        with _register(tmp_path / str(chunk_rows)) as ws:
+            for name in ("staff", "portfolios", "applications"):
+                access.load(ws, str(bank / "csv" / f"{name}.csv"))
+            result = access.load(ws, log, chunk_rows=chunk_rows)
+            assert (result.loaded, result.rejected) == (_rows(Path(log)), 0)
+            # Tokens differ between workspaces (each has its own key): each is the register's.
+            unmatched = ws.db.sql(
+                """SELECT count(*) FROM access_events e ANTI JOIN customers c
+                ON c.ref_token = e.customer_token AND c.customer_id = e.customer_id"""
+            ).fetchall()[0][0]
+            assert unmatched == 0
+            stored.append(
+                ws.db.sql("SELECT event_key, customer_id FROM access_events ORDER BY 1").fetchall()
+            )
+    assert stored[0] == stored[1]
+
+
 def test_csv_and_parquet_give_the_same_events(bank, tmp_path):
     """The same log as CSV and as Parquet: same keys, so the second load is all duplicates."""
     with _register(tmp_path) as ws:

@@ -61,7 +61,6 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from leaktrace import customers, keys, scan, store, tables
@@ -399,8 +398,7 @@ _REFERENCES = pa.schema(
 
 class _References:
     """Customer references seen in this load (the source's values, in memory only) with their
-    token and register id; those of the current chunk are shown to DuckDB as the view
-    ``access_refs``."""
+    token and register id, shown to DuckDB as the view ``access_refs``."""
 
     def __init__(self, workspace: store.Workspace, customer_type: str | None) -> None:
         self.db = workspace.db
@@ -410,15 +408,11 @@ class _References:
         self.db.register("access_refs", self.parts[0])
 
     def add(self, source_sql: str, types: dict[str, str], trim: bool) -> None:
-        """Show the references of a chunk, tokenizing those not seen before."""
+        """Tokenize the references of a chunk not seen before, and show them with the others."""
         if self.customer_type is None:
             return
-        found = store.access_chunk_refs(
-            self.db, source_sql, types, trim, pa.concat_tables(self.parts)
-        )
-        seen = found.column("seen")
-        known = found.filter(seen).select(_REFERENCES.names).cast(_REFERENCES)
-        new = found.column("value").filter(pc.invert(seen)).combine_chunks()
+        seen = pa.concat_tables(self.parts)
+        new = store.access_chunk_refs(self.db, source_sql, types, trim, seen)
         if len(new):
             tokens = reference_tokens(self.key, self.customer_type, new)
             kind = customers.EXACT_KINDS.get(self.customer_type)
@@ -426,8 +420,8 @@ class _References:
             self.parts.append(
                 pa.table({"value": new, "token": tokens, "customer_id": ids}).cast(_REFERENCES)
             )
-            known = pa.concat_tables([known, self.parts[-1]])
-        self.db.register("access_refs", known)
+            seen = pa.concat_tables([seen, self.parts[-1]])
+        self.db.register("access_refs", seen)
 
     def close(self) -> None:
         self.db.unregister("access_refs")
