@@ -86,8 +86,8 @@ ALIASES = {"staff": "staff_id", "user": "staff_id", "customer_id": "customer", "
 REJECTS_SHOWN = 10  # rejected lines named in a result's message
 # Rows per transaction from Parquet: each chunk pays a scan of the load's references (all the
 # customers seen so far) and a few statements. At 10^8 events (10^7 customers) 25M-row chunks
-# took 56 s and 105 CPU s against 69 s and 126 CPU s for 4M, for ~0.8 GB more peak memory
-# (RESULTS.md); 4M had measured 18 % less CPU than 1M on 20M events.
+# took 56 s and 105 CPU s against 69 s and 126 CPU s for 4M, the whole process staying under
+# 3 GB (RESULTS.md); 4M had measured 18 % less CPU than 1M on 20M events.
 CHUNK_ROWS = 25_000_000
 BATCH_ROWS = 262_144
 SAMPLE_ROWS = 2_000
