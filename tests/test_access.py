@@ -134,10 +134,11 @@ def test_a_synthetic_bank_loads_whole(bank, tmp_path, file_format):
 
 def test_a_log_in_many_chunks_names_the_customers_of_one_chunk(bank, tmp_path):
     """Customers seen in an earlier chunk are named again from the load's references, not
-    tokenized anew: 500-row chunks store the same events as one chunk does."""
+    tokenized anew: chunks of 500 rows (smaller than the references seen: each joined with its
+    own) and of 2,000 (larger: joined with all) store the same events as one chunk does."""
     log = str(bank / "csv" / "access_log.csv")
     stored = []
-    for chunk_rows in (500, access.CHUNK_ROWS):
+    for chunk_rows in (access.CHUNK_ROWS, 500, 2_000):
         with _register(tmp_path / str(chunk_rows)) as ws:
             for name in ("staff", "portfolios", "applications"):
                 access.load(ws, str(bank / "csv" / f"{name}.csv"))
@@ -152,7 +153,7 @@ def test_a_log_in_many_chunks_names_the_customers_of_one_chunk(bank, tmp_path):
             stored.append(
                 ws.db.sql("SELECT event_key, customer_id FROM access_events ORDER BY 1").fetchall()
             )
-    assert stored[0] == stored[1]
+    assert stored[0] == stored[1] == stored[2]
 
 
 def test_csv_and_parquet_give_the_same_events(bank, tmp_path):

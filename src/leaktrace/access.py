@@ -61,6 +61,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from leaktrace import customers, keys, scan, store, tables
@@ -398,7 +399,14 @@ _REFERENCES = pa.schema(
 
 class _References:
     """Customer references seen in this load (the source's values, in memory only) with their
-    token and register id, shown to DuckDB as the view ``access_refs``."""
+    token and register id; DuckDB sees those a chunk's events are joined with as the view
+    ``access_refs``.
+
+    A chunk at least as large as the references seen so far (Parquet's, of millions of rows)
+    is joined with all of them, and only its new values come out of the engine; a smaller one
+    (a CSV's batches, against millions of customers seen) is joined with its own references,
+    which come out with their tokens: its join then builds on a few hundred thousand values,
+    not on every customer (0.03 against 0.3 s a 262,144-row batch at 10^7 references)."""
 
     def __init__(self, workspace: store.Workspace, customer_type: str | None) -> None:
         self.db = workspace.db
@@ -407,12 +415,20 @@ class _References:
         self.parts: list[pa.Table] = [_REFERENCES.empty_table()]
         self.db.register("access_refs", self.parts[0])
 
-    def add(self, source_sql: str, types: dict[str, str], trim: bool) -> None:
-        """Tokenize the references of a chunk not seen before, and show them with the others."""
+    def add(self, source_sql: str, types: dict[str, str], trim: bool, rows: int) -> None:
+        """Tokenize the references of a chunk of ``rows`` rows not seen before, and show the
+        chunk's (or all) references."""
         if self.customer_type is None:
             return
         seen = pa.concat_tables(self.parts)
-        new = store.access_chunk_refs(self.db, source_sql, types, trim, seen)
+        if rows >= seen.num_rows:
+            shown = seen
+            new = store.access_new_refs(self.db, source_sql, types, trim, seen)
+        else:
+            found = store.access_chunk_refs(self.db, source_sql, types, trim, seen)
+            is_seen = found.column("seen")
+            shown = found.filter(is_seen).select(_REFERENCES.names).cast(_REFERENCES)
+            new = found.column("value").filter(pc.invert(is_seen)).combine_chunks()
         if len(new):
             tokens = reference_tokens(self.key, self.customer_type, new)
             kind = customers.EXACT_KINDS.get(self.customer_type)
@@ -420,8 +436,8 @@ class _References:
             self.parts.append(
                 pa.table({"value": new, "token": tokens, "customer_id": ids}).cast(_REFERENCES)
             )
-            seen = pa.concat_tables([seen, self.parts[-1]])
-        self.db.register("access_refs", seen)
+            shown = pa.concat_tables([shown, self.parts[-1]])
+        self.db.register("access_refs", shown)
 
     def close(self) -> None:
         self.db.unregister("access_refs")
@@ -478,7 +494,9 @@ def load(
                         chunk.types,
                         trim=chunk.trim,
                         keyed_by_id="event_id" in plan.columns,
-                        references=partial(references.add, chunk.sql, chunk.types, chunk.trim),
+                        references=partial(
+                            references.add, chunk.sql, chunk.types, chunk.trim, chunk.rows
+                        ),
                     )
                     valid += done.valid
                     loaded += done.loaded

@@ -1491,25 +1491,52 @@ def _reason(*checks: tuple[str, str]) -> str:
     return "CASE " + " ".join(f"WHEN {c} THEN '{r}'" for c, r in checks) + " END"
 
 
+def _chunk_values(source_sql: str, types: dict[str, str], trim: bool) -> str:
+    """The distinct customer references of a chunk, as ``value``."""
+    return f"""SELECT DISTINCT {_text("customer", types.get("customer"), trim)} AS value
+        FROM ({source_sql}) WHERE value IS NOT NULL"""
+
+
 def access_chunk_refs(
     db: duckdb.DuckDBPyConnection,
     source_sql: str,
     types: dict[str, str],
     trim: bool,
-    seen: pa.Table,
+    references: pa.Table,
+) -> pa.Table:
+    """The distinct customer references of a chunk (the source's values, ``value``) with
+    their row of ``references`` (``value``, ``token``, ``customer_id``: all of a load's so
+    far) where it has one, and ``seen``: whether it has. One query: the chunk's distinct
+    values are not brought out to Arrow and shown to the engine again before the join. The
+    hash table is built on them (one chunk's) and ``references`` (millions) only probe it: a
+    chunk costs a scan of them, not a rebuild; and one join tells the new values too, without
+    a second hash set of the known ones."""
+    db.register("access_refs_all", references)
+    try:
+        return db.sql(
+            f"""SELECT v.value, r.token, r.customer_id, r.value IS NOT NULL AS seen
+            FROM ({_chunk_values(source_sql, types, trim)}) v
+            LEFT JOIN access_refs_all r ON r.value = v.value"""
+        ).to_arrow_table()
+    finally:
+        db.unregister("access_refs_all")
+
+
+def access_new_refs(
+    db: duckdb.DuckDBPyConnection,
+    source_sql: str,
+    types: dict[str, str],
+    trim: bool,
+    references: pa.Table,
 ) -> pa.Array:
-    """The distinct customer references of a chunk (the source's values) that ``seen`` (a
-    table with ``value``: all of a load's so far) lacks. The hash table is built on the
-    chunk's distinct values and ``seen`` (millions) only probes it: a chunk costs a scan of
-    them, not a rebuild; only the new values come out (after the first chunk of a large log,
-    few), not the chunk's known ones with their tokens."""
-    db.register("access_refs_all", seen)
+    """The distinct customer references of a chunk that ``references`` (with ``value``) lacks:
+    as :func:`access_chunk_refs`, but only the new values come out of the engine (after the
+    first chunk of a large log, few), not the chunk's known ones with their tokens."""
+    db.register("access_refs_all", references)
     try:
         return (
             db.sql(
-                f"""SELECT v.value
-                FROM (SELECT DISTINCT {_text("customer", types.get("customer"), trim)} AS value
-                      FROM ({source_sql}) WHERE value IS NOT NULL) v
+                f"""SELECT v.value FROM ({_chunk_values(source_sql, types, trim)}) v
                 ANTI JOIN access_refs_all r ON r.value = v.value"""
             )
             .to_arrow_table()
