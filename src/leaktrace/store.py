@@ -782,11 +782,14 @@ def ids_for_refs_array(db: duckdb.DuckDBPyConnection, refs: pa.Array) -> np.ndar
 
 def register_refs(db: duckdb.DuckDBPyConnection, *, at_most: int) -> pa.Table | None:
     """(ref_token, customer_id) of every customer of the register, or None when there are more
-    than ``at_most`` (tokens of :data:`keys.TOKEN_BYTES` bytes, as every current token is)."""
-    loaded = f"""SELECT ref_token, customer_id FROM customers
-        WHERE {LOADED} AND octet_length(ref_token) = {keys.TOKEN_BYTES}"""
-    ((count,),) = db.sql(f"SELECT count(*) FROM ({loaded})").fetchall()
-    return None if count > at_most else db.sql(loaded).to_arrow_table()
+    than ``at_most`` (tokens of :data:`keys.TOKEN_BYTES` bytes, as every current token is).
+    One read, of ``at_most`` + 1 rows at most."""
+    pairs = db.sql(
+        f"""SELECT ref_token, customer_id FROM customers
+        WHERE {LOADED} AND octet_length(ref_token) = {keys.TOKEN_BYTES}
+        LIMIT {int(at_most) + 1}"""
+    ).to_arrow_table()
+    return None if pairs.num_rows > at_most else pairs
 
 
 def match_tokens(db: duckdb.DuckDBPyConnection, probe: pa.Table) -> pa.Table:

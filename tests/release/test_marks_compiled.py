@@ -21,6 +21,11 @@ FIELDS = {"address": "address", "hukou": "address", "loan_balance": "amount",
 def numpy_head_index(values: pa.Array) -> np.ndarray:
     """The head each value starts with, as the NumPy code before the compiled loop found it."""
     heads = marks._heads()
+    texts = heads.texts.to_pylist()
+    hashes = marks._hash_texts(texts)
+    order = np.argsort(hashes)
+    sorted_hashes = hashes[order]
+    last_chars = np.array(sorted({marks._char_code(t[-1]) for t in texts}), dtype=np.int64)
     offsets, data, valid = marks._strings(values)
     n = len(values)
     starts, ends = offsets[:-1], offsets[1:]
@@ -36,7 +41,7 @@ def numpy_head_index(values: pa.Array) -> np.ndarray:
     cjk = inside[2::3] & (b0 >= 0xE0) & (b0 < 0xF0)
     run = np.logical_and.accumulate(cjk, axis=0)
     codes = (b0 << 16) | (matrix[1::3].astype(np.uint32) << 8) | matrix[2::3]
-    ending = run & np.isin(codes, heads.last_chars)
+    ending = run & np.isin(codes, last_chars)
     head = np.full(n, -1, dtype=np.int64)
     hashes = np.zeros(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -48,9 +53,9 @@ def numpy_head_index(values: pa.Array) -> np.ndarray:
             if not rows.size:
                 continue
             keys_ = hashes[rows]
-            found = np.minimum(np.searchsorted(heads.hashes, keys_), heads.hashes.size - 1)
-            hit = heads.hashes[found] == keys_
-            head[rows[hit]] = heads.head[found[hit]]
+            found = np.minimum(np.searchsorted(sorted_hashes, keys_), sorted_hashes.size - 1)
+            hit = sorted_hashes[found] == keys_
+            head[rows[hit]] = order[found[hit]]
     return head
 
 

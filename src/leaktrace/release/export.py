@@ -317,8 +317,8 @@ def _write_release(
     A batch is marked and masked in a thread (``marking``; the compiled loops, NumPy and Arrow
     release the GIL) while the batch before it gets its decoys, which need the register and
     the decoys made before them, so they stay in order in this thread; without ``marking``,
-    every batch is marked here. ``numbers`` numbers the rows by their customer numbers (made
-    here when not given and the rows have them).
+    every batch is marked here. ``numbers`` numbers the rows by their customer numbers (None
+    for a sample, whose rows are numbered already).
     """
     ring = workspace.keyring
     all_owners, chosen = sampled
@@ -328,16 +328,13 @@ def _write_release(
     fields: dict[str, str] = {}
     offset = 0
     pending: tuple[int, Future[pa.Table], pa.Array] | None = None
+    mixer = _Mixer(workspace, release_id, policy, numbers)
     with (
-        contextlib.ExitStack() as held,  # the register's reads in threads: waited for last
+        contextlib.closing(mixer.taken_tokens),  # the register's reads in threads: waited for
         batches,
         contextlib.closing(stream),
         writers.Background(sink) as out,
     ):
-        if id_column is not None and numbers is None:
-            numbers = held.enter_context(HeldNumbers(workspace.db))
-        mixer = _Mixer(workspace, release_id, policy, numbers)
-        held.callback(mixer.taken_tokens.close)
         for index, (batch, refs) in enumerate(stream):
             table = pa.Table.from_batches([batch])
             numbered = None if refs is None or numbers is None else numbers.ids(refs)

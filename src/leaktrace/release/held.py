@@ -109,13 +109,12 @@ HELD_AT_MOST = 4_000_000  # tokens of one kind kept in memory (16 bytes each, ~6
 def _read_kind(
     db: duckdb.DuckDBPyConnection, kind: int, with_customers: bool = True
 ) -> _Sorted | None:
-    """The tokens of one kind, sorted; None when there are more than :data:`HELD_AT_MOST`.
-    Without ``with_customers``, kind 0 leaves out the customers' own number tokens."""
+    """The tokens of one kind, sorted; None when there are more than :data:`HELD_AT_MOST`
+    (one read, of that many + 1 at most). Without ``with_customers``, kind 0 leaves out the
+    customers' own number tokens."""
     params = {"kind": kind, "n": keys.TOKEN_BYTES, "customers": with_customers}
-    ((count,),) = db.sql(f"SELECT count(*) FROM ({_KIND_TOKENS})", params=params).fetchall()
-    if count > HELD_AT_MOST:
-        return None
-    return _Sorted(db.sql(_KIND_TOKENS, params=params).to_arrow_table().column(0).combine_chunks())
+    read = db.sql(f"{_KIND_TOKENS} LIMIT {HELD_AT_MOST + 1}", params=params).to_arrow_table()
+    return None if read.num_rows > HELD_AT_MOST else _Sorted(read.column(0).combine_chunks())
 
 
 def _read_in_thread(

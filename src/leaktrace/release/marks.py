@@ -569,8 +569,6 @@ _ROOM = "室"
 class _Heads:
     """Leading division chains (province? city? county) in every form, hashed for lookup."""
 
-    hashes: np.ndarray  # sorted hashes of head strings
-    head: np.ndarray  # index into ``texts`` for each sorted hash
     texts: pa.Array  # head strings
     chars: np.ndarray  # length in characters of each head
     has_p: np.ndarray  # province slot exists (per head)
@@ -578,7 +576,6 @@ class _Heads:
     form_p: np.ndarray  # 0 full, 1 short
     form_c: np.ndarray
     variant: np.ndarray  # (heads, 2, 2): the head with province form i and city form j
-    last_chars: np.ndarray  # char codes that end a head
     max_chars: int
     # What the compiled search asks (:func:`leaktrace.release._mark_loops.head_index`): which
     # characters may end a head, by 12 bits of their code, and the hashes in an open-addressed
@@ -710,12 +707,10 @@ def _heads() -> _Heads:
         if not hc:
             variant[i, :, 1] = variant[i, :, 0]
     hashes = _hash_texts(texts)
-    order = np.argsort(hashes)
     if np.unique(hashes).size != hashes.size:  # pragma: no cover - 64-bit collision
         raise RuntimeError("head hash collision")
-    last = np.array(sorted({_char_code(t[-1]) for t in texts}), dtype=np.int64)
     ending = np.zeros(4096, dtype=np.bool_)
-    ending[[_mark_loops.char_bits(int(code)) for code in last]] = True
+    ending[[_mark_loops.char_bits(_char_code(t[-1])) for t in texts]] = True
     bits = max(4, (4 * len(texts) - 1).bit_length())
     slot_hashes = np.zeros(1 << bits, dtype=np.uint64)
     slot_heads = np.full(1 << bits, -1, dtype=np.int64)
@@ -725,8 +720,6 @@ def _heads() -> _Heads:
             slot = (slot + 1) & ((1 << bits) - 1)
         slot_hashes[slot], slot_heads[slot] = value, head
     return _Heads(
-        hashes=hashes[order],
-        head=order,
         texts=pa.array(texts),
         chars=np.array([len(t) for t in texts]),
         has_p=has_p,
@@ -734,7 +727,6 @@ def _heads() -> _Heads:
         form_p=form_p,
         form_c=form_c,
         variant=variant,
-        last_chars=last,
         max_chars=min(_MAX_HEAD, max(len(t) for t in texts)),
         ending=ending,
         slot_hashes=slot_hashes,
