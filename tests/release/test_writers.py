@@ -1,8 +1,9 @@
-"""A release file's SHA-256, taken as it is written (large pieces hashed in a thread of their
-own, small ones inline), is the SHA-256 of the bytes on disk, for every format."""
+"""A release file's SHA-256, taken as it is written, is the SHA-256 of the bytes on disk, for
+every format; CSV keeps the source's encoding (UTF-8 with a byte-order mark by default)."""
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 
 import numpy as np
@@ -26,8 +27,8 @@ def _table(rows: int, start: int = 0) -> pa.Table:
 @pytest.mark.parametrize(
     ("suffix", "encoding", "rows"),
     [
-        (".csv", None, 150_000),  # 65,536-row slices of ~3 MB: hashed apart from the writes
-        (".csv", "gb18030", 150_000),
+        (".csv", None, 150_000),  # formatted and hashed a few thousand rows at a time
+        (".csv", "gb18030", 150_000),  # transcoded from those pieces
         (".tsv", "utf-8", 5),
         (".jsonl", None, 3_000),  # a piece per record: hashed inline
         (".json", None, 3_000),
@@ -44,4 +45,8 @@ def test_the_hash_is_the_written_bytes(tmp_path, suffix, encoding, rows) -> None
     assert out.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert out.sha256 == writers.sha256(path)
     if suffix == ".csv":
-        assert path.read_bytes().decode(encoding or "utf-8-sig").count("\n") == rows + rows // 2 + 1
+        written = path.read_bytes()
+        assert written.startswith(codecs.BOM_UTF8) == (encoding is None)
+        text = written.decode(encoding or "utf-8-sig")
+        assert text.count("\n") == rows + rows // 2 + 1
+        assert "北京市朝阳区建国路996号" in text
