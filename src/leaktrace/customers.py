@@ -585,11 +585,18 @@ def numbers_agree(
     table: pa.Table,
     mapping: ColumnMap,
     numbered: np.ndarray | None = None,
+    *,
+    held_owners: Callable[[int, pa.Array], np.ndarray | None] | None = None,
 ) -> bool:
     """Whether the customers that ``table``'s customer-number column names (``numbered``: their
     register ids, -1 for none) are the ones the rows' identifiers name, on a sample of the rows
     both resolve (99% of them; a column no identifier can check is trusted only when there are
-    no identifier columns at all)."""
+    no identifier columns at all).
+
+    ``held_owners(kind code, tokens)``, where the caller holds the register's tokens of a kind
+    in memory, names each row's customer by its first exact identifier alone (the register id
+    of each token, -1 for none; None for a kind it does not hold) instead of a join over the
+    whole register."""
     if mapping.id_column is None:
         return False
     if numbered is None:
@@ -604,9 +611,33 @@ def numbers_agree(
         return True
     sample = known[:: max(1, known.size // AGREEMENT_SAMPLE)][:AGREEMENT_SAMPLE]
     batch = table.select(identifiers.columns()).take(pa.array(sample))
-    by_identifiers = _owners_by_identifiers(workspace, batch, identifiers)
+    by_identifiers = None
+    if held_owners is not None:
+        by_identifiers = _owners_by_held(workspace, batch, identifiers, held_owners)
+    if by_identifiers is None:
+        by_identifiers = _owners_by_identifiers(workspace, batch, identifiers)
     both = by_identifiers >= 0
     return bool(both.any()) and np.mean(by_identifiers[both] == numbered[sample][both]) >= 0.99
+
+
+def _owners_by_held(
+    workspace: store.Workspace,
+    batch: pa.Table,
+    identifiers: ColumnMap,
+    held_owners: Callable[[int, pa.Array], np.ndarray | None],
+) -> np.ndarray | None:
+    """Each row's customer by its first exact identifier (in :data:`EXACT_KINDS` order) that
+    ``held_owners`` answers for; None when it answers for none."""
+    by_kind = {kind: column for column, kind in reversed(identifiers.identifiers.items())}
+    key = workspace.keyring.key("match")
+    for kind, code in EXACT_KINDS.items():
+        if kind not in by_kind:
+            continue
+        tokens = keys.tokens(key, kind, normalize_column(kind, batch.column(by_kind[kind])))
+        owners = held_owners(code, tokens)
+        if owners is not None:
+            return owners
+    return None
 
 
 def record_tokens(owners: pa.Array) -> pa.Array:

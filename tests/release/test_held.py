@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from unittest.mock import patch
 
 import numpy as np
@@ -15,14 +17,22 @@ from leaktrace.release import held as held_module
 from leaktrace.release.held import HeldNumbers, HeldTokens, _Sorted
 
 
-def test_held_tokens_answer_as_the_register_join(tmp_path) -> None:
-    people = synth.customers(400, seed=41)
+@contextlib.contextmanager
+def _released(tmp_path, seed: int) -> Iterator[tuple[pa.Table, store.Workspace]]:
+    """400 synthetic customers, registered and released once (so that decoys' tokens are held
+    too), and their workspace."""
+    people = synth.customers(400, seed=seed)
     source = tmp_path / "c.csv"
     pacsv.write_csv(people, source)
     with store.init_workspace(tmp_path / "ws") as ws:
         customers.load(ws, str(source))
         made = exporter.export(ws, str(source), tmp_path / "o.csv", recipient="r", purpose="p")
-        assert made.decoys  # decoy tokens of an earlier release are held too
+        assert made.decoys
+        yield people, ws
+
+
+def test_held_tokens_answer_as_the_register_join(tmp_path) -> None:
+    with _released(tmp_path, seed=41) as (people, ws):
         key = ws.keyring.key("match")
         decoy = ws.db.sql("SELECT token FROM decoy_tokens").to_arrow_table().column(0)
         probe = pa.concat_arrays(
@@ -116,3 +126,41 @@ def test_the_workspace_closes_while_a_read_ahead_is_unasked(tmp_path, monkeypatc
         assert made.customers == 50
     with store.open_workspace(tmp_path / "ws") as ws:  # closed, and whole
         assert store.releases(ws.db)[-1]["status"] == "complete"
+
+
+def test_held_id_numbers_name_their_customers_as_the_join_does(tmp_path) -> None:
+    """The owners of held tokens (a customer's register id; -1 for a decoy's token, an unknown
+    one or null), and the check of a customer-number column made with them: the same verdicts
+    as the join over the whole register, for numbers that agree and for a pasted-wrong column."""
+    with _released(tmp_path, seed=45) as (people, ws):
+        key = ws.keyring.key("match")
+        resident = customers.EXACT_KINDS["resident_id"]
+        decoy = ws.db.sql(
+            "SELECT token FROM decoy_tokens WHERE kind = ?", params=[resident]
+        ).to_arrow_table()
+        probe = pa.concat_arrays(
+            [
+                keys.tokens(key, "resident_id", people["id_number"].combine_chunks()),
+                decoy.column(0).combine_chunks().cast(pa.binary(16)),
+                keys.tokens(key, "resident_id", pa.array(["110105199001010000", None])),
+            ]
+        )
+        ids = HeldNumbers(ws.db).ids(customers.customer_refs(key, people["customer_id"]))
+        expected = np.concatenate([ids, np.full(len(probe) - 400, -1)])
+        assert (ids >= 0).all() and decoy.num_rows
+        held = HeldTokens(ws.db)
+        assert held.owners(probe, resident).tolist() == expected.tolist()
+        with patch.object(held_module, "HELD_AT_MOST", 100):
+            assert HeldTokens(ws.db).owners(probe, resident) is None
+
+        mapping = customers.propose_mapping(pa.Table.from_batches(people.to_batches()))
+        first = people["customer_id"][0].as_py()
+        pasted = people.set_column(0, "customer_id", pa.array([first] * 400))
+        for table, agree in ((people, True), (pasted, False)):
+            refs = customers.customer_refs(key, table["customer_id"])
+            numbered = HeldNumbers(ws.db).ids(refs)
+            by_join = customers.numbers_agree(ws, table, mapping, numbered)
+            by_held = customers.numbers_agree(
+                ws, table, mapping, numbered, held_owners=lambda k, t: held.owners(t, k)
+            )
+            assert by_join == by_held == agree

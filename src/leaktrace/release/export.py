@@ -27,7 +27,7 @@ import datetime
 import functools
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +122,10 @@ def export(
         if sample is None:
             ahead = stack.enter_context(pipeline.ReadAhead(opened.batches(BATCH_ROWS)))
             numbers = stack.enter_context(HeldNumbers(workspace.db))
+        # Read now, in a thread: decoys always ask about ID numbers, and the check of a
+        # customer-number column names the rows' customers by theirs.
+        held = stack.enter_context(contextlib.closing(HeldTokens(workspace.db, numbers)))
+        held.read_ahead([customers.EXACT_KINDS["resident_id"]])
         marking = None
         if MARK_AHEAD:
             marking = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="marks"))
@@ -165,6 +169,7 @@ def export(
                 (owners, chosen),
                 detected,
                 writer.open(partial, encoding=opened.encoding),
+                held,
                 ahead,
                 numbers,
                 marking,
@@ -306,6 +311,7 @@ def _write_release(
     sampled: tuple[np.ndarray | None, pa.Array | None],
     detected: dict[str, str | None],
     sink: writers.Sink,
+    held: HeldTokens,
     ahead: pipeline.ReadAhead | None = None,
     numbers: HeldNumbers | None = None,
     marking: ThreadPoolExecutor | None = None,
@@ -317,8 +323,9 @@ def _write_release(
     A batch is marked and masked in a thread (``marking``; the compiled loops, NumPy and Arrow
     release the GIL) while the batch before it gets its decoys, which need the register and
     the decoys made before them, so they stay in order in this thread; without ``marking``,
-    every batch is marked here. ``numbers`` numbers the rows by their customer numbers (None
-    for a sample, whose rows are numbered already).
+    every batch is marked here. ``held`` answers the register's questions in memory (the
+    caller closes it). ``numbers`` numbers the rows by their customer numbers (None for a
+    sample, whose rows are numbered already).
     """
     ring = workspace.keyring
     all_owners, chosen = sampled
@@ -328,9 +335,8 @@ def _write_release(
     fields: dict[str, str] = {}
     offset = 0
     pending: tuple[int, Future[pa.Table], pa.Array] | None = None
-    mixer = _Mixer(workspace, release_id, policy, numbers)
+    mixer = _Mixer(workspace, release_id, policy, held)
     with (
-        contextlib.closing(mixer.taken_tokens),  # the register's reads in threads: waited for
         batches,
         contextlib.closing(stream),
         writers.Background(sink) as out,
@@ -339,7 +345,9 @@ def _write_release(
             table = pa.Table.from_batches([batch])
             numbered = None if refs is None or numbers is None else numbers.ids(refs)
             if index == 0:
-                if not customers.numbers_agree(workspace, table, mapping, numbered):
+                if not customers.numbers_agree(
+                    workspace, table, mapping, numbered, held_owners=_owners_of(held)
+                ):
                     mapping.id_column = None
                 fields = _mark_fields(table, policy, detected)
                 mixer.start(table, detected)
@@ -360,6 +368,16 @@ def _write_release(
         if pending is not None:
             mixer.write(out, *pending)
     return mixer.written(fields, sink.sha256)
+
+
+def _owners_of(held: HeldTokens) -> Callable[[int, pa.Array], np.ndarray | None]:
+    """``held``'s owners of the tokens of a kind it reads (None for a kind it does not read or
+    cannot hold), for :func:`customers.numbers_agree`."""
+
+    def owners(kind: int, tokens: pa.Array) -> np.ndarray | None:
+        return held.owners(tokens, kind) if held.reading(kind) else None
+
+    return owners
 
 
 def _done(table: pa.Table) -> Future[pa.Table]:
@@ -394,15 +412,14 @@ class _Mixer:
         workspace: store.Workspace,
         release_id: str,
         policy: Policy,
-        numbers: HeldNumbers | None = None,
+        held: HeldTokens,
     ) -> None:
         self.workspace = workspace
         self.release_id = release_id
         self.policy = policy
         self.key = workspace.keyring.key("decoy")
         self.given: dict[str, set[str]] = {}  # decoy identifiers of earlier batches
-        self.taken_tokens = HeldTokens(workspace.db, numbers)  # closed by the caller
-        self.taken = RegisterCheck(workspace, self.given, self.taken_tokens)
+        self.taken = RegisterCheck(workspace, self.given, held)
         self.roles: dict[str, str] = {}
         self.codes: dict[str, decoy_rows.CodeRange] = {}
         self.members: list[pa.Array] = [pa.array([], pa.int64())]

@@ -28,11 +28,13 @@ from leaktrace import customers, keys, store
 
 # $customers: whether the customers' own number tokens are read with kind 0 (not when they are
 # held already, by a HeldNumbers).
+# The owner is the customer's register id; -1 for the token of a decoy or canary.
 _KIND_TOKENS = f"""
-    SELECT token FROM tokens WHERE {store.LOADED} AND kind = $kind AND octet_length(token) = $n
-    UNION ALL SELECT ref_token FROM customers WHERE {store.LOADED} AND $kind = 0 AND $customers
-        AND octet_length(ref_token) = $n
-    UNION ALL SELECT token FROM decoy_tokens WHERE kind = $kind AND octet_length(token) = $n"""
+    SELECT token, customer_id AS owner FROM tokens
+        WHERE {store.LOADED} AND kind = $kind AND octet_length(token) = $n
+    UNION ALL SELECT ref_token, customer_id FROM customers WHERE {store.LOADED} AND $kind = 0
+        AND $customers AND octet_length(ref_token) = $n
+    UNION ALL SELECT token, -1 FROM decoy_tokens WHERE kind = $kind AND octet_length(token) = $n"""
 
 
 def _words(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -109,12 +111,15 @@ HELD_AT_MOST = 4_000_000  # tokens of one kind kept in memory (16 bytes each, ~6
 def _read_kind(
     db: duckdb.DuckDBPyConnection, kind: int, with_customers: bool = True
 ) -> _Sorted | None:
-    """The tokens of one kind, sorted; None when there are more than :data:`HELD_AT_MOST`
-    (one read, of that many + 1 at most). Without ``with_customers``, kind 0 leaves out the
-    customers' own number tokens."""
+    """The tokens of one kind, sorted, with their owners; None when there are more than
+    :data:`HELD_AT_MOST` (one read, of that many + 1 at most). Without ``with_customers``,
+    kind 0 leaves out the customers' own number tokens."""
     params = {"kind": kind, "n": keys.TOKEN_BYTES, "customers": with_customers}
     read = db.sql(f"{_KIND_TOKENS} LIMIT {HELD_AT_MOST + 1}", params=params).to_arrow_table()
-    return None if read.num_rows > HELD_AT_MOST else _Sorted(read.column(0).combine_chunks())
+    if read.num_rows > HELD_AT_MOST:
+        return None
+    owners = read.column("owner").to_numpy().astype(np.int64, copy=False)
+    return _Sorted(read.column("token").combine_chunks(), owners)
 
 
 def _read_in_thread(
@@ -158,6 +163,10 @@ class HeldTokens:
         self._readers.append(reader)
         self._ahead.update(zip(kinds, futures, strict=True))
 
+    def reading(self, kind: int) -> bool:
+        """Whether ``kind`` is read already or being read."""
+        return kind in self._kinds or kind in self._ahead
+
     def close(self) -> None:
         """Wait for reads still running (their cursors closed), whether asked or not."""
         for reader in self._readers:
@@ -190,6 +199,12 @@ class HeldTokens:
         if joined:
             found |= np.array(store.tokens_exist(self.db, tokens, joined), dtype=bool)
         return found.tolist()
+
+    def owners(self, tokens: pa.Array, kind: int) -> np.ndarray | None:
+        """The register id of the customer each token of ``kind`` is (-1: none, a decoy's or
+        null); None for a kind too large to hold (ask the register by join instead)."""
+        held = self._kind(kind)
+        return None if held is None else held.find(tokens)
 
 
 class HeldNumbers:
