@@ -46,7 +46,10 @@ from leaktrace.release import pipeline, subset, writers
 from leaktrace.release.held import HeldNumbers, HeldTokens
 from leaktrace.release.policy import Policy, policy_for
 
-BATCH_ROWS = 125_000  # rows marked, mixed with decoys and written at a time (memory)
+BATCH_ROWS = 62_500  # rows marked, mixed with decoys and written at a time (memory)
+# Batches read ahead: the reader fills them while this thread types the columns (a 10^6-row
+# export read 1 batch of 125,000 rows ahead in 4.7 s, 4 of 62,500 in 4.5 s, 80 MB less peak).
+READ_AHEAD = 4
 MARK_AHEAD = True  # False: every batch marked in the exporting thread (the tests' serial oracle)
 
 
@@ -120,7 +123,9 @@ def export(
         # Without a sample to choose first, reading starts now, while the columns are typed.
         ahead = numbers = None
         if sample is None:
-            ahead = stack.enter_context(pipeline.ReadAhead(opened.batches(BATCH_ROWS)))
+            ahead = stack.enter_context(
+                pipeline.ReadAhead(opened.batches(BATCH_ROWS), depth=READ_AHEAD)
+            )
             numbers = stack.enter_context(HeldNumbers(workspace.db))
         # Read now, in a thread: decoys always ask about ID numbers, and the check of a
         # customer-number column names the rows' customers by theirs.
