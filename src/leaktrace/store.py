@@ -734,6 +734,18 @@ def transaction(db: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 @contextmanager
+def _shown(db: duckdb.DuckDBPyConnection, **relations: Any) -> Iterator[None]:
+    """Arrow tables (or arrays) shown to the engine as views of these names for the block."""
+    for name, relation in relations.items():
+        db.register(name, relation)
+    try:
+        yield
+    finally:
+        for name in relations:
+            db.unregister(name)
+
+
+@contextmanager
 def _memory_errors(undo: Callable[[], None] | None = None) -> Iterator[None]:
     """DuckDB running out of memory, as a one-line error (after ``undo``)."""
     try:
@@ -750,15 +762,12 @@ def _memory_errors(undo: Callable[[], None] | None = None) -> Iterator[None]:
 def ids_for_refs(db: duckdb.DuckDBPyConnection, refs: pa.Array) -> list[int | None]:
     """The register id of each customer-number token, in order (None where unknown)."""
     probe = pa.table({"position": pa.array(range(len(refs)), pa.int64()), "ref": refs})
-    db.register("probe_refs", probe)
-    try:
+    with _shown(db, probe_refs=probe):
         found = db.sql(
             f"""SELECT c.customer_id FROM probe_refs p
             LEFT JOIN (SELECT * FROM customers WHERE {LOADED}) c ON c.ref_token = p.ref
             ORDER BY p.position"""
         ).fetchall()
-    finally:
-        db.unregister("probe_refs")
     return [row[0] for row in found]
 
 
@@ -766,15 +775,12 @@ def ids_for_refs_array(db: duckdb.DuckDBPyConnection, refs: pa.Array) -> np.ndar
     """:func:`ids_for_refs` as an int64 array, -1 where unknown: for an export's batches, where
     a Python list per row would cost more than the join."""
     probe = pa.table({"position": pa.array(np.arange(len(refs), dtype=np.int64)), "ref": refs})
-    db.register("probe_refs", probe)
-    try:
+    with _shown(db, probe_refs=probe):
         found = db.sql(
             f"""SELECT p.position, c.customer_id FROM probe_refs p
             JOIN (SELECT ref_token, customer_id FROM customers WHERE {LOADED}) c
             ON c.ref_token = p.ref"""
         ).to_arrow_table()
-    finally:
-        db.unregister("probe_refs")
     ids = np.full(len(refs), -1, dtype=np.int64)
     ids[found.column("position").to_numpy()] = found.column("customer_id").to_numpy()
     return ids
@@ -801,8 +807,7 @@ def match_tokens(db: duckdb.DuckDBPyConnection, probe: pa.Table) -> pa.Table:
     customer that fits all its exact identifiers. Rows where no single customer fits are
     *ambiguous*, with the number of candidates. Rows without any hit are not returned.
     """
-    db.register("probe", probe)
-    try:
+    with _shown(db, probe=probe):
         return db.sql(
             f"""
             WITH hits AS (
@@ -847,8 +852,6 @@ def match_tokens(db: duckdb.DuckDBPyConnection, probe: pa.Table) -> pa.Table:
             FROM judged ORDER BY row_no
             """
         ).to_arrow_table()
-    finally:
-        db.unregister("probe")
 
 
 def _sql_text(text: str) -> str:
@@ -988,9 +991,7 @@ def add_release_members(
 ) -> None:
     """The customers of a release, and the tokens of its decoys (``decoy``, ``kind``, ``token``)."""
     members = pa.table({"customer_id": customer_ids})
-    db.register("release_members", members)
-    db.register("release_decoys", decoys)
-    try:
+    with _shown(db, release_members=members, release_decoys=decoys):
         db.execute(
             "INSERT INTO release_customers SELECT DISTINCT ?, customer_id FROM release_members",
             [release_id],
@@ -999,25 +1000,19 @@ def add_release_members(
             "INSERT INTO decoy_tokens SELECT ?, decoy, kind, token FROM release_decoys",
             [release_id],
         )
-    finally:
-        db.unregister("release_members")
-        db.unregister("release_decoys")
 
 
 def times_released(db: duckdb.DuckDBPyConnection, customer_ids: Sequence[int]) -> list[int]:
     """How many complete releases held each customer, in order."""
     probe = pa.table({"position": pa.array(range(len(customer_ids)), pa.int64()),
                       "customer_id": pa.array(customer_ids, pa.int64())})  # fmt: skip
-    db.register("probe_released", probe)
-    try:
+    with _shown(db, probe_released=probe):
         rows = db.execute(
             """SELECT count(r.release_id) FROM probe_released p
             LEFT JOIN release_customers m ON m.customer_id = p.customer_id
             LEFT JOIN releases r ON r.release_id = m.release_id AND r.status = 'complete'
             GROUP BY p.position ORDER BY p.position"""
         ).fetchall()
-    finally:
-        db.unregister("probe_released")
     return [row[0] for row in rows]
 
 
@@ -1031,14 +1026,11 @@ def segment_members(db: duckdb.DuckDBPyConnection, conditions: dict[str, str]) -
 
 def decoy_hits(db: duckdb.DuckDBPyConnection, tokens: pa.Array | pa.ChunkedArray) -> dict[str, int]:
     """Per release, how many of its decoys any of ``tokens`` (exact identifier tokens) names."""
-    db.register("probe_decoys", pa.table({"token": tokens}))
-    try:
+    with _shown(db, probe_decoys=pa.table({"token": tokens})):
         rows = db.execute(
             """SELECT d.release_id, count(DISTINCT d.decoy) FROM probe_decoys p
             JOIN decoy_tokens d ON d.token = p.token GROUP BY d.release_id"""
         ).fetchall()
-    finally:
-        db.unregister("probe_decoys")
     return dict(rows)
 
 
@@ -1053,15 +1045,12 @@ def release_member_rows(db: duckdb.DuckDBPyConnection, owners: pa.Array) -> pa.T
     release's members among a leak's customers in one pass over ``release_customers``."""
     ids = owners.combine_chunks() if isinstance(owners, pa.ChunkedArray) else owners
     probe = pa.table({"row": pa.array(np.arange(len(ids), dtype=np.int64)), "customer_id": ids})
-    db.register("probe_owners", probe.filter(pc.is_valid(probe.column("customer_id"))))
-    try:
+    with _shown(db, probe_owners=probe.filter(pc.is_valid(probe.column("customer_id")))):
         return db.sql(
             """SELECT m.release_id, list(p.row ORDER BY p.row) AS rows FROM probe_owners p
             JOIN release_customers m ON m.customer_id = p.customer_id
             GROUP BY m.release_id ORDER BY m.release_id"""
         ).to_arrow_table()
-    finally:
-        db.unregister("probe_owners")
 
 
 def tokens_exist(
@@ -1073,8 +1062,7 @@ def tokens_exist(
     probe = pa.table({"position": pa.array(range(len(tokens)), pa.int64()), "token": tokens})
     of_kind = "" if kinds is None else "AND kind IN (SELECT unnest($kinds))"
     refs = kinds is None or 0 in kinds
-    db.register("probe_tokens", probe)
-    try:
+    with _shown(db, probe_tokens=probe):
         found = db.execute(
             f"""SELECT p.position FROM probe_tokens p SEMI JOIN (
                 SELECT token FROM tokens WHERE {LOADED} {of_kind}
@@ -1083,8 +1071,6 @@ def tokens_exist(
                 ) t ON t.token = p.token""",
             {"refs": refs} | ({} if kinds is None else {"kinds": [int(k) for k in kinds]}),
         ).fetchall()
-    finally:
-        db.unregister("probe_tokens")
     held = [False] * len(tokens)
     for (position,) in found:
         held[position] = True
@@ -1200,8 +1186,7 @@ def leak_windows(
     hits first. Reads the events of the leaked customers and the touch summary
     (:func:`touch_summary`, made current first)."""
     prefix = touch_summary(db, branch)
-    db.register("probe_leaked", pa.table({"customer_id": pc.unique(customer_ids)}))
-    try:
+    with _shown(db, probe_leaked=pa.table({"customer_id": pc.unique(customer_ids)})):
         rows = db.execute(
             f"""WITH leaked AS (
                 SELECT {_branch_group(branch)} AS g, count(*) AS m_g FROM customers
@@ -1227,8 +1212,6 @@ def leak_windows(
             FROM hits h JOIN touched t USING (staff_key) LEFT JOIN shares s USING (staff_key)
             ORDER BY h.hits DESC, h.staff_id"""
         ).fetchall()
-    finally:
-        db.unregister("probe_leaked")
     names = ("staff_id", "hits", "first", "last", "touched", "share")
     return [dict(zip(names, (*row[:4], int(row[4]), row[5]), strict=True)) for row in rows]
 
@@ -1238,8 +1221,7 @@ def access_days(
 ) -> list[tuple[datetime.date, int, int]]:
     """(day, events on leaked customers, other events) of one user, day by day: the timeline
     of a harvest against the user's normal work."""
-    db.register("probe_leaked", pa.table({"customer_id": pc.unique(customer_ids)}))
-    try:
+    with _shown(db, probe_leaked=pa.table({"customer_id": pc.unique(customer_ids)})):
         return db.execute(
             """SELECT CAST(e.time AS DATE) AS day,
                       count(*) FILTER (WHERE p.customer_id IS NOT NULL),
@@ -1249,8 +1231,6 @@ def access_days(
             GROUP BY day ORDER BY day""",
             [staff_id],
         ).fetchall()
-    finally:
-        db.unregister("probe_leaked")
 
 
 # -- access logs -------------------------------------------------------------------------------
@@ -1514,15 +1494,12 @@ def access_chunk_refs(
     hash table is built on them (one chunk's) and ``references`` (millions) only probe it: a
     chunk costs a scan of them, not a rebuild; and one join tells the new values too, without
     a second hash set of the known ones."""
-    db.register("access_refs_all", references)
-    try:
+    with _shown(db, access_refs_all=references):
         return db.sql(
             f"""SELECT v.value, r.token, r.customer_id, r.value IS NOT NULL AS seen
             FROM ({_chunk_values(source_sql, types, trim)}) v
             LEFT JOIN access_refs_all r ON r.value = v.value"""
         ).to_arrow_table()
-    finally:
-        db.unregister("access_refs_all")
 
 
 def access_new_refs(
@@ -1535,8 +1512,7 @@ def access_new_refs(
     """The distinct customer references of a chunk that ``references`` (with ``value``) lacks:
     as :func:`access_chunk_refs`, but only the new values come out of the engine (after the
     first chunk of a large log, few), not the chunk's known ones with their tokens."""
-    db.register("access_refs_all", references)
-    try:
+    with _shown(db, access_refs_all=references):
         return (
             db.sql(
                 f"""SELECT v.value FROM ({_chunk_values(source_sql, types, trim)}) v
@@ -1546,8 +1522,6 @@ def access_new_refs(
             .column(0)
             .combine_chunks()
         )
-    finally:
-        db.unregister("access_refs_all")
 
 
 def register_ids_of_tokens(
@@ -1570,14 +1544,11 @@ def register_ids_of_tokens(
     # whether it is there took ~60 ms a chunk at 10^7 customers).
     db.execute(f"CREATE TEMP TABLE IF NOT EXISTS access_register AS {known}")
     probe = pa.table({"position": pa.array(range(len(tokens)), pa.int64()), "token": tokens})
-    db.register("probe_access_tokens", probe)
-    try:
+    with _shown(db, probe_access_tokens=probe):
         found = db.sql(
             """SELECT p.position, k.customer_id FROM probe_access_tokens p
             LEFT JOIN access_register k ON k.token = p.token"""
         ).to_arrow_table()
-    finally:
-        db.unregister("probe_access_tokens")
     # Put back in order by the positions (a scatter) rather than by ORDER BY (a sort).
     order = np.empty(len(tokens), np.int64)
     order[found.column("position").to_numpy()] = np.arange(len(tokens), dtype=np.int64)
@@ -1728,14 +1699,11 @@ class AccessLoad:
                 "reason": pa.array([reason for _, reason in lines], pa.string()),
             }
         )
-        db.register("access_bad_lines", rejects)
-        try:
+        with _shown(db, access_bad_lines=rejects):
             db.execute(
                 "INSERT INTO access_rejects SELECT ?, line, reason FROM access_bad_lines",
                 [self.load_id],
             )
-        finally:
-            db.unregister("access_bad_lines")
 
     def _stage_sql(
         self,
@@ -2528,8 +2496,7 @@ def save_alerts(
             },
         }
     )
-    db.register("found_alerts", found)
-    try:
+    with _shown(db, found_alerts=found):
         db.execute(
             """UPDATE alerts SET score = f.score, severity = f.severity,
                 reasons = f.reasons, features = f.features, updated = ?
@@ -2556,8 +2523,6 @@ def save_alerts(
             ANTI JOIN alerts a ON a.staff_id = f.staff_id AND a.day = f.day""",
             [now],
         ).fetchall()
-    finally:
-        db.unregister("found_alerts")
 
 
 def alert_rows(
