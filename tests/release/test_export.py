@@ -393,3 +393,36 @@ def test_customer_numbers_the_identifiers_contradict_are_not_trusted(tmp_path):
         wrong = exporter.export(ws, str(listing), tmp_path / "o.csv", recipient="r", purpose="p")
         right = exporter.export(ws, str(source), tmp_path / "p.csv", recipient="r", purpose="p")
     assert wrong.customers == right.customers == 400
+
+
+def test_a_decoy_identifier_is_handed_out_once_per_release(tmp_path, monkeypatch):
+    """Decoys are made batch by batch; each batch's draws avoid what earlier batches' decoys
+    were given (by kind), so no two decoys of a release share an identifier."""
+    source = tmp_path / "c.csv"
+    pacsv.write_csv(synth.customers(3000, seed=33), source)
+    monkeypatch.setattr(exporter, "BATCH_ROWS", 300)
+    made_ids: list[pa.Table] = []
+    given: dict[str, set[str]] = {}
+    keep_tokens, keep_written = exporter.decoy_tokens, exporter._Mixer.written
+
+    def tokens(workspace, made, first):
+        if made is not None:
+            made_ids.append(made.identifiers)
+        return keep_tokens(workspace, made, first)
+
+    def written(mixer, *args):
+        given.update(mixer.given)
+        return keep_written(mixer, *args)
+
+    monkeypatch.setattr(exporter, "decoy_tokens", tokens)
+    monkeypatch.setattr(exporter._Mixer, "written", written)
+    with store.init_workspace(tmp_path / "ws") as ws:
+        customers.load(ws, str(source))
+        made = exporter.export(ws, str(source), tmp_path / "o.csv", recipient="r", purpose="p")
+    everything = pa.concat_tables(made_ids)
+    assert len(made_ids) == 10 and everything.num_rows >= made.decoys * 3
+    for kind in set(everything["type"].to_pylist()):
+        values = everything.filter(pc.equal(everything["type"], kind))["value"].to_pylist()
+        assert given[kind] == set(values), kind
+        if kind in ("resident_id", "customer_id", "bank_card"):
+            assert len(values) == len(set(values)) == made.decoys, kind

@@ -457,10 +457,11 @@ class _Mixer:
         out.write(functools.partial(decoy_rows.interleave, table, made.table, at))
         self.rows += made.table.num_rows
         made_ids = made.identifiers
-        for kind, value in zip(
-            made_ids["type"].to_pylist(), made_ids["value"].to_pylist(), strict=True
+        by_kind = made_ids.group_by("type").aggregate([("value", "list")])
+        for kind, values in zip(
+            by_kind["type"].to_pylist(), by_kind["value_list"].to_pylist(), strict=True
         ):
-            self.given.setdefault(kind, set()).add(value)
+            self.given.setdefault(kind, set()).update(values)
         numbers = made_ids.filter(pc.equal(made_ids["type"], "customer_id"))["value"]
         for known in self.codes.values():
             known.include(numbers.combine_chunks())
@@ -543,11 +544,10 @@ class RegisterCheck:
         codes: set[int] = set()
         for kind, values in asks:
             code = _kind_code(kind)
-            texts = pa.array(values, pa.string())
             if code == customers.REF_KIND:
-                tokens.append(customers.customer_refs(self.key, texts))
+                tokens.append(customers.customer_refs(self.key, pa.array(values, pa.string())))
             elif code is not None:
-                tokens.append(keys.tokens(self.key, kind, texts))
+                tokens.append(keys.tokens(self.key, kind, pa.array(values, pa.string())))
             else:
                 tokens.append(pa.nulls(len(values), pa.binary(keys.TOKEN_BYTES)))
             if code is not None:
