@@ -627,7 +627,8 @@ def _owners_by_held(
     held_owners: Callable[[int, pa.Array], np.ndarray | None],
 ) -> np.ndarray | None:
     """Each row's customer by its first exact identifier (in :data:`EXACT_KINDS` order) that
-    ``held_owners`` answers for; None when it answers for none."""
+    ``held_owners`` answers for and that names anyone; None when none does (a masked ID
+    column, say: the join, with its composite tokens, may still name them)."""
     by_kind = {kind: column for column, kind in reversed(identifiers.identifiers.items())}
     key = workspace.keyring.key("match")
     for kind, code in EXACT_KINDS.items():
@@ -635,7 +636,7 @@ def _owners_by_held(
             continue
         tokens = keys.tokens(key, kind, normalize_column(kind, batch.column(by_kind[kind])))
         owners = held_owners(code, tokens)
-        if owners is not None:
+        if owners is not None and (owners >= 0).any():
             return owners
     return None
 

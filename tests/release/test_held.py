@@ -131,7 +131,8 @@ def test_the_workspace_closes_while_a_read_ahead_is_unasked(tmp_path, monkeypatc
 def test_held_id_numbers_name_their_customers_as_the_join_does(tmp_path) -> None:
     """The owners of held tokens (a customer's register id; -1 for a decoy's token, an unknown
     one or null), and the check of a customer-number column made with them: the same verdicts
-    as the join over the whole register, for numbers that agree and for a pasted-wrong column."""
+    as the join over the whole register, for numbers that agree, for a pasted-wrong column and
+    for a list whose ID numbers are masked."""
     with _released(tmp_path, seed=45) as (people, ws):
         key = ws.keyring.key("match")
         resident = customers.EXACT_KINDS["resident_id"]
@@ -156,7 +157,15 @@ def test_held_id_numbers_name_their_customers_as_the_join_does(tmp_path) -> None
         mapping = customers.propose_mapping(pa.Table.from_batches(people.to_batches()))
         first = people["customer_id"][0].as_py()
         pasted = people.set_column(0, "customer_id", pa.array([first] * 400))
-        for table, agree in ((people, True), (pasted, False)):
+        # ID numbers masked: the held tokens name no one, and the join's composite tokens
+        # (name with the ID's head and tail) still check the numbers.
+        ids = people["id_number"].to_pylist()
+        masked = people.set_column(
+            people.column_names.index("id_number"),
+            "id_number",
+            pa.array([f"{v[:4]}**********{v[-4:]}" for v in ids]),
+        )
+        for table, agree in ((people, True), (pasted, False), (masked, True)):
             refs = customers.customer_refs(key, table["customer_id"])
             numbered = HeldNumbers(ws.db).ids(refs)
             by_join = customers.numbers_agree(ws, table, mapping, numbered)
