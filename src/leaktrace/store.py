@@ -989,11 +989,13 @@ NO_CUSTOMERS = pa.array([], pa.int64())
 def add_release_members(
     db: duckdb.DuckDBPyConnection, release_id: str, customer_ids: pa.Array, decoys: pa.Table
 ) -> None:
-    """The customers of a release, and the tokens of its decoys (``decoy``, ``kind``, ``token``)."""
+    """The customers of a release (distinct register ids: an export's are sorted and distinct
+    already, and a DISTINCT over a million of them cost 0.05 s of the transaction), and the
+    tokens of its decoys (``decoy``, ``kind``, ``token``)."""
     members = pa.table({"customer_id": customer_ids})
     with _shown(db, release_members=members, release_decoys=decoys):
         db.execute(
-            "INSERT INTO release_customers SELECT DISTINCT ?, customer_id FROM release_members",
+            "INSERT INTO release_customers SELECT ?, customer_id FROM release_members",
             [release_id],
         )
         db.execute(

@@ -184,13 +184,13 @@ def export(
             raise
     ring = workspace.keyring
     fields, digest = written.fields, written.sha256
-    customer_count, members_digest = _members_summary(written.members)
+    members, members_digest = _members_summary(written.members)
     body = {
         **described,
         "output_sha256": digest,
         "rows": written.rows,
         "decoys": written.decoys,
-        "customers": customer_count,
+        "customers": int(members.size),
         "members_sha256": members_digest,
         "marked_fields": fields,
         "policy": policy.as_dict(),
@@ -198,7 +198,7 @@ def export(
         "key_version": ring.version,
     }
     with workspace.transaction():
-        store.add_release_members(workspace.db, release_id, written.members, written.decoy_tokens)
+        store.add_release_members(workspace.db, release_id, pa.array(members), written.decoy_tokens)
         entry = ledger.append(workspace, "release", body)
         store.update_release(
             workspace.db,
@@ -651,8 +651,8 @@ def _warnings(policy: Policy, mapping: customers.ColumnMap, decoys: int) -> tupl
     return ()
 
 
-def _members_summary(members: pa.Array) -> tuple[int, str]:
-    """How many distinct register ids ``members`` holds, and the SHA-256 over them sorted (8
-    bytes each, big-endian)."""
+def _members_summary(members: pa.Array) -> tuple[np.ndarray, str]:
+    """The distinct register ids ``members`` holds, sorted, and the SHA-256 over them (8 bytes
+    each, big-endian)."""
     ids = _vector.distinct(members.to_numpy(zero_copy_only=False))
-    return int(ids.size), hashlib.sha256(ids.astype(">i8").tobytes()).hexdigest()
+    return ids, hashlib.sha256(ids.astype(">i8").tobytes()).hexdigest()
