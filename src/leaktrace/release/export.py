@@ -176,7 +176,6 @@ def export(
                 writer.open(partial, encoding=opened.encoding),
                 held,
                 ahead,
-                numbers,
                 marking,
             )
         except BaseException:
@@ -318,7 +317,6 @@ def _write_release(
     sink: writers.Sink,
     held: HeldTokens,
     ahead: pipeline.ReadAhead | None = None,
-    numbers: HeldNumbers | None = None,
     marking: ThreadPoolExecutor | None = None,
 ) -> _Written:
     """Mark, mask and mix decoys into the source batch by batch, writing each to ``sink``.
@@ -329,7 +327,7 @@ def _write_release(
     release the GIL) while the batch before it gets its decoys, which need the register and
     the decoys made before them, so they stay in order in this thread; without ``marking``,
     every batch is marked here. ``held`` answers the register's questions in memory (the
-    caller closes it). ``numbers`` numbers the rows by their customer numbers (None for a
+    caller closes it); its ``numbers`` number the rows by their customer numbers (None for a
     sample, whose rows are numbered already).
     """
     ring = workspace.keyring
@@ -348,7 +346,7 @@ def _write_release(
     ):
         for index, (batch, refs) in enumerate(stream):
             table = pa.Table.from_batches([batch])
-            numbered = None if refs is None or numbers is None else numbers.ids(refs)
+            numbered = None if refs is None or held.numbers is None else held.numbers.ids(refs)
             if index == 0:
                 if not customers.numbers_agree(
                     workspace, table, mapping, numbered, held_owners=_owners_of(held)
