@@ -409,6 +409,22 @@ def test_a_line_repeated_within_a_file_counts_once(tmp_path):
         assert (result.loaded, result.duplicates) == (log.num_rows, 10)
 
 
+def test_a_line_repeated_in_a_later_chunk_counts_once(tmp_path):
+    """Repeats are found across the chunks of one load: the events stored are those of the
+    same file loaded in one chunk."""
+    log = _days(_log(), 0, 0)
+    doubled = _csv(pa.concat_tables([log, log.slice(0, 10)]), tmp_path / "doubled.csv")
+    # the columns that do not depend on the workspace's keys
+    events = "SELECT * EXCLUDE (customer_token, cust) FROM access_events ORDER BY event_key"
+    with store.init_workspace(tmp_path / "one") as whole:
+        access.load(whole, doubled)
+        expected = whole.db.sql(events).fetchall()
+    with store.init_workspace(tmp_path / "ws") as ws:
+        result = access.load(ws, doubled, chunk_rows=log.num_rows // 3)
+        assert (result.loaded, result.duplicates) == (log.num_rows, 10)
+        assert ws.db.sql(events).fetchall() == expected
+
+
 def test_identical_rows_without_event_ids_are_separate_events(tmp_path):
     """Without event ids two identical rows are two events (a customer viewed twice in one
     second); loading the file again still adds nothing."""
