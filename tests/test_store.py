@@ -6,6 +6,8 @@ import stat
 import subprocess
 import sys
 
+import duckdb
+import pyarrow as pa
 import pytest
 
 from leaktrace import keys, store
@@ -89,3 +91,20 @@ def test_a_workspace_in_use_by_another_process_is_refused(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_an_error_in_a_transaction_is_not_hidden_by_the_views_it_showed():
+    """A statement that fails aborts the transaction, where unregistering a view fails too:
+    the statement's error is the one raised, and the transaction is rolled back."""
+    db = duckdb.connect()
+    db.execute("CREATE TABLE t (a INTEGER PRIMARY KEY)")
+    with (
+        pytest.raises(duckdb.ConstraintException),
+        store.transaction(db),
+        store._shown(db, repeated=pa.table({"a": [1, 1]})),
+    ):
+        db.execute("INSERT INTO t SELECT a FROM repeated")
+    assert db.execute("SELECT count(*) FROM t").fetchall() == [(0,)]
+    with store._shown(db, once=pa.table({"a": [1]})):
+        db.execute("INSERT INTO t SELECT a FROM once")
+    assert db.execute("SELECT count(*) FROM t").fetchall() == [(1,)]

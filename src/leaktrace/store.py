@@ -583,26 +583,25 @@ class RegisterLoad:
         db, load_id = self.db, self.load_id
         # Intermediate results come back as Arrow and are registered as views: temporary
         # tables replaced batch after batch would keep every old version until the commit.
-        with _memory_errors(self.rollback):
-            db.execute("BEGIN TRANSACTION")
-            db.register("batch_customers", customers)
-            db.register("batch_tokens", tokens)
-            try:
-                refs = db.sql(
-                    f"""SELECT b.ref, b.first_row, b.segment, c.customer_id
-                    FROM (SELECT ref, min(row_no) AS first_row,
-                                 arg_max({self.segment}, row_no) AS segment
-                          FROM batch_customers GROUP BY ref) b
-                    LEFT JOIN customers c ON c.ref_token = b.ref
-                    ORDER BY b.first_row"""
-                ).to_arrow_table()
-                is_new = pc.is_null(refs.column("customer_id"))
-                fresh = refs.filter(is_new)
-                ids = np.arange(self.next_id, self.next_id + fresh.num_rows, dtype=np.int64)
-                fresh = fresh.set_column(3, "customer_id", pa.array(ids))
-                self.next_id += fresh.num_rows
-                db.register("batch_new", fresh)
-                db.register("batch_known", refs.filter(pc.invert(is_new)))
+        with (
+            _memory_errors(self.rollback),
+            transaction(db),
+            _shown(db, batch_customers=customers, batch_tokens=tokens),
+        ):
+            refs = db.sql(
+                f"""SELECT b.ref, b.first_row, b.segment, c.customer_id
+                FROM (SELECT ref, min(row_no) AS first_row,
+                             arg_max({self.segment}, row_no) AS segment
+                      FROM batch_customers GROUP BY ref) b
+                LEFT JOIN customers c ON c.ref_token = b.ref
+                ORDER BY b.first_row"""
+            ).to_arrow_table()
+            is_new = pc.is_null(refs.column("customer_id"))
+            fresh = refs.filter(is_new)
+            ids = np.arange(self.next_id, self.next_id + fresh.num_rows, dtype=np.int64)
+            fresh = fresh.set_column(3, "customer_id", pa.array(ids))
+            self.next_id += fresh.num_rows
+            with _shown(db, batch_new=fresh, batch_known=refs.filter(pc.invert(is_new))):
                 db.execute(
                     "INSERT INTO stage_segments SELECT customer_id, segment FROM batch_known"
                 )
@@ -621,15 +620,6 @@ class RegisterLoad:
                     SELECT t.token, t.kind, b.customer_id, hash(t.token) % {TOKEN_PARTITIONS}
                     FROM batch_tokens t JOIN batch_known b ON b.ref = t.ref"""
                 )
-                db.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    db.execute("ROLLBACK")
-                raise
-            finally:
-                for view in ("batch_customers", "batch_tokens", "batch_new", "batch_known"):
-                    with contextlib.suppress(duckdb.Error):
-                        db.unregister(view)
 
     def finish(
         self, source: str, started: datetime.datetime, rows: int, mapping: dict[str, Any]
@@ -740,9 +730,14 @@ def _shown(db: duckdb.DuckDBPyConnection, **relations: Any) -> Iterator[None]:
         db.register(name, relation)
     try:
         yield
-    finally:
+    except BaseException:
+        # In a transaction the error aborted, unregistering fails too: the first error tells.
         for name in relations:
-            db.unregister(name)
+            with contextlib.suppress(duckdb.Error):
+                db.unregister(name)
+        raise
+    for name in relations:
+        db.unregister(name)
 
 
 @contextmanager
