@@ -586,14 +586,14 @@ def numbers_agree(
     mapping: ColumnMap,
     numbered: np.ndarray | None = None,
     *,
-    held_owners: Callable[[int, pa.Array], np.ndarray | None] | None = None,
+    held_owners: Callable[[pa.Array, int], np.ndarray | None] | None = None,
 ) -> bool:
     """Whether the customers that ``table``'s customer-number column names (``numbered``: their
     register ids, -1 for none) are the ones the rows' identifiers name, on a sample of the rows
     both resolve (99% of them; a column no identifier can check is trusted only when there are
     no identifier columns at all).
 
-    ``held_owners(kind code, tokens)``, where the caller holds the register's tokens of a kind
+    ``held_owners(tokens, kind code)``, where the caller holds the register's tokens of a kind
     in memory, names each row's customer by its first exact identifier alone (the register id
     of each token, -1 for none; None for a kind it does not hold) instead of a join over the
     whole register."""
@@ -624,7 +624,7 @@ def _owners_by_held(
     workspace: store.Workspace,
     batch: pa.Table,
     identifiers: ColumnMap,
-    held_owners: Callable[[int, pa.Array], np.ndarray | None],
+    held_owners: Callable[[pa.Array, int], np.ndarray | None],
 ) -> np.ndarray | None:
     """Each row's customer by its first exact identifier (in :data:`EXACT_KINDS` order) that
     ``held_owners`` answers for and that names anyone; None when none does (a masked ID
@@ -635,7 +635,7 @@ def _owners_by_held(
         if kind not in by_kind:
             continue
         tokens = keys.tokens(key, kind, normalize_column(kind, batch.column(by_kind[kind])))
-        owners = held_owners(code, tokens)
+        owners = held_owners(tokens, code)
         if owners is not None and (owners >= 0).any():
             return owners
     return None

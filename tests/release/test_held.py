@@ -150,9 +150,14 @@ def test_held_id_numbers_name_their_customers_as_the_join_does(tmp_path) -> None
         expected = np.concatenate([ids, np.full(len(probe) - 400, -1)])
         assert (ids >= 0).all() and decoy.num_rows
         held = HeldTokens(ws.db)
+        assert held.owners(probe, resident) is None  # not read: the join answers instead
+        held.read_ahead([resident])
         assert held.owners(probe, resident).tolist() == expected.tolist()
         with patch.object(held_module, "HELD_AT_MOST", 100):
-            assert HeldTokens(ws.db).owners(probe, resident) is None
+            too_many = HeldTokens(ws.db)
+            too_many.read_ahead([resident])
+            assert too_many.owners(probe, resident) is None
+            too_many.close()
 
         mapping = customers.propose_mapping(pa.Table.from_batches(people.to_batches()))
         first = people["customer_id"][0].as_py()
@@ -169,7 +174,6 @@ def test_held_id_numbers_name_their_customers_as_the_join_does(tmp_path) -> None
             refs = customers.customer_refs(key, table["customer_id"])
             numbered = HeldNumbers(ws.db).ids(refs)
             by_join = customers.numbers_agree(ws, table, mapping, numbered)
-            by_held = customers.numbers_agree(
-                ws, table, mapping, numbered, held_owners=lambda k, t: held.owners(t, k)
-            )
+            by_held = customers.numbers_agree(ws, table, mapping, numbered, held_owners=held.owners)
             assert by_join == by_held == agree
+        held.close()

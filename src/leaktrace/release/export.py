@@ -27,7 +27,7 @@ import datetime
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -349,7 +349,7 @@ def _write_release(
             numbered = None if refs is None or held.numbers is None else held.numbers.ids(refs)
             if index == 0:
                 if not customers.numbers_agree(
-                    workspace, table, mapping, numbered, held_owners=_owners_of(held)
+                    workspace, table, mapping, numbered, held_owners=held.owners
                 ):
                     mapping.id_column = None
                 fields = _mark_fields(table, policy, detected)
@@ -371,16 +371,6 @@ def _write_release(
         if pending is not None:
             mixer.write(out, *pending)
     return mixer.written(fields, sink.sha256)
-
-
-def _owners_of(held: HeldTokens) -> Callable[[int, pa.Array], np.ndarray | None]:
-    """``held``'s owners of the tokens of a kind it reads (None for a kind it does not read or
-    cannot hold), for :func:`customers.numbers_agree`."""
-
-    def owners(kind: int, tokens: pa.Array) -> np.ndarray | None:
-        return held.owners(tokens, kind) if held.reading(kind) else None
-
-    return owners
 
 
 def _done(table: pa.Table) -> Future[pa.Table]:
@@ -542,12 +532,15 @@ class RegisterCheck:
         codes: set[int] = set()
         for kind, values in asks:
             code = _kind_code(kind)
-            if code == customers.REF_KIND:
-                tokens.append(customers.customer_refs(self.key, pa.array(values, pa.string())))
-            elif code is not None:
-                tokens.append(keys.tokens(self.key, kind, pa.array(values, pa.string())))
-            else:
+            if code is None:
                 tokens.append(pa.nulls(len(values), pa.binary(keys.TOKEN_BYTES)))
+            else:
+                texts = pa.array(values, pa.string())
+                tokens.append(
+                    customers.customer_refs(self.key, texts)
+                    if code == customers.REF_KIND
+                    else keys.tokens(self.key, kind, texts)
+                )
             if code is not None:
                 codes.add(code)
         if not tokens:

@@ -163,10 +163,6 @@ class HeldTokens:
         self._readers.append(reader)
         self._ahead.update(zip(kinds, futures, strict=True))
 
-    def reading(self, kind: int) -> bool:
-        """Whether ``kind`` is read already or being read."""
-        return kind in self._kinds or kind in self._ahead
-
     def close(self) -> None:
         """Wait for reads still running (their cursors closed), whether asked or not."""
         for reader in self._readers:
@@ -202,7 +198,10 @@ class HeldTokens:
 
     def owners(self, tokens: pa.Array, kind: int) -> np.ndarray | None:
         """The register id of the customer each token of ``kind`` is (-1: none, a decoy's or
-        null); None for a kind too large to hold (ask the register by join instead)."""
+        null); None for a kind not read (:meth:`read_ahead`) or too large to hold: reading it
+        now would cost more than asking the register by join."""
+        if kind not in self._kinds and kind not in self._ahead:
+            return None
         held = self._kind(kind)
         return None if held is None else held.find(tokens)
 
