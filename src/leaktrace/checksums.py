@@ -19,7 +19,6 @@ False
 from __future__ import annotations
 
 import importlib
-import sys
 from types import ModuleType
 
 import numpy as np
@@ -123,14 +122,15 @@ def luhn_valid_matrix(matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return ok & (values.sum(axis=1) % 10 == 0)
 
 
-# Below this many values, a column is checked by the NumPy matrices unless numba is loaded.
+# Below this many values, a column is checked by the NumPy matrices.
 COMPILED_FROM = 4096
 
 
 def compiled_wanted(count: int) -> bool:
-    """Whether ``count`` values are worth the compiled loops, numba's import (~0.5 s) included:
-    a large column, or numba loaded already."""
-    return count >= COMPILED_FROM or "numba" in sys.modules
+    """Whether ``count`` values are worth the compiled loops, numba's first load (~0.5 s)
+    included: a large column. A short one never waits for numba, even when another thread is
+    loading it (the export's marking thread, while this one types the columns)."""
+    return count >= COMPILED_FROM
 
 
 def compiled() -> ModuleType:

@@ -17,7 +17,15 @@ def re2(values: pa.Array, pattern: str, prefix: bool = False) -> list[bool]:
     return pc.fill_null(pc.match_substring_regex(values, anchored), False).to_pylist()
 
 
-def test_every_pattern_the_package_matches_gives_re2s_answers(monkeypatch):
+@pytest.fixture(params=["numpy", "compiled"])
+def runner(request, monkeypatch):
+    """Automata run by NumPy (short columns) or by the compiled loop (long ones), whatever the
+    column's length."""
+    monkeypatch.setattr(_automata, "_COMPILED_FROM", 0 if request.param == "compiled" else 2**62)
+    return request.param
+
+
+def test_every_pattern_the_package_matches_gives_re2s_answers(monkeypatch, runner):
     """Every (pattern, column) the text engine and the column checks ask on synthetic customers,
     answered by both: the automaton's answers are RE2's."""
     asked: list[tuple[str, pa.Array, bool]] = []
@@ -64,17 +72,20 @@ TEXT = st.text(st.sampled_from("0123456789Xx-@._a京A·学 \n\u00e9\U0001f600"),
 @given(st.data())
 @pytest.mark.parametrize("pattern", PATTERNS)
 def test_matches_and_near_misses_agree_with_re2(pattern, data):
-    """Values made from the pattern (Python's reading of it) and random edits of them."""
+    """Values made from the pattern (Python's reading of it) and random edits of them, by both
+    runners (a column sliced out of a longer one, so that offsets do not start at zero)."""
     value = data.draw(st.from_regex(pattern, fullmatch=True))
     cut = data.draw(st.integers(0, len(value)))
     values = [value, value[:cut], value[:cut] + data.draw(TEXT) + value[cut:], data.draw(TEXT)]
-    column = pa.array([*values, None])
+    column = pa.array([data.draw(TEXT), *values, None]).slice(1)
     automaton = _automata.machine(pattern)
     assert automaton is not None
     for prefix in (False, True):
-        assert _automata.full_match(column, automaton, prefix).tolist() == re2(
-            column, pattern, prefix
-        )
+        expected = re2(column, pattern, prefix)
+        assert _automata.full_match(column, automaton, prefix).tolist() == expected
+        valid = column.is_valid().to_numpy(zero_copy_only=False)
+        for run in (_automata._stepped, _automata._compiled):
+            assert (run(column, automaton, prefix) & valid).tolist() == expected, run
 
 
 @pytest.mark.parametrize(
@@ -91,6 +102,7 @@ def test_matches_and_near_misses_agree_with_re2(pattern, data):
         "\U0001f600",
         "[]a]+",
         "[^]a]+",
+        ".*(?:北京|天津)",  # a search: its automaton can take minutes to build
     ],
 )
 def test_syntax_read_otherwise_by_re2_is_left_to_it(pattern):
@@ -99,7 +111,7 @@ def test_syntax_read_otherwise_by_re2_is_left_to_it(pattern):
     assert _vector.full_match(column, pattern).tolist() == re2(column, pattern)
 
 
-def test_classes_with_brackets_and_carets_are_read_as_re2_reads_them():
+def test_classes_with_brackets_and_carets_are_read_as_re2_reads_them(runner):
     for pattern in (r"[\]a]+", r"[^\]a]+", r"[\]^]+", "a[^0-9]b", "[a^-]+"):
         assert _automata.machine(pattern) is not None, pattern
         column = pa.array(["]a", "^]", "bb", "a-b", "a1b", "", "a]b", "^-a"])

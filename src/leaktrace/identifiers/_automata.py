@@ -36,6 +36,8 @@ from leaktrace.identifiers import _vector
 
 _PLAIN_ESCAPES = frozenset("dDwW.\\-+*?()[]{}|/^$&~#%!@=,:;'\"<> nrtf")
 BMP = 0x10000
+# Columns this long are matched by the compiled loop (shorter ones by NumPy: see full_match).
+_COMPILED_FROM = 4096
 
 
 class Machine(NamedTuple):
@@ -91,8 +93,11 @@ class _Text:
 
 @cache
 def machine(pattern: str) -> Machine | None:
-    """``pattern``'s automaton, or ``None`` when RE2 must read it (see the module's notes)."""
-    if not plain_syntax(pattern):
+    """``pattern``'s automaton, or ``None`` when RE2 must read it (see the module's notes).
+
+    A search for words anywhere in a value (``.*(?:北京|天津|…)``) is left to RE2 too: its
+    automaton took interegular 100 s to build."""
+    if pattern.startswith(".*") or not plain_syntax(pattern):
         return None
     name = f"automaton-{hashlib.sha256(pattern.encode()).hexdigest()[:16]}"
     sources = (_Text(pattern), _Text(_interegular_version()), Path(__file__))
@@ -126,10 +131,48 @@ def _build(pattern: str) -> Machine | None:
 
 def full_match(values: pa.Array, automaton: Machine, prefix: bool = False) -> np.ndarray:
     """Which strings the automaton matches entirely (``prefix``: from their first character);
-    nulls never match."""
-    offsets, data = _vector.buffers(values)
-    loops = importlib.import_module("leaktrace.identifiers._match_loops")
-    result = loops.matches(offsets, data, *automaton, prefix)
+    nulls never match. A short column is run by NumPy (:func:`_stepped`), a long one by the
+    compiled loop (numba, imported on first use)."""
+    run = _stepped if len(values) < _COMPILED_FROM else _compiled
+    result = run(values, automaton, prefix)
     if values.null_count:
         result &= _vector.to_numpy_bool(values.is_valid())
     return result
+
+
+def _compiled(values: pa.Array, automaton: Machine, prefix: bool) -> np.ndarray:
+    """:func:`full_match` by the compiled loop (nulls not masked)."""
+    offsets, data = _vector.buffers(values)
+    loops = importlib.import_module("leaktrace.identifiers._match_loops")
+    return loops.matches(offsets, data, *automaton, prefix)
+
+
+def _stepped(values: pa.Array, automaton: Machine, prefix: bool) -> np.ndarray:
+    """:func:`full_match` by NumPy: one step of every string still running per character
+    position (the strings as UTF-32 code points), so a short column pays neither numba's first
+    load nor RE2's compiling of the pattern (nulls not masked)."""
+    classes, moves, accepting, initial, other = automaton
+    offsets, data = _vector.raw_buffers(values)
+    text = data[offsets[0] : offsets[-1]]
+    codes = np.frombuffer(text.tobytes().decode("utf-8").encode("utf-32-le"), dtype=np.uint32)
+    kinds = np.where(codes < BMP, classes[np.minimum(codes, BMP - 1)], other)
+    # Code points before each byte: the bytes that open a character, counted.
+    opened = np.zeros(len(text) + 1, dtype=np.int64)
+    np.cumsum((text & 0xC0) != 0x80, out=opened[1:])
+    starts = opened[offsets[:-1] - offsets[0]]
+    lengths = opened[offsets[1:] - offsets[0]] - starts
+    state = np.full(len(lengths), initial, dtype=np.int32)
+    found = np.full(len(lengths), bool(accepting[initial]))
+    running = np.flatnonzero(lengths > 0 if not prefix else (lengths > 0) & ~found)
+    step = 0
+    while running.size:
+        state[running] = moves[state[running], kinds[starts[running] + step]]
+        alive = state[running] >= 0
+        if prefix:
+            found[running[alive]] = accepting[state[running[alive]]]
+            alive &= ~found[running]
+        step += 1
+        running = running[alive & (lengths[running] > step)]
+    if prefix:
+        return found
+    return (state >= 0) & accepting[np.maximum(state, 0)]

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leaktrace import _pool, checksums
+from leaktrace import _pool
 
 
 def distinct(values: np.ndarray) -> np.ndarray:
@@ -220,15 +220,14 @@ def full_match(values: pa.Array, pattern: str, prefix: bool = False) -> np.ndarr
     """Boolean NumPy array: which values match RE2 ``pattern`` entirely (``prefix``: from their
     first character); nulls are False.
 
-    Once the compiled loops are loaded, or for a large column, a pattern that allows it is
-    matched by its automaton (:mod:`leaktrace.identifiers._automata`), not compiled again.
+    A pattern that allows it is matched by its automaton
+    (:mod:`leaktrace.identifiers._automata`), not compiled again.
     """
-    if checksums.compiled_wanted(len(values)):
-        from leaktrace.identifiers import _automata
+    from leaktrace.identifiers import _automata
 
-        automaton = _automata.machine(pattern)
-        if automaton is not None:
-            return _automata.full_match(as_strings(values), automaton, prefix)
+    automaton = _automata.machine(pattern)
+    if automaton is not None:
+        return _automata.full_match(as_strings(values), automaton, prefix)
     matched = pc.match_substring_regex(values, f"^(?:{pattern}){'' if prefix else '$'}")
     return to_numpy_bool(matched)
 
