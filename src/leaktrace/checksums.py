@@ -122,18 +122,23 @@ def luhn_valid_matrix(matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return ok & (values.sum(axis=1) % 10 == 0)
 
 
-# Below this many values, a column is checked by the NumPy matrices.
+# Below this many values, a column is checked by the NumPy matrices unless the compiled loops
+# are loaded.
 COMPILED_FROM = 4096
+_loaded: list[ModuleType] = []  # the compiled loops, once this process has imported them
 
 
 def compiled_wanted(count: int) -> bool:
     """Whether ``count`` values are worth the compiled loops, numba's first load (~0.5 s)
-    included: a large column. A short one never waits for numba, even when another thread is
-    loading it (the export's marking thread, while this one types the columns)."""
-    return count >= COMPILED_FROM
+    included: a large column, or the loops loaded already. Not merely numba loaded: a short
+    column would then wait for another thread that is loading numba (the export's marking
+    thread, while this one types the columns)."""
+    return count >= COMPILED_FROM or bool(_loaded)
 
 
 def compiled() -> ModuleType:
     """The compiled column checks (:mod:`leaktrace._checksum_loops`), imported on first use:
     numba's import is paid only by commands that check large columns (:func:`compiled_wanted`)."""
-    return importlib.import_module("leaktrace._checksum_loops")
+    if not _loaded:
+        _loaded.append(importlib.import_module("leaktrace._checksum_loops"))
+    return _loaded[0]

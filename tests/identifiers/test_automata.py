@@ -21,7 +21,10 @@ def re2(values: pa.Array, pattern: str, prefix: bool = False) -> list[bool]:
 def runner(request, monkeypatch):
     """Automata run by NumPy (short columns) or by the compiled loop (long ones), whatever the
     column's length."""
-    monkeypatch.setattr(_automata, "_COMPILED_FROM", 0 if request.param == "compiled" else 2**62)
+    compiled = request.param == "compiled"
+    monkeypatch.setattr(_automata, "_COMPILED_FROM", 0 if compiled else 2**62)
+    if not compiled:
+        monkeypatch.setattr(_automata, "_loops", [])  # as if the loop were not loaded yet
     return request.param
 
 

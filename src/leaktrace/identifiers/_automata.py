@@ -25,6 +25,7 @@ import importlib
 import importlib.metadata
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import NamedTuple
 
 import interegular
@@ -36,8 +37,10 @@ from leaktrace.identifiers import _vector
 
 _PLAIN_ESCAPES = frozenset("dDwW.\\-+*?()[]{}|/^$&~#%!@=,:;'\"<> nrtf")
 BMP = 0x10000
-# Columns this long are matched by the compiled loop (shorter ones by NumPy: see full_match).
+# Columns this long are matched by the compiled loop (shorter ones by NumPy until it is loaded:
+# see full_match).
 _COMPILED_FROM = 4096
+_loops: list[ModuleType] = []  # the compiled loop's module, once this process has imported it
 
 
 class Machine(NamedTuple):
@@ -131,9 +134,9 @@ def _build(pattern: str) -> Machine | None:
 
 def full_match(values: pa.Array, automaton: Machine, prefix: bool = False) -> np.ndarray:
     """Which strings the automaton matches entirely (``prefix``: from their first character);
-    nulls never match. A short column is run by NumPy (:func:`_stepped`), a long one by the
-    compiled loop (numba, imported on first use)."""
-    run = _stepped if len(values) < _COMPILED_FROM else _compiled
+    nulls never match. A long column is run by the compiled loop (numba, imported on first
+    use), a short one too once the loop is loaded, else by NumPy (:func:`_stepped`)."""
+    run = _compiled if len(values) >= _COMPILED_FROM or _loops else _stepped
     result = run(values, automaton, prefix)
     if values.null_count:
         result &= _vector.to_numpy_bool(values.is_valid())
@@ -143,8 +146,9 @@ def full_match(values: pa.Array, automaton: Machine, prefix: bool = False) -> np
 def _compiled(values: pa.Array, automaton: Machine, prefix: bool) -> np.ndarray:
     """:func:`full_match` by the compiled loop (nulls not masked)."""
     offsets, data = _vector.buffers(values)
-    loops = importlib.import_module("leaktrace.identifiers._match_loops")
-    return loops.matches(offsets, data, *automaton, prefix)
+    if not _loops:
+        _loops.append(importlib.import_module("leaktrace.identifiers._match_loops"))
+    return _loops[0].matches(offsets, data, *automaton, prefix)
 
 
 def _stepped(values: pa.Array, automaton: Machine, prefix: bool) -> np.ndarray:
