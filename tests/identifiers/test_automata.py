@@ -114,6 +114,16 @@ def test_syntax_read_otherwise_by_re2_is_left_to_it(pattern):
     assert _vector.full_match(column, pattern).tolist() == re2(column, pattern)
 
 
+def test_bytes_that_are_not_utf8_get_the_compiled_loops_answers():
+    """Strings of a Parquet file are not checked: bytes that are no UTF-8 count as characters
+    the pattern does not name, whichever runner a column gets."""
+    raw = [b"\xff\xfe13912345678", b"13912345678", b"\xe4\xb8", b"1391234567\x80"]
+    column = pa.array(raw, pa.binary()).view(pa.string())
+    automaton = _automata.machine("1[3-9][0-9]{9}")
+    assert _automata._stepped(column, automaton, False).tolist() == [False, True, False, False]
+    assert _automata._compiled(column, automaton, False).tolist() == [False, True, False, False]
+
+
 def test_classes_with_brackets_and_carets_are_read_as_re2_reads_them(runner):
     for pattern in (r"[\]a]+", r"[^\]a]+", r"[\]^]+", "a[^0-9]b", "[a^-]+"):
         assert _automata.machine(pattern) is not None, pattern

@@ -158,7 +158,11 @@ def _stepped(values: pa.Array, automaton: Machine, prefix: bool) -> np.ndarray:
     classes, moves, accepting, initial, other = automaton
     offsets, data = _vector.raw_buffers(values)
     text = data[offsets[0] : offsets[-1]]
-    codes = np.frombuffer(text.tobytes().decode("utf-8").encode("utf-32-le"), dtype=np.uint32)
+    try:
+        decoded = text.tobytes().decode("utf-8")
+    except UnicodeDecodeError:  # a Parquet file's bytes, unchecked: the compiled loop reads them
+        return _compiled(values, automaton, prefix)
+    codes = np.frombuffer(decoded.encode("utf-32-le"), dtype=np.uint32)
     kinds = np.where(codes < BMP, classes[np.minimum(codes, BMP - 1)], other)
     # Code points before each byte: the bytes that open a character, counted.
     opened = np.zeros(len(text) + 1, dtype=np.int64)
