@@ -124,6 +124,22 @@ def test_bytes_that_are_not_utf8_get_the_compiled_loops_answers():
     assert _automata._compiled(column, automaton, False).tolist() == [False, True, False, False]
 
 
+def test_a_short_column_of_long_texts_is_not_stepped_through(monkeypatch):
+    """NumPy takes one step a character: long values go to RE2 (or, asked directly, to the
+    compiled loop), with the same answers."""
+    monkeypatch.setattr(_automata, "_loops", [])
+    pattern = "[㐀-䶿一-鿿]+"
+    column = pa.array(["中" * 5000, "中文", "中" * 4999 + "a", None])
+    assert not _automata.wanted(column)
+    assert _automata.wanted(column.slice(1, 1))
+    expected = [True, True, False, False]
+    assert _vector.full_match(column, pattern).tolist() == expected
+    stepped = []
+    monkeypatch.setattr(_automata, "_stepped", lambda *args: stepped.append(args))
+    assert _automata.full_match(column, _automata.machine(pattern)).tolist() == expected
+    assert not stepped
+
+
 def test_classes_with_brackets_and_carets_are_read_as_re2_reads_them(runner):
     for pattern in (r"[\]a]+", r"[^\]a]+", r"[\]^]+", "a[^0-9]b", "[a^-]+"):
         assert _automata.machine(pattern) is not None, pattern

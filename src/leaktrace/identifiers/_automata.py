@@ -37,9 +37,10 @@ from leaktrace.identifiers import _vector
 
 _PLAIN_ESCAPES = frozenset("dDwW.\\-+*?()[]{}|/^$&~#%!@=,:;'\"<> nrtf")
 BMP = 0x10000
-# Columns this long are matched by the compiled loop (shorter ones by NumPy until it is loaded:
-# see full_match).
+# Columns this long are matched by the compiled loop (shorter ones by NumPy until it is loaded,
+# if their values are short enough: see full_match).
 _COMPILED_FROM = 4096
+_STEPPED_LONGEST = 256  # bytes of the longest value NumPy's steps take (one step a character)
 _loops: list[ModuleType] = []  # the compiled loop's module, once this process has imported it
 
 
@@ -132,15 +133,31 @@ def _build(pattern: str) -> Machine | None:
     return Machine(classes, moves, accepting, states[fsm.initial], other)
 
 
+def wanted(values: pa.Array) -> bool:
+    """Whether an automaton is the way to match ``values``: a long column, or the compiled loop
+    loaded, or values short enough for NumPy's steps. A short column of long texts is left to
+    RE2 (0.04 s for 2,000 values of 5,000 characters) rather than wait ~0.5 s for numba."""
+    return len(values) >= _COMPILED_FROM or bool(_loops) or _longest(values) <= _STEPPED_LONGEST
+
+
 def full_match(values: pa.Array, automaton: Machine, prefix: bool = False) -> np.ndarray:
     """Which strings the automaton matches entirely (``prefix``: from their first character);
     nulls never match. A long column is run by the compiled loop (numba, imported on first
-    use), a short one too once the loop is loaded, else by NumPy (:func:`_stepped`)."""
-    run = _compiled if len(values) >= _COMPILED_FROM or _loops else _stepped
-    result = run(values, automaton, prefix)
+    use), a short one too once the loop is loaded or when a value is long, else by NumPy
+    (:func:`_stepped`)."""
+    stepped = len(values) < _COMPILED_FROM and not _loops
+    if stepped and _longest(values) <= _STEPPED_LONGEST:
+        result = _stepped(values, automaton, prefix)
+    else:
+        result = _compiled(values, automaton, prefix)
     if values.null_count:
         result &= _vector.to_numpy_bool(values.is_valid())
     return result
+
+
+def _longest(values: pa.Array) -> int:
+    offsets, _ = _vector.raw_buffers(values)
+    return int(np.diff(offsets).max(initial=0))
 
 
 def _compiled(values: pa.Array, automaton: Machine, prefix: bool) -> np.ndarray:

@@ -221,13 +221,14 @@ def full_match(values: pa.Array, pattern: str, prefix: bool = False) -> np.ndarr
     first character); nulls are False.
 
     A pattern that allows it is matched by its automaton
-    (:mod:`leaktrace.identifiers._automata`), not compiled again.
+    (:mod:`leaktrace.identifiers._automata`), not compiled again, unless the automaton would be
+    the slower way (:func:`leaktrace.identifiers._automata.wanted`).
     """
     from leaktrace.identifiers import _automata
 
-    automaton = _automata.machine(pattern)
-    if automaton is not None:
-        return _automata.full_match(as_strings(values), automaton, prefix)
+    strings = as_strings(values)
+    if _automata.wanted(strings) and (automaton := _automata.machine(pattern)) is not None:
+        return _automata.full_match(strings, automaton, prefix)
     matched = pc.match_substring_regex(values, f"^(?:{pattern}){'' if prefix else '$'}")
     return to_numpy_bool(matched)
 
