@@ -134,25 +134,27 @@ def _build(pattern: str) -> Machine | None:
 
 
 def wanted(values: pa.Array) -> bool:
-    """Whether an automaton is the way to match ``values``: a long column, or the compiled loop
-    loaded, or values short enough for NumPy's steps. A short column of long texts is left to
-    RE2 (0.04 s for 2,000 values of 5,000 characters) rather than wait ~0.5 s for numba."""
-    return len(values) >= _COMPILED_FROM or bool(_loops) or _longest(values) <= _STEPPED_LONGEST
+    """Whether an automaton is the way to match ``values``: by the compiled loop
+    (:func:`_compiled_wanted`), or by NumPy's steps when the values are short. A short column of
+    long texts is left to RE2 (0.04 s for 2,000 values of 5,000 characters) rather than wait
+    ~0.5 s for numba."""
+    return _compiled_wanted(values) or _longest(values) <= _STEPPED_LONGEST
 
 
 def full_match(values: pa.Array, automaton: Machine, prefix: bool = False) -> np.ndarray:
     """Which strings the automaton matches entirely (``prefix``: from their first character);
-    nulls never match. A long column is run by the compiled loop (numba, imported on first
-    use), a short one too once the loop is loaded or when a value is long, else by NumPy
-    (:func:`_stepped`)."""
-    stepped = len(values) < _COMPILED_FROM and not _loops
-    if stepped and _longest(values) <= _STEPPED_LONGEST:
-        result = _stepped(values, automaton, prefix)
-    else:
-        result = _compiled(values, automaton, prefix)
+    nulls never match. Run by the compiled loop (numba, imported on first use) where
+    :func:`_compiled_wanted` or a value is long, else by NumPy (:func:`_stepped`)."""
+    stepped = not _compiled_wanted(values) and _longest(values) <= _STEPPED_LONGEST
+    result = (_stepped if stepped else _compiled)(values, automaton, prefix)
     if values.null_count:
         result &= _vector.to_numpy_bool(values.is_valid())
     return result
+
+
+def _compiled_wanted(values: pa.Array) -> bool:
+    """A long column, or the compiled loop loaded in this process already."""
+    return len(values) >= _COMPILED_FROM or bool(_loops)
 
 
 def _longest(values: pa.Array) -> int:
