@@ -105,6 +105,26 @@ def test_an_empty_register_numbers_no_row(tmp_path) -> None:
     assert (_Sorted(pa.array([], pa.binary(16)), np.empty(0, np.int64)).find(refs) == -1).all()
 
 
+def test_a_register_too_large_to_hold_numbers_the_rows_by_join(tmp_path) -> None:
+    """Over HELD_AT_MOST customers, the rows are numbered by the register's join, in the
+    export's numbering thread (a cursor of its own): every customer is found, as in memory."""
+    people = synth.customers(300, seed=46)
+    source = tmp_path / "c.csv"
+    pacsv.write_csv(people, source)
+    with store.init_workspace(tmp_path / "ws") as ws:
+        customers.load(ws, str(source))
+        registered = ws.db.sql("SELECT customer_id FROM customers ORDER BY 1").fetchall()
+        for name, at_most in (("held.csv", 10**6), ("joined.csv", 100)):
+            with patch.object(held_module, "HELD_AT_MOST", at_most):
+                out = tmp_path / name
+                made = exporter.export(ws, str(source), out, recipient=name, purpose="p")
+            members = ws.db.sql(
+                "SELECT customer_id FROM release_customers WHERE release_id = ? ORDER BY 1",
+                params=[made.release_id],
+            ).fetchall()
+            assert made.customers == 300 and members == registered, name
+
+
 def test_the_workspace_closes_while_a_read_ahead_is_unasked(tmp_path, monkeypatch) -> None:
     """A list without customer numbers never asks for the register's numbers, which are read
     as the export starts; the export waits for the read, so that the workspace closes (DuckDB

@@ -50,6 +50,7 @@ BATCH_ROWS = 62_500  # rows marked, mixed with decoys and written at a time (mem
 # Batches read ahead: the reader fills them while this thread types the columns (a 10^6-row
 # export read 1 batch of 125,000 rows ahead in 4.7 s, 4 of 62,500 in 4.5 s, 80 MB less peak).
 READ_AHEAD = 4
+NUMBERED_AHEAD = 2  # batches numbered ahead, in a thread of their own
 MARK_AHEAD = True  # False: every batch marked in the exporting thread (the tests' serial oracle)
 
 
@@ -334,19 +335,20 @@ def _write_release(
     all_owners, chosen = sampled
     batches = ahead or pipeline.ReadAhead(opened.batches(BATCH_ROWS))
     id_column = None if all_owners is not None else mapping.id_column
-    stream = pipeline.with_refs(workspace, batches, id_column)
+    stream = pipeline.ReadAhead(
+        pipeline.numbered(workspace, batches, id_column, held.numbers), NUMBERED_AHEAD, "numbers"
+    )
     fields: dict[str, str] = {}
     offset = 0
     pending: tuple[int, Future[pa.Table], pa.Array] | None = None
     mixer = _Mixer(workspace, release_id, policy, held)
     with (
         batches,
-        contextlib.closing(stream),
+        stream,
         writers.Background(sink) as out,
     ):
-        for index, (batch, refs) in enumerate(stream):
+        for index, (batch, numbered) in enumerate(stream):
             table = pa.Table.from_batches([batch])
-            numbered = None if refs is None or held.numbers is None else held.numbers.ids(refs)
             if index == 0:
                 if not customers.numbers_agree(
                     workspace, table, mapping, numbered, held_owners=held.owners

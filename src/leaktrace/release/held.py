@@ -219,9 +219,13 @@ class HeldNumbers:
         self._reader, (self._ahead,) = _read_in_thread(db, [_read_numbers])
 
     def ids(self, refs: pa.Array) -> np.ndarray:
-        """The register id of each token (-1: none, or null)."""
+        """The register id of each token (-1: none, or null). Safe to call from another thread
+        than the one that made this (the join, if any, goes through a cursor of its own)."""
         held = self._ahead.result()
-        return store.ids_for_refs_array(self.db, refs) if held is None else held.find(refs)
+        if held is not None:
+            return held.find(refs)
+        with self.db.cursor() as cursor:
+            return store.ids_for_refs_array(cursor, refs)
 
     def close(self) -> None:
         """Wait for the read if it still runs (its cursor closed), whether asked or not."""

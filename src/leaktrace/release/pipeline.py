@@ -1,5 +1,5 @@
-"""An export's batches as a pipeline: read ahead in a thread, customer-number tokens made
-batch by batch, owners resolved in the register.
+"""An export's batches as a pipeline: read ahead in a thread, numbered by their customer
+numbers in another, owners resolved in the register.
 
 Reading (pyarrow's parser) releases the GIL, so a thread reads batch k+1 while batch k is being
 marked; the customer numbers' HMACs are a compiled loop over the column (:func:`keys.tokens`),
@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from leaktrace import customers, store
+from leaktrace.release.held import HeldNumbers
 
 _DONE = object()
 
@@ -31,12 +32,12 @@ class ReadAhead:
     item, and the consumer frees it when it takes one, so no finished item waits in the
     producer for room in the queue (a batch of memory less than a bounded queue alone)."""
 
-    def __init__(self, items: Iterable[Any], depth: int = 1) -> None:
+    def __init__(self, items: Iterable[Any], depth: int = 1, name: str = "release-reader") -> None:
         self._ahead: queue.Queue[Any] = queue.Queue()
         self._slots = threading.Semaphore(depth)
         self._stop = threading.Event()
         self._items = items
-        self._thread = threading.Thread(target=self._produce, name="release-reader", daemon=True)
+        self._thread = threading.Thread(target=self._produce, name=name, daemon=True)
         self._thread.start()
 
     def _produce(self) -> None:
@@ -94,14 +95,22 @@ def bounded_memory() -> Iterator[None]:
         pa.set_memory_pool(previous)
 
 
-def with_refs(
-    workspace: store.Workspace, batches: Iterable[pa.RecordBatch], id_column: str | None
-) -> Iterator[tuple[pa.RecordBatch, pa.Array | None]]:
-    """Each batch with the tokens of its customer numbers (None without a number column)."""
+def numbered(
+    workspace: store.Workspace,
+    batches: Iterable[pa.RecordBatch],
+    id_column: str | None,
+    numbers: HeldNumbers | None,
+) -> Iterator[tuple[pa.RecordBatch, np.ndarray | None]]:
+    """Each batch with the register id its customer number names, row by row (-1: none);
+    None without a number column or without ``numbers``. Run it in a thread of its own
+    (:class:`ReadAhead`): the HMACs and the searches release the GIL, and the exporting thread
+    is the one every batch waits for."""
     key = workspace.keyring.key("match")
     for batch in batches:
-        numbers = None if id_column is None else batch.column(id_column)
-        yield batch, None if numbers is None else customers.customer_refs(key, numbers)
+        if id_column is None or numbers is None:
+            yield batch, None
+        else:
+            yield batch, numbers.ids(customers.customer_refs(key, batch.column(id_column)))
 
 
 def owners(
