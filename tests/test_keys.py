@@ -6,6 +6,8 @@ import hashlib
 import hmac
 import os
 import stat
+import subprocess
+import sys
 
 import pyarrow as pa
 import pytest
@@ -143,3 +145,21 @@ def test_environment_key_wins_over_the_file(tmp_path, monkeypatch):
     assert keys.master_key(path) != other
     with pytest.raises(WorkspaceError, match="missing"):
         keys.master_key(tmp_path / "gone.key")
+
+
+def test_a_short_column_is_hashed_in_python_until_the_loop_is_loaded():
+    """numba imported (by another thread, say) is not the loop loaded: short columns do not
+    wait for it; once a long column has loaded the loop, short ones use it too."""
+    code = (
+        "import numba, sys, pyarrow as pa\n"
+        "from leaktrace import keys\n"
+        "short = pa.array([str(i) for i in range(100)])\n"
+        "first = keys.tokens(bytes(32), 'mobile', short)\n"
+        "print('leaktrace._hmac_loops' in sys.modules)\n"
+        "long = pa.array([str(i) for i in range(keys.COMPILED_TOKENS)])\n"
+        "keys.tokens(bytes(32), 'mobile', long)\n"
+        "print(keys._compiled_wanted(len(short)))\n"
+        "assert keys.tokens(bytes(32), 'mobile', short).equals(first)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]

@@ -4,7 +4,7 @@ birth date and region for resident identity numbers.
 :mod:`leaktrace.checksums` checks a column through a NumPy matrix of digits (one row per value),
 a dozen passes over the matrix; on a 65,536-row column these loops take a tenth of that. They
 are compiled by numba (``cache=True``), which costs ~0.5 s to import: the identifier modules use
-them for large columns or once numba is loaded, the matrices otherwise
+them for large columns or once these loops are loaded, the matrices otherwise
 (:func:`leaktrace.checksums.compiled_wanted`), and tests hold the two to the same answers. The
 algorithms' constants come from ``checksums``.
 

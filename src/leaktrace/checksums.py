@@ -18,10 +18,11 @@ False
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
 import numpy as np
+
+from leaktrace._compiled import Loops
 
 _LUHN_DOUBLED = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.int16)  # 2d, digits summed
 _GB11643_WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)
@@ -125,20 +126,16 @@ def luhn_valid_matrix(matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 # Below this many values, a column is checked by the NumPy matrices unless the compiled loops
 # are loaded.
 COMPILED_FROM = 4096
-_loaded: list[ModuleType] = []  # the compiled loops, once this process has imported them
+_LOOPS = Loops("leaktrace._checksum_loops")
 
 
 def compiled_wanted(count: int) -> bool:
     """Whether ``count`` values are worth the compiled loops, numba's first load (~0.5 s)
-    included: a large column, or the loops loaded already. Not merely numba loaded: a short
-    column would then wait for another thread that is loading numba (the export's marking
-    thread, while this one types the columns)."""
-    return count >= COMPILED_FROM or bool(_loaded)
+    included: a large column, or the loops loaded already (:mod:`leaktrace._compiled`)."""
+    return count >= COMPILED_FROM or _LOOPS.loaded
 
 
 def compiled() -> ModuleType:
     """The compiled column checks (:mod:`leaktrace._checksum_loops`), imported on first use:
     numba's import is paid only by commands that check large columns (:func:`compiled_wanted`)."""
-    if not _loaded:
-        _loaded.append(importlib.import_module("leaktrace._checksum_loops"))
-    return _loaded[0]
+    return _LOOPS.module()

@@ -25,7 +25,6 @@ import hmac
 import os
 import secrets
 import stat
-import sys
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -35,6 +34,7 @@ import pyarrow as pa
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from leaktrace._compiled import Loops
 from leaktrace.exceptions import WorkspaceError
 
 PURPOSES = ("match", "mark", "decoy", "ledger", "subset")
@@ -43,7 +43,7 @@ KEY_BYTES = 32
 TOKEN_BYTES = 16
 _SALT = b"leaktrace master key v1"
 _SHA256_BLOCK = 64
-# Below this many values a command that has not loaded numba hashes in Python: the compiled
+# Below this many values a command that has not loaded the loop hashes in Python: the compiled
 # loop's first use costs about a second (numba's import and the cached loop's load).
 COMPILED_TOKENS = 50_000
 THREAD_MIN_BYTES = 1 << 20  # bytes of values a thread hashes at least (~10⁵ customer numbers)
@@ -174,7 +174,7 @@ def tokens(key: bytes, kind: str, values: pa.Array | Iterable[str | None]) -> pa
     """Tokens of many normalized values (a ``binary(16)`` array; null stays null).
 
     Equal to :func:`token` value by value, computed as HMAC (RFC 2104) from its two pads
-    hashed once. A long Arrow column (or any, once numba is loaded) is hashed by the compiled
+    hashed once. A long Arrow column (or any, once that loop is loaded) is hashed by the compiled
     loop of :mod:`leaktrace._hmac_loops`, split over this process's threads; otherwise each
     value costs two copies of a SHA-256 state in Python, about a third of a one-shot
     ``hmac.digest`` per value (registers and access logs tokenize millions).
@@ -205,29 +205,31 @@ def tokens(key: bytes, kind: str, values: pa.Array | Iterable[str | None]) -> pa
     return pa.array(out, type=pa.binary(TOKEN_BYTES))
 
 
+_LOOPS = Loops("leaktrace._hmac_loops")
+
+
 def _compiled_wanted(count: int) -> bool:
     """Whether ``count`` values are worth the compiled loop, numba's import and the loop's
-    load (~1 s) included: a long column, or numba loaded already, and a libcrypto to call."""
-    if count < COMPILED_TOKENS and "numba" not in sys.modules:
+    load (~1 s) included: a long column, or the loop loaded already (:mod:`leaktrace._compiled`),
+    and a libcrypto to call."""
+    if count < COMPILED_TOKENS and not _LOOPS.loaded:
         return False
-    from leaktrace import _hmac_loops
-
-    return _hmac_loops.ready()
+    return _LOOPS.module().ready()
 
 
 def _compiled_tokens(block: bytes, prefix: bytes, values: pa.Array) -> pa.Array:
     """:func:`tokens` of a column by :func:`leaktrace._hmac_loops.hmac_16`, in runs of at
     least :data:`THREAD_MIN_BYTES`, one a thread."""
-    from leaktrace import _hmac_loops
     from leaktrace.identifiers import _vector
 
+    hmac_16 = _LOOPS.module().hmac_16
     key_block = np.frombuffer(block, np.uint8)
     prefix_bytes = np.frombuffer(prefix, np.uint8)
 
     def hashed(run: pa.Array) -> np.ndarray:
         offsets, data = _vector.raw_buffers(run)
         valid = np.ones(len(run), bool) if run.null_count == 0 else run.is_valid().to_numpy(False)
-        return _hmac_loops.hmac_16(key_block, prefix_bytes, offsets, data, valid)
+        return hmac_16(key_block, prefix_bytes, offsets, data, valid)
 
     parts = [digests for _, digests in _vector.in_runs(hashed, values, THREAD_MIN_BYTES)]
     mask = None if values.null_count == 0 else values.is_valid().buffers()[1]

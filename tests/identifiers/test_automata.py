@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leaktrace import identifiers, scan, synth
+from leaktrace._compiled import Loops
 from leaktrace.identifiers import _automata, _column_text, _vector, fixed_line, mobile
 
 
@@ -24,7 +25,9 @@ def runner(request, monkeypatch):
     compiled = request.param == "compiled"
     monkeypatch.setattr(_automata, "_COMPILED_FROM", 0 if compiled else 2**62)
     if not compiled:
-        monkeypatch.setattr(_automata, "_loops", [])  # as if the loop were not loaded yet
+        monkeypatch.setattr(
+            _automata, "_LOOPS", Loops(_automata._LOOPS.name)
+        )  # as if the loop were not loaded yet
     return request.param
 
 
@@ -127,7 +130,7 @@ def test_bytes_that_are_not_utf8_get_the_compiled_loops_answers():
 def test_a_short_column_of_long_texts_is_not_stepped_through(monkeypatch):
     """NumPy takes one step a character: long values go to RE2 (or, asked directly, to the
     compiled loop), with the same answers."""
-    monkeypatch.setattr(_automata, "_loops", [])
+    monkeypatch.setattr(_automata, "_LOOPS", Loops(_automata._LOOPS.name))
     pattern = "[㐀-䶿一-鿿]+"
     column = pa.array(["中" * 5000, "中文", "中" * 4999 + "a", None])
     assert not _automata.wanted(column)

@@ -25,7 +25,6 @@ import importlib
 import importlib.metadata
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import NamedTuple
 
 import interegular
@@ -33,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 from interegular.fsm import anything_else
 
+from leaktrace._compiled import Loops
 from leaktrace.identifiers import _vector
 
 _PLAIN_ESCAPES = frozenset("dDwW.\\-+*?()[]{}|/^$&~#%!@=,:;'\"<> nrtf")
@@ -41,7 +41,7 @@ BMP = 0x10000
 # if their values are short enough: see full_match).
 _COMPILED_FROM = 4096
 _STEPPED_LONGEST = 256  # bytes of the longest value NumPy's steps take (one step a character)
-_loops: list[ModuleType] = []  # the compiled loop's module, once this process has imported it
+_LOOPS = Loops("leaktrace.identifiers._match_loops")
 
 
 class Machine(NamedTuple):
@@ -154,7 +154,7 @@ def full_match(values: pa.Array, automaton: Machine, prefix: bool = False) -> np
 
 def _compiled_wanted(values: pa.Array) -> bool:
     """A long column, or the compiled loop loaded in this process already."""
-    return len(values) >= _COMPILED_FROM or bool(_loops)
+    return len(values) >= _COMPILED_FROM or _LOOPS.loaded
 
 
 def _longest(values: pa.Array) -> int:
@@ -165,9 +165,7 @@ def _longest(values: pa.Array) -> int:
 def _compiled(values: pa.Array, automaton: Machine, prefix: bool) -> np.ndarray:
     """:func:`full_match` by the compiled loop (nulls not masked)."""
     offsets, data = _vector.buffers(values)
-    if not _loops:
-        _loops.append(importlib.import_module("leaktrace.identifiers._match_loops"))
-    return _loops[0].matches(offsets, data, *automaton, prefix)
+    return _LOOPS.module().matches(offsets, data, *automaton, prefix)
 
 
 def _stepped(values: pa.Array, automaton: Machine, prefix: bool) -> np.ndarray:
