@@ -115,7 +115,9 @@ def test_release_member_rows_finds_every_release_of_every_row(tmp_path) -> None:
                           "token": pa.array([], pa.binary(16))})  # fmt: skip
         with ws.transaction():
             store.add_release_members(ws.db, "R1", pa.array([1, 2, 3], pa.int64()), empty)
-            store.add_release_members(ws.db, "R2", pa.array([3, 4], pa.int64()), empty)
+            store.add_release_members(ws.db, "R2", pa.array([4, 3], pa.int64()), empty)
+            with pytest.raises(ValueError, match="distinct"):  # a caller's mistake, refused
+                store.add_release_members(ws.db, "R3", pa.array([5, 6, 5], pa.int64()), empty)
         owners = pa.array([3, None, 4, 9, 1, 3], pa.int64())
         pairs = store.release_member_rows(ws.db, owners).to_pylist()
         assert pairs == [{"release_id": "R1", "rows": [0, 4, 5]},

@@ -985,8 +985,12 @@ def add_release_members(
     db: duckdb.DuckDBPyConnection, release_id: str, customer_ids: pa.Array, decoys: pa.Table
 ) -> None:
     """The customers of a release (distinct register ids: an export's are sorted and distinct
-    already, and a DISTINCT over a million of them cost 0.05 s of the transaction), and the
-    tokens of its decoys (``decoy``, ``kind``, ``token``)."""
+    already, and a DISTINCT over a million of them cost 0.05 s of the transaction; sorted ones
+    are checked in a pass, others by sorting a copy), and the tokens of its decoys (``decoy``,
+    ``kind``, ``token``)."""
+    ids = customer_ids.to_numpy(zero_copy_only=False)
+    if not (np.diff(ids) > 0).all() and np.unique(ids).size != ids.size:
+        raise ValueError(f"{release_id}: a release's customers must be distinct register ids.")
     members = pa.table({"customer_id": customer_ids})
     with _shown(db, release_members=members, release_decoys=decoys):
         db.execute(
