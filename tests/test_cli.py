@@ -167,3 +167,32 @@ def test_json_and_csv_together_is_a_usage_error(tmp_path):
     result = runner.invoke(app, ["scan", str(path), "--json", "--csv"])
     assert result.exit_code == 2
     assert "--json" in result.stderr
+
+
+def test_what_the_system_refuses_is_one_line(tmp_path):
+    """A path that is a file where a folder is needed: the reason and the path, exit 1."""
+    taken = tmp_path / "taken"
+    taken.write_text("x", encoding="utf-8")
+    result = runner.invoke(app, ["synth", "-q", "-n", "10", str(taken)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: ") and str(taken) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_a_store_that_fails_to_read_mid_command_is_exit_4(tmp_path, monkeypatch):
+    """DuckDB's IOException while a command runs (a store truncated past the blocks its opening
+    reads): one line that names the store, the workspace's exit code."""
+    import duckdb
+
+    from leaktrace import ledger, store
+
+    store.init_workspace(tmp_path / "ws").close()
+
+    def damaged(*_args, **_kwargs):
+        raise duckdb.IOException("IO Error: Could not read enough bytes from file")
+
+    monkeypatch.setattr(ledger, "entries", damaged)
+    result = runner.invoke(app, ["ledger", "show", "-w", str(tmp_path / "ws")])
+    assert result.exit_code == 4, result.output
+    assert "restore leaktrace.duckdb from a backup" in result.stderr
+    assert "Traceback" not in result.output

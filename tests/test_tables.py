@@ -752,6 +752,18 @@ def test_bad_files(write, name, data, message):
     assert "\n" not in str(info.value)
 
 
+def test_a_workbook_named_like_csv_is_read_as_a_workbook(tmp_path):
+    """The content decides: openpyxl refuses a path without an Excel suffix, so the workbook is
+    handed over as an open file."""
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["姓名", "手机"])
+    workbook.active.append(["王芳", "13812345678"])
+    workbook.save(tmp_path / "list.csv")
+    with open_table(str(tmp_path / "list.csv")) as table:
+        assert table.kind == "xlsx"
+        assert table.sample().column("手机").to_pylist() == ["13812345678"]
+
+
 def test_zip_that_is_not_xlsx(tmp_path):
     with zipfile.ZipFile(tmp_path / "a.xlsx", "w") as archive:
         archive.writestr("customers.csv", "a,b\n")

@@ -1252,12 +1252,24 @@ def _pick_sheet(source: str, names: list[str], sheet: str | None) -> int:
 def _open_xlsx(opts: _Options) -> Table:
     import openpyxl
 
+    # A file object, not the path: openpyxl refuses a path whose suffix is not .xlsx, and a
+    # workbook saved as "list.csv" is still a workbook (the content decided it is one).
+    handle = open(opts.path, "rb")  # noqa: SIM115 - closed with the workbook
     try:
-        workbook = openpyxl.load_workbook(opts.path, read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
     except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError) as error:
+        handle.close()
         raise SourceError(
             f"{opts.source}: truncated or corrupt XLSX file; open it in Excel and save it again"
         ) from error
+    except BaseException:
+        handle.close()
+        raise
+
+    def close() -> None:
+        workbook.close()
+        handle.close()
+
     try:
         index = _pick_sheet(opts.source, workbook.sheetnames, opts.sheet)
         worksheet = workbook.worksheets[index]
@@ -1267,14 +1279,14 @@ def _open_xlsx(opts: _Options) -> Table:
                 "another sheet"
             )
     except BaseException:
-        workbook.close()
+        close()
         raise
 
     def rows() -> Iterator[Row]:
         for values in worksheet.iter_rows(values_only=True):
             yield list(values)
 
-    return _sheet_table(opts, "xlsx", rows, sheet=workbook.sheetnames[index], closer=workbook.close)
+    return _sheet_table(opts, "xlsx", rows, sheet=workbook.sheetnames[index], closer=close)
 
 
 def _open_xls(opts: _Options) -> Table:

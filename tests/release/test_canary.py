@@ -65,6 +65,8 @@ def test_bad_requests(workspace, tmp_path):
     (tmp_path / "exists.csv").write_text("x\n")
     with pytest.raises(ConfigError, match="never overwrites"):
         canary.plant(ws, str(source), tmp_path / "exists.csv", count=3)
+    with pytest.raises(ConfigError, match="is not a folder"):
+        canary.plant(ws, str(source), tmp_path / "nodir" / "c.csv", count=3)
     empty = tmp_path / "empty.csv"
     empty.write_text("customer_id,name\n", encoding="utf-8")
     with pytest.raises(SourceError, match="no rows"):

@@ -223,7 +223,9 @@ def test_export_refuses_what_it_cannot_do(tmp_path):
         exporter.export(
             ws, str(source), tmp_path / "o.csv", recipient="r", purpose="p", segment="city=x"
         )
-    assert store.releases(ws.db) == []
+    with pytest.raises(ConfigError, match="nodir is not a folder; create it"):
+        exporter.export(ws, str(source), tmp_path / "nodir" / "o.csv", recipient="r", purpose="p")
+    assert store.releases(ws.db) == [] and ledger.entries(ws) == []
     ws.close()
 
 

@@ -33,10 +33,17 @@ def test_role_section_and_release_defaults():
     assert policy.as_dict()["decoy_phone_pool"] == 2
 
 
-def test_unknown_role_gets_the_defaults():
+def test_without_roles_any_role_gets_the_defaults():
     policy = policy_for({}, "anyone")
     assert (policy.mask, policy.channels, policy.marks) == ((), CHANNELS, None)
     assert policy.decoy_rate == DEFAULT_DECOY_RATE
+    assert policy_for(CONFIG, "default").mask == ()
+
+
+def test_a_role_the_policies_do_not_define_is_refused():
+    """A mistyped role would otherwise release unmasked what its policy masks."""
+    with pytest.raises(ConfigError, match=r"'telemarketng' has no policy.*telemarketing"):
+        policy_for(CONFIG, "telemarketng")
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from leaktrace.exceptions import LeaktraceError
+from leaktrace.exceptions import LeaktraceError, WorkspaceError
 
 if TYPE_CHECKING:
     from leaktrace import store
@@ -52,7 +53,9 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def handle_errors(command: F) -> F:
-    """Turn the library's user-fixable errors into one line and their exit code."""
+    """Turn the library's user-fixable errors into one line and their exit code; so too what
+    the system refuses (a folder that cannot be written, a full disk) and a store that fails
+    to read part way through a command."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -62,8 +65,55 @@ def handle_errors(command: F) -> F:
             fail(str(error), error.exit_code)
         except KeyboardInterrupt:
             fail("interrupted", 130)
+        except OSError as error:
+            fail(os_message(error))
+        except Exception as error:
+            if not _store_damaged(error):
+                raise
+            fail(
+                f"the workspace's store could not be read ({str(error).splitlines()[0]}); if it "
+                "is damaged, restore leaktrace.duckdb from a backup",
+                WorkspaceError.exit_code,
+            )
 
     return wrapper  # type: ignore[return-value]
+
+
+def os_message(error: OSError) -> str:
+    """One line for what the system refused: the path, the reason, what to do.
+
+    >>> os_message(PermissionError(13, "Permission denied", "/srv/out"))
+    '/srv/out: permission denied; check its permissions'
+    >>> os_message(OSError(28, "No space left on device", "/srv/out/r.csv"))
+    '/srv/out/r.csv: no space left on device; free some space and run again'
+    """
+    reason = (error.strerror or str(error)).rstrip(".")
+    reason = reason[:1].lower() + reason[1:]
+    where = "" if error.filename is None else f"{error.filename}: "
+    if error.filename2 is not None:
+        where = f"{error.filename} → {error.filename2}: "
+    advice = _OS_ADVICE.get(error.errno, "check the path and its permissions")
+    return f"{where}{reason}; {advice}"
+
+
+_OS_ADVICE = {
+    errno.EACCES: "check its permissions",
+    errno.EPERM: "check its permissions",
+    errno.ENOSPC: "free some space and run again",
+    errno.EDQUOT: "free some space and run again",
+    errno.EEXIST: "choose another path",
+    errno.ENOTDIR: "choose a folder, not a file",
+    errno.EISDIR: "name a file, not a folder",
+    errno.ENOENT: "check the path",
+    errno.EROFS: "choose a writable place",
+}
+
+
+def _store_damaged(error: Exception) -> bool:
+    """DuckDB's input/output error: the store file failed to read or write mid-command (a
+    source file's errors are turned into SourceError where it is read)."""
+    kind = type(error)
+    return kind.__module__.startswith(("duckdb", "_duckdb")) and kind.__name__ == "IOException"
 
 
 def print_json(data: Any) -> None:

@@ -17,14 +17,13 @@ from __future__ import annotations
 import datetime
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from leaktrace import ledger, store, tables
 from leaktrace.exceptions import ConfigError, SourceError
 from leaktrace.release import decoys, writers
 from leaktrace.release.export import abort, decoy_tokens, recover, registered
-from leaktrace.release.policy import policy_for
+from leaktrace.release.policy import DEFAULT_ROLE, policy_for
 
 TEMPLATE_ROWS = 20_000  # rows of the real table the canaries take their shape from
 MAX_COUNT = 100_000
@@ -59,11 +58,8 @@ def plant(
     """
     if not 1 <= count <= MAX_COUNT:
         raise ConfigError(f"--count must be between 1 and {MAX_COUNT:,}.")
-    out = Path(output).resolve()
-    writer = writers.for_path(out)
-    if out.exists():
-        raise ConfigError(f"{out} exists; leaktrace never overwrites it. Choose a new name.")
-    pool = policy_for(workspace.config, "default").decoy_phone_pool
+    out, writer = writers.new_output(output)
+    pool = policy_for(workspace.config, DEFAULT_ROLE).decoy_phone_pool
     recover(workspace)
     with tables.open_table(source) as opened:
         template = opened.sample(TEMPLATE_ROWS)

@@ -44,7 +44,7 @@ from leaktrace.release import decoys as decoy_rows
 from leaktrace.release import marks as keyed_marks
 from leaktrace.release import pipeline, subset, writers
 from leaktrace.release.held import HeldNumbers, HeldTokens
-from leaktrace.release.policy import Policy, policy_for
+from leaktrace.release.policy import DEFAULT_ROLE, Policy, policy_for
 
 BATCH_ROWS = 62_500  # rows marked, mixed with decoys and written at a time (memory)
 # Batches read ahead: the reader fills them while this thread types the columns (a 10^6-row
@@ -97,7 +97,7 @@ def export(
     *,
     recipient: str,
     purpose: str,
-    role: str = "default",
+    role: str = DEFAULT_ROLE,
     approver: str | None = None,
     sample: int | None = None,
     segment: str | None = None,
@@ -105,10 +105,7 @@ def export(
     """Export ``source`` to ``output`` for ``recipient`` (see the module docstring)."""
     if not recipient.strip() or not purpose.strip():
         raise ConfigError("Name the recipient (--to) and the purpose (--purpose) of the release.")
-    out = Path(output).resolve()
-    writer = writers.for_path(out)
-    if out.exists():
-        raise ConfigError(f"{out} exists; leaktrace never overwrites a release. Choose a new name.")
+    out, writer = writers.new_output(output)
     policy = policy_for(workspace.config, role)
     conditions = parse_segment(segment)
     if conditions and sample is None:

@@ -11,7 +11,8 @@ many decoys, which fields carry keyed marks. They live in the workspace's ``leak
     marks = "auto"                           # or a list of column names
 
 A role without a section gets the defaults: nothing masked, every channel on, marks on every
-column a mark rule accepts.
+column a mark rule accepts. Once ``[release.roles]`` defines any role, only those and
+``default`` are accepted: a mistyped role must not release what its policy masks.
 
 >>> policy = policy_for({"release": {"roles": {"partner": {"mask": ["bank_card"]}}}}, "partner")
 >>> policy.mask, policy.decoy_rate, policy.channels
@@ -29,6 +30,7 @@ from leaktrace.exceptions import ConfigError
 
 CHANNELS = ("subset", "decoys", "marks")
 DEFAULT_DECOY_RATE = 0.03
+DEFAULT_ROLE = "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,12 @@ def policy_for(config: Mapping[str, Any], role: str) -> Policy:
     """The policy of ``role`` from a workspace configuration (``leaktrace.toml`` as parsed)."""
     release = _table(config.get("release", {}), "[release]")
     roles = _table(release.get("roles", {}), "[release.roles]")
+    if roles and role not in roles and role != DEFAULT_ROLE:
+        raise ConfigError(
+            f"Role {role!r} has no policy: [release.roles] in leaktrace.toml defines "
+            f"{', '.join(sorted(roles))}; use one of them, {DEFAULT_ROLE!r}, or add "
+            f"[release.roles.{role}]."
+        )
     section = _table(roles.get(role, {}), f"[release.roles.{role}]")
     where = f"[release.roles.{role}]" if role in roles else "[release]"
     mask = _strings(section.get("mask", []), f"{where} mask")

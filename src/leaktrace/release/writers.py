@@ -364,6 +364,21 @@ WRITERS = {
 }
 
 
+def new_output(output: str | os.PathLike[str]) -> tuple[Path, Writer]:
+    """The absolute path of a release's output file and its writer, checked before anything
+    is recorded: a format leaktrace writes, a file that does not exist yet (a release is never
+    overwritten), in a folder that does and can be written."""
+    out = Path(output).resolve()
+    writer = for_path(out)
+    if out.exists():
+        raise ConfigError(f"{out} exists; leaktrace never overwrites a release. Choose a new name.")
+    if not out.parent.is_dir():
+        raise ConfigError(f"{out.parent} is not a folder; create it or choose another output path.")
+    if not os.access(out.parent, os.W_OK):
+        raise ConfigError(f"{out.parent} cannot be written; choose another output folder.")
+    return out, writer
+
+
 def for_path(path: Path) -> Writer:
     """The writer for ``path``'s suffix, or a one-line error naming the ones there are."""
     writer = WRITERS.get(path.suffix.lower())
