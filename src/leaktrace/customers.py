@@ -122,6 +122,7 @@ class LoadResult:
     mapping: ColumnMap
     counts: store.LoadCounts
     seconds: float
+    unread: str | None = None  # the source's rows that could not be read (tables.Table)
 
 
 @dataclass
@@ -142,6 +143,7 @@ class MatchResult:
     by_kind: dict[str, int]  # matched rows by the strongest kind that matched them
     mapping: ColumnMap
     rows_table: pa.Table
+    unread: str | None = None  # the list's rows that could not be read (tables.Table)
 
     @property
     def unmatched(self) -> int:
@@ -472,6 +474,7 @@ def load(
         mapping=mapping,
         counts=counts,
         seconds=time.perf_counter() - started_clock,
+        unread=table.unread_note(),
     )
 
 
@@ -494,7 +497,9 @@ def match(
         mapping.segments = []
         check_mapping(mapping, table.columns, table.source, load=False)
         batches = table.batches(batch_rows, columns=mapping.columns())
-        return match_batches(workspace, batches, mapping, table.source, jobs=jobs)
+        result = match_batches(workspace, batches, mapping, table.source, jobs=jobs)
+        result.unread = table.unread_note()
+        return result
 
 
 def match_batches(

@@ -225,6 +225,26 @@ class Table:
             stream.close()
         return pa.Table.from_batches(got, self.schema)
 
+    def unread_note(self, shown: int = 3) -> str | None:
+        """What the latest pass skipped, for a warning (None: nothing).
+
+        >>> table = Table("list.csv", "csv", pa.schema([]), bad_rows=1,
+        ...               bad_lines=[(3, "wrong number of fields")])
+        >>> table.unread_note()
+        '1 row of list.csv could not be read and was left out (line 3: wrong number of fields); fix it and run again to include it'
+        """  # noqa: E501
+        if not self.bad_rows:
+            return None
+        where = "; ".join(f"line {line}: {why}" for line, why in self.bad_lines[:shown])
+        if len(self.bad_lines) > shown:
+            where += f"; {len(self.bad_lines) - shown:,} more"
+        one = self.bad_rows == 1
+        rows, was, them = ("row", "was", "it") if one else ("rows", "were", "them")
+        return (
+            f"{self.bad_rows:,} {rows} of {self.source} could not be read and {was} left out"
+            f"{f' ({where})' if where else ''}; fix {them} and run again to include {them}"
+        )
+
     def close(self) -> None:
         """Release open files and workbooks. Safe to call twice."""
         if not self._closed:

@@ -229,6 +229,27 @@ def test_export_refuses_what_it_cannot_do(tmp_path):
     ws.close()
 
 
+def test_rows_that_cannot_be_read_are_reported_not_silently_dropped(tmp_path):
+    """A row with too many fields is left out of the release, the register's load and the
+    match: each says how many and where, and the ledger records the count."""
+    source = tmp_path / "c.csv"
+    pacsv.write_csv(synth.customers(120, seed=9), source)
+    lines = source.read_text(encoding="utf-8").splitlines()
+    lines[5] += ',"extra"'
+    lines[40] += ',"extra","more"'
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    expected = "2 rows of " + str(source) + " could not be read and were left out (line 6: wrong"
+    with store.init_workspace(tmp_path / "ws") as ws:
+        loaded = customers.load(ws, str(source))
+        assert loaded.rows == 118 and loaded.unread.startswith(expected)
+        assert customers.match(ws, str(source)).unread.startswith(expected)
+        made = exporter.export(ws, str(source), tmp_path / "o.csv", recipient="r", purpose="p")
+        assert made.customers == 118 and made.warnings[0].startswith(expected)
+        assert "line 41: wrong number of fields" in made.warnings[0]
+        body = ledger.entries(ws, kind="release")[-1].body
+        assert body["source_rows_unread"] == 2
+
+
 def test_cli_export_json(tmp_path):
     source = tmp_path / "c.csv"
     pacsv.write_csv(synth.customers(200, seed=8), source)

@@ -109,7 +109,10 @@ def load_command(
         "load_id": result.counts.load_id,
         "seconds": round(result.seconds, 2),
         "mapping": result.mapping.as_dict(),
+        "warnings": [result.unread] if result.unread else [],
     }
+    if result.unread:
+        stderr.print(f"warning: {result.unread}", markup=False, highlight=False)
     if as_json:
         print_json(data)
         return
@@ -170,6 +173,8 @@ def match_command(
     with store.open_workspace(workspace, read_only=True) as ws:
         result = customers.match(ws, source, mapping)
     summary = result.summary()
+    if result.unread:
+        stderr.print(f"warning: {result.unread}", markup=False, highlight=False)
     if as_json:
         print_json(summary)
         return

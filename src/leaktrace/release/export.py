@@ -135,8 +135,13 @@ def export(
             if "marks" in policy.channels:  # while the columns are typed below
                 marking.submit(keyed_marks.warm_up)
         # One typing pass serves the mapping, the mark fields and the decoys' column roles;
-        # none of them treats free text otherwise than an untyped column.
-        head = opened.sample(customers.SAMPLE_ROWS)
+        # none of them treats free text otherwise than an untyped column. The head is the
+        # read-ahead's first batch where there is one: a second pass over the source would
+        # also count its unreadable rows into the same table's tally.
+        if ahead is None:
+            head = opened.sample(customers.SAMPLE_ROWS)
+        else:
+            head = pa.Table.from_batches([ahead.peek().slice(0, customers.SAMPLE_ROWS)])
         classified = {
             n: scan.classify_column(n, head.column(n), free_text=False) for n in head.column_names
         }
@@ -189,6 +194,7 @@ def export(
         "decoys": written.decoys,
         "customers": int(members.size),
         "members_sha256": members_digest,
+        "source_rows_unread": opened.bad_rows,
         "marked_fields": fields,
         "policy": policy.as_dict(),
         "request": {"sample": sample, "segment": conditions},
@@ -221,7 +227,7 @@ def export(
         marked_fields=fields,
         output_sha256=digest,
         ledger_seq=entry.seq,
-        warnings=_warnings(policy, mapping, written.decoys),
+        warnings=_warnings(policy, mapping, written.decoys, opened.unread_note()),
     )
 
 
@@ -630,15 +636,19 @@ def decoy_tokens(workspace: store.Workspace, made: Any, first: int) -> pa.Table:
     return pa.concat_tables(pieces)
 
 
-def _warnings(policy: Policy, mapping: customers.ColumnMap, decoys: int) -> tuple[str, ...]:
-    """What the recipient's copy lacks that the institution can fix."""
+def _warnings(
+    policy: Policy, mapping: customers.ColumnMap, decoys: int, unread: str | None
+) -> tuple[str, ...]:
+    """What the recipient's copy lacks that the institution can fix: rows of the source that
+    could not be read (``unread``, :meth:`tables.Table.unread_note`), decoys without phones."""
+    found = [] if unread is None else [unread]
     phones = "mobile" in mapping.identifiers.values()
     if decoys and phones and not policy.decoy_phone_pool:
-        return (
+        found.append(
             "decoys carry no phone number (an empty cell) because no decoy_phone_pool is set in "
-            "[release] of leaktrace.toml; add numbers the institution owns so decoys look real",
+            "[release] of leaktrace.toml; add numbers the institution owns so decoys look real"
         )
-    return ()
+    return tuple(found)
 
 
 def _members_summary(members: pa.Array) -> tuple[np.ndarray, str]:

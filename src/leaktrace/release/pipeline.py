@@ -21,6 +21,7 @@ from leaktrace import customers, store
 from leaktrace.release.held import HeldNumbers
 
 _DONE = object()
+_NONE = object()  # nothing peeked
 
 
 class ReadAhead:
@@ -37,6 +38,7 @@ class ReadAhead:
         self._slots = threading.Semaphore(depth)
         self._stop = threading.Event()
         self._items = items
+        self._peeked: Any = _NONE
         self._thread = threading.Thread(target=self._produce, name=name, daemon=True)
         self._thread.start()
 
@@ -56,14 +58,28 @@ class ReadAhead:
         except BaseException as error:  # handed to the consuming thread
             self._ahead.put((_DONE, error))
 
+    def _next(self) -> Any:
+        item, error = self._ahead.get()
+        if error is not None:
+            raise error
+        if item is not _DONE:
+            self._slots.release()
+        return item
+
+    def peek(self) -> Any:
+        """The first item, left in place for the iteration (None when there is none)."""
+        if self._peeked is _NONE:
+            self._peeked = self._next()
+        return None if self._peeked is _DONE else self._peeked
+
     def __iter__(self) -> Iterator[Any]:
         while True:
-            item, error = self._ahead.get()
-            if error is not None:
-                raise error
+            if self._peeked is _NONE:
+                item = self._next()
+            else:
+                item, self._peeked = self._peeked, _NONE
             if item is _DONE:
                 return
-            self._slots.release()
             yield item
 
     def close(self) -> None:
