@@ -254,6 +254,23 @@ def test_maps_and_kinds_that_do_not_fit_are_refused(tmp_path):
         assert access.status(ws)["loads"] == {}
 
 
+def test_a_log_without_a_customer_column_loads_with_a_warning(bank, tmp_path):
+    """Events without customers are taken (a login log has none), but the load says that the
+    monitor will see no customer touched in them."""
+    log = pacsv.read_csv(bank / "csv" / "access_log.csv").slice(0, 300)
+    staff_only = tmp_path / "no_customers.csv"
+    pacsv.write_csv(log.select(["event_id", "time", "staff_id"]), staff_only)
+    with _register(tmp_path) as ws:
+        access.load(ws, str(bank / "csv" / "staff.csv"))
+        result = access.load(ws, str(staff_only))
+        assert result.loaded == 300
+        (warning,) = result.warnings
+        assert "no column was taken for the customer" in warning and "--map customer=" in warning
+        assert result.summary()["warnings"] == [warning]
+        full = access.load(ws, str(bank / "csv" / "access_log.csv"))
+        assert full.warnings == []
+
+
 # -- raw identifiers --------------------------------------------------------------------------
 
 

@@ -227,6 +227,18 @@ def test_a_body_with_the_same_content_but_other_spacing_is_an_edit(ws):
     assert broken_at(ws) == (2, "edited")
 
 
+def test_a_body_that_is_not_json_is_a_ledger_error_where_it_is_read(ws):
+    """A command that reads the body (trace reads every release's) stops with the ledger's
+    error, pointing to verify; listing the ledger still shows the entry."""
+    sql(ws, "UPDATE ledger SET body = 'not json' WHERE seq = 2")
+    entry = ledger.entry(ws, 2)
+    with pytest.raises(LedgerError, match=r"entry 2 is not valid JSON.*ledger verify"):
+        entry.body  # noqa: B018 - the property raises
+    assert entry.summary() == "(body is not valid JSON)"
+    assert entry.as_dict()["body"] == "not json"
+    assert broken_at(ws) == (2, "edited")
+
+
 @pytest.mark.parametrize("seq", range(1, SIZE + 1))
 def test_rehashing_an_edit_without_the_key_is_a_bad_mac(ws, seq):
     row = ledger.entry(ws, seq)

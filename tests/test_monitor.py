@@ -324,6 +324,8 @@ def test_the_config_template_holds_the_defaults(tmp_path):
         ({"credit_actions": "credit_report"}, "credit_actions must be a list of strings"),
         ({"budget": 3}, "unknown setting 'budget'"),
         ({"enumeration_run": 1}, "enumeration_block and enumeration_run must be ≥ 2"),
+        ({"analysts": 0}, "analysts and alerts_per_analyst must be ≥ 1"),
+        ({"alerts_per_analyst": 0}, "analysts and alerts_per_analyst must be ≥ 1"),
     ],
 )
 def test_bad_settings_are_config_errors(section, message):

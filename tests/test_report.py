@@ -95,3 +95,16 @@ def test_chromium_renders_the_verdict_and_the_pdf_has_pages(traced, tmp_path):
     assert red.sum() > 20  # the verdict's red border is drawn
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     assert "ATTRIBUTED" in text and "Legal tally" in text
+
+
+def test_an_existing_report_is_never_overwritten(traced):
+    """Another trace naming the same report file is refused before anything is traced: the
+    earlier case still points to its own report."""
+    folder, _release, _data, report, _pdf = traced
+    before = report.read_bytes()
+    command = ["trace", str(folder / "leak.csv"), "-w", str(folder / "ws"), "--report", str(report)]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 2 and "never overwrites a report" in result.stderr
+    assert report.read_bytes() == before
+    with store.open_workspace(folder / "ws", read_only=True) as ws:
+        assert len(store.cases(ws.db)) == 1

@@ -71,6 +71,28 @@ def test_corrupt_store_and_config_are_one_line_errors(tmp_path):
         store.open_workspace(tmp_path / "ws")
 
 
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('key_version = "one"', "key_version = 'one' in \\[workspace\\] must be a whole number"),
+        ("key_version = 0", "key_version in \\[workspace\\] must be 1 or more"),
+        ("database = 5", "database = 5 in \\[workspace\\] must be a file name"),
+        ('memory_limit = "lots"', "memory_limit = 'lots' .* is not a size DuckDB reads"),
+    ],
+)
+def test_a_setting_of_the_wrong_kind_is_named(tmp_path, setting, message):
+    """Not a traceback, and not "restore the store from a backup" for a healthy store."""
+    store.init_workspace(tmp_path / "ws").close()
+    config = tmp_path / "ws" / store.CONFIG_NAME
+    name = setting.split(" =")[0]
+    lines = [line for line in config.read_text(encoding="utf-8").splitlines()
+             if not line.startswith(f"{name} =")]  # fmt: skip
+    lines.insert(lines.index("[workspace]") + 1, setting)
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(WorkspaceError, match=message):
+        store.open_workspace(tmp_path / "ws")
+
+
 def test_a_workspace_in_use_by_another_process_is_refused(tmp_path):
     store.init_workspace(tmp_path / "ws").close()
     holder = subprocess.Popen(

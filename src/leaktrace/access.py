@@ -218,6 +218,19 @@ class AccessLoadResult:
     mapping: AccessMapping
     seconds: float
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the load could take but the monitor will miss: events with no customer column
+        count no customer touched (a login log has none; a query log whose customer column was
+        not recognized needs ``--map customer=COLUMN``)."""
+        if self.kind == "events" and "customer" not in self.mapping.columns:
+            return [
+                f"{self.source}: no column was taken for the customer of each event, so the "
+                "monitor sees no customer touched in these events; if one holds it, load again "
+                "with --map customer=COLUMN"
+            ]
+        return []
+
     def summary(self) -> dict[str, Any]:
         """JSON-ready counts."""
         return {
@@ -231,6 +244,7 @@ class AccessLoadResult:
             "rejects": [{"line": line, "reason": reason} for line, reason in self.rejects],
             "mapping": self.mapping.as_dict(),
             "seconds": round(self.seconds, 2),
+            "warnings": self.warnings,
         }
 
     def message(self) -> str:

@@ -99,8 +99,14 @@ class Entry:
 
     @property
     def body(self) -> dict[str, Any]:
-        """The body as a dict."""
-        return json.loads(self.body_json)
+        """The body as a dict; :class:`LedgerError` when it is not JSON (edited in the store)."""
+        try:
+            return json.loads(self.body_json)
+        except ValueError:
+            raise LedgerError(
+                f"Ledger entry {self.seq} is not valid JSON: the ledger was edited. Run "
+                "`leaktrace ledger verify` and restore the workspace from a backup."
+            ) from None
 
     @property
     def timestamp(self) -> datetime.datetime:
@@ -111,7 +117,7 @@ class Entry:
         """The body on one line: its top-level fields as ``key=value``, cut at ``width``."""
         try:
             body = self.body
-        except ValueError:
+        except LedgerError:
             return "(body is not valid JSON)"
         if not isinstance(body, dict):
             return _cut(str(body), width)
@@ -132,7 +138,7 @@ class Entry:
         """A JSON-ready dict: hashes and MAC in hex, the body parsed when it parses."""
         try:
             body: Any = self.body
-        except ValueError:
+        except LedgerError:
             body = self.body_json
         return {
             "seq": self.seq,

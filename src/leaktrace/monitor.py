@@ -153,6 +153,9 @@ class Settings:
             raise ConfigError("[monitor] enumeration_block and enumeration_run must be ≥ 2.")
         if settings.history_weeks < 1:
             raise ConfigError("[monitor] history_weeks must be ≥ 1.")
+        if settings.analysts < 1 or settings.alerts_per_analyst < 1:
+            # A budget of none would hide every alert but decoy touches, the insider included.
+            raise ConfigError("[monitor] analysts and alerts_per_analyst must be ≥ 1.")
         return settings
 
     def office(self) -> tuple[datetime.time, datetime.time]:

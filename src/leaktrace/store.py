@@ -459,9 +459,27 @@ def _read_config(folder: Path) -> dict[str, Any]:
         ) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise WorkspaceError(f"Cannot read {config_path}: {error}") from None
-    if not isinstance(config.get("workspace"), dict):
+    section = config.get("workspace")
+    if not isinstance(section, dict):
         raise WorkspaceError(f"{config_path} has no [workspace] section; compare with README.md.")
+    for name, kind, example in _WORKSPACE_SETTINGS:
+        value = section.get(name)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise WorkspaceError(
+                f"{config_path}: {name} = {value!r} in [workspace] must be {example}."
+            )
+    if section.get("key_version", 1) < 1:
+        raise WorkspaceError(f"{config_path}: key_version in [workspace] must be 1 or more.")
     return config
+
+
+# [workspace] settings: name, type, what a valid value looks like.
+_WORKSPACE_SETTINGS = (
+    ("database", str, 'a file name such as "leaktrace.duckdb"'),
+    ("key_file", str, 'a file name such as "master.key"'),
+    ("key_version", int, "a whole number such as 1"),
+    ("memory_limit", str, 'a size such as "2GB"'),
+)
 
 
 def _connect(database: Path, read_only: bool, section: dict[str, Any]) -> duckdb.DuckDBPyConnection:
@@ -478,6 +496,11 @@ def _connect(database: Path, read_only: bool, section: dict[str, Any]) -> duckdb
             raise WorkspaceError(
                 f"The workspace store {database} is in use by another process; wait for it to "
                 "finish."
+            ) from None
+        if isinstance(error, duckdb.ParserException):  # the settings', not the file's
+            raise WorkspaceError(
+                f"memory_limit = {settings['memory_limit']!r} in [workspace] of {CONFIG_NAME} is "
+                'not a size DuckDB reads; write one such as "2GB" or "512MB".'
             ) from None
         raise WorkspaceError(
             f"{database} is not a readable leaktrace store ({str(error).splitlines()[0]}); "

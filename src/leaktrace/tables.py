@@ -860,7 +860,7 @@ def _sniff_encoding(
         if guess is None or not _decodes(probes, guess, at_end):
             raise SourceError(
                 f"{source}: cannot tell the text encoding (not UTF-8 or GB18030); re-save it as "
-                "UTF-8 or pass the encoding"
+                "UTF-8"
             )
         chosen = guess
     text = codecs.getincrementaldecoder(chosen)(errors="replace").decode(head, at_end)

@@ -16,6 +16,7 @@ from leaktrace.cli._common import (
     handle_errors,
     print_json,
     progress,
+    stderr,
     stdout,
     summarise_for_trace,
 )
@@ -88,6 +89,8 @@ def load_command(
         result = access.load(ws, source, kind, mapping, advance)
         if result.kind == "events":
             summarise_for_trace(ws, bar)
+    for warning in result.warnings:
+        stderr.print(f"warning: {warning}", markup=False, highlight=False)
     if as_json:
         print_json(result.summary())
         return

@@ -65,6 +65,9 @@ def trace_command(
     persons the leak covers by legal category (information for investigators, not legal
     advice).
     """
+    for path in (report, pdf):
+        if path is not None and path.exists():  # an earlier case's, which it still points to
+            raise ConfigError(f"{path} exists; leaktrace never overwrites a report: pick a name.")
     with store.open_workspace(workspace) as ws:
         recover(ws)
         traced = cases.trace_leak(ws, leak)
