@@ -811,6 +811,9 @@ def test_cli_writes_the_institution(tmp_path: Path):
 
     plain = runner.invoke(app, ["synth", str(tmp_path / "b"), "-n", "300", "--days", "2", "-q"])
     assert plain.exit_code == 0 and "300 customers" in plain.stdout
+    again = runner.invoke(app, ["synth", str(tmp_path / "b"), "-n", "30", "--days", "2", "-q"])
+    assert again.exit_code == 2 and "customers.csv exists; synth never overwrites" in again.stderr
+    assert pa_csv.read_csv(tmp_path / "b" / "customers.csv").num_rows == 300
     for options, message in (
         (["--start", "2025-13-01"], "--start"),
         (["--kind", "casino"], "kind"),

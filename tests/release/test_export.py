@@ -250,6 +250,28 @@ def test_rows_that_cannot_be_read_are_reported_not_silently_dropped(tmp_path):
         assert body["source_rows_unread"] == 2
 
 
+def test_rows_of_no_registered_customer_and_a_sample_too_large_are_said(tmp_path):
+    """Rows the register does not know are released unrecorded and unmarked: the export says
+    how many (and records it); so too when --sample asks for more customers than there are."""
+    people = synth.customers(200, seed=10)
+    source, known = tmp_path / "c.csv", tmp_path / "known.csv"
+    pacsv.write_csv(people, source)
+    pacsv.write_csv(people.slice(0, 150), known)
+    with store.init_workspace(tmp_path / "ws") as ws:
+        customers.load(ws, str(known))
+        made = exporter.export(ws, str(source), tmp_path / "o.csv", recipient="r", purpose="p")
+        assert made.customers == 150
+        assert made.warnings[0].startswith("50 of 200 rows name no customer of the register")
+        assert ledger.entries(ws, kind="release")[-1].body["rows_without_customer"] == 50
+        sampled = exporter.export(
+            ws, str(source), tmp_path / "s.csv", recipient="s", purpose="p", sample=500
+        )
+        assert sampled.customers == 150
+        assert sampled.warnings[0] == (
+            "--sample 500 asked for more customers than the source holds: all 150 were released"
+        )
+
+
 def test_cli_export_json(tmp_path):
     source = tmp_path / "c.csv"
     pacsv.write_csv(synth.customers(200, seed=8), source)

@@ -187,6 +187,20 @@ def export(
     ring = workspace.keyring
     fields, digest = written.fields, written.sha256
     members, members_digest = _members_summary(written.members)
+    real_rows = written.rows - written.decoys
+    unowned = real_rows - len(written.members)  # rows that name no customer of the register
+    notes = [note for note in [opened.unread_note()] if note is not None]
+    if chosen is not None and sample is not None and len(chosen) < sample:
+        notes.append(
+            f"--sample {sample:,} asked for more customers than the source holds"
+            f"{' in the segment' if conditions else ''}: all {len(chosen):,} were released"
+        )
+    if unowned:
+        notes.append(
+            f"{unowned:,} of {real_rows:,} rows name no customer of the register: they are not "
+            "recorded among the release's customers and carry no keyed marks, so only decoys "
+            "can trace a leak of them; load the source with `leaktrace customers load` first"
+        )
     body = {
         **described,
         "output_sha256": digest,
@@ -195,6 +209,7 @@ def export(
         "customers": int(members.size),
         "members_sha256": members_digest,
         "source_rows_unread": opened.bad_rows,
+        "rows_without_customer": unowned,
         "marked_fields": fields,
         "policy": policy.as_dict(),
         "request": {"sample": sample, "segment": conditions},
@@ -227,7 +242,7 @@ def export(
         marked_fields=fields,
         output_sha256=digest,
         ledger_seq=entry.seq,
-        warnings=_warnings(policy, mapping, written.decoys, opened.unread_note()),
+        warnings=_warnings(policy, mapping, written.decoys, notes),
     )
 
 
@@ -637,11 +652,12 @@ def decoy_tokens(workspace: store.Workspace, made: Any, first: int) -> pa.Table:
 
 
 def _warnings(
-    policy: Policy, mapping: customers.ColumnMap, decoys: int, unread: str | None
+    policy: Policy, mapping: customers.ColumnMap, decoys: int, notes: list[str]
 ) -> tuple[str, ...]:
-    """What the recipient's copy lacks that the institution can fix: rows of the source that
-    could not be read (``unread``, :meth:`tables.Table.unread_note`), decoys without phones."""
-    found = [] if unread is None else [unread]
+    """What the recipient's copy lacks that the institution can fix: ``notes`` of the export
+    (rows that could not be read or name no customer, a sample larger than the source), then
+    decoys without phones."""
+    found = list(notes)
     phones = "mobile" in mapping.identifiers.values()
     if decoys and phones and not policy.decoy_phone_pool:
         found.append(

@@ -133,6 +133,12 @@ def _check_format(file_format: str) -> None:
         raise ConfigError(f"Unknown format {file_format!r}; choose csv or parquet.")
 
 
+# The files write_institution writes (each as .csv or .parquet).
+INSTITUTION_FILES = (
+    "customers", "branches", "staff", "portfolios", "applications", "access_log", "insiders",
+)  # fmt: skip
+
+
 def write_tables(
     world: Institution,
     directory: str | Path,
