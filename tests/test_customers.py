@@ -288,6 +288,11 @@ def test_bad_sources_and_maps_are_refused(tmp_path):
     empty.write_text("customer_id,mobile\n", encoding="utf-8")
     with pytest.raises(SourceError, match="no rows"):
         customers.load(ws, str(empty), customers.parse_map(["mobile=mobile"], "customer_id"))
+    # Without a map too: "no rows", not "no identifier column" (and exit 3, not 2).
+    with pytest.raises(SourceError, match=r"empty\.csv: the table has no rows"):
+        customers.load(ws, str(empty))
+    with pytest.raises(SourceError, match=r"empty\.csv: the table has no rows"):
+        customers.match(ws, str(empty))
     source = _write(synth.customers(50, seed=3), tmp_path / "c.csv")
     with pytest.raises(ConfigError, match="no column 'phone'"):
         customers.load(ws, source, customers.parse_map(["phone=mobile"], "customer_id"))

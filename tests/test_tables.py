@@ -808,6 +808,9 @@ def test_corrupt_member_in_xlsx(tmp_path):
 def test_missing_file_and_folder(tmp_path):
     with pytest.raises(SourceError, match=r"nope\.csv: no such file; check the path"):
         open_table(str(tmp_path / "nope.csv"))
+    with pytest.raises(SourceError, match=r": a folder with no table in it"):
+        open_table(str(tmp_path))
+    (tmp_path / "t.csv").write_text("a\n1\n", encoding="utf-8")
     with pytest.raises(SourceError, match=r": is a folder, not a file"):
         open_table(str(tmp_path))
 
@@ -881,6 +884,14 @@ def test_discover(write, tmp_path):
     assert found == ["top.parquet", "a/x.xlsx", "b/list.csv", "c/deep/d.JSONL"]
     named = str(tmp_path / "a" / "notes.md")
     assert list(discover([named, PG_URL + "?table=t"])) == [named, PG_URL + "?table=t"]
+    # A folder with no table comes through itself, for open_table to say so.
+    notes = str(tmp_path / "notes")
+    write("notes/readme.md", "x")
+    assert list(discover([notes])) == [notes]
+    with pytest.raises(SourceError, match="a folder with no table in it"):
+        open_table(notes)
+    with pytest.raises(SourceError, match="is a folder, not a file"):
+        open_table(str(tmp_path / "a"))
 
 
 # --------------------------------------------------------------------------------------------

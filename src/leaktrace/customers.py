@@ -211,6 +211,9 @@ def propose_mapping(
     sample = (
         table.slice(0, SAMPLE_ROWS) if isinstance(table, pa.Table) else table.sample(SAMPLE_ROWS)
     )
+    if sample.num_rows == 0:  # not "no identifier column": there is nothing to tell it by
+        source = "the table" if isinstance(table, pa.Table) else table.source
+        raise SourceError(f"{source}: the table has no rows; nothing to read.")
     classified = classified or {}
     mapping = ColumnMap(id_column=id_column)
     for name in sample.column_names:

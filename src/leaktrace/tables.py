@@ -358,13 +358,20 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
         if _is_url(text) or not os.path.isdir(text):
             yield text
             continue
-        for root, dirs, files in os.walk(text):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if name.startswith((".", "~$")):
-                    continue
-                if Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
-                    yield os.path.join(root, name)
+        found = list(_tables_in(text))
+        # A folder with no table is yielded itself: open_table says so, and the other sources
+        # are still read (else a scan of a wrong folder would pass as one that found nothing).
+        yield from found or [text]
+
+
+def _tables_in(folder: str) -> Iterator[str]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith((".", "~$")):
+                continue
+            if Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
+                yield os.path.join(root, name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -466,6 +473,11 @@ def _check_file(text: str) -> str:
     except OSError as error:
         raise SourceError(f"{text}: cannot open ({_first_line(error)})") from error
     if stat.S_ISDIR(info.st_mode):
+        if next(_tables_in(text), None) is None:
+            raise SourceError(
+                f"{text}: a folder with no table in it (no file ending in "
+                f"{', '.join(sorted(SUPPORTED_SUFFIXES))}); check the path"
+            )
         raise SourceError(f"{text}: is a folder, not a file; name a file or scan the folder")
     if not stat.S_ISREG(info.st_mode):
         raise SourceError(f"{text}: not a regular file; copy the data to a file first")
