@@ -67,6 +67,8 @@ def test_people_fixture_covers_the_hard_cases(people):
         ("gbk", "gb18030"),
         ("gb18030", "gb18030"),
         ("utf-16", "utf-16"),
+        ("utf-16-le", "utf-16-le"),  # no byte-order mark: told by the NUL high bytes
+        ("utf-16-be", "utf-16-be"),
     ],
 )
 def test_csv_encodings(write, people, encoding, reported):
@@ -75,6 +77,16 @@ def test_csv_encodings(write, people, encoding, reported):
     assert (table.kind, table.encoding, table.delimiter) == ("csv", reported, ",")
     assert table.columns == Person.header()
     assert rows == as_dicts(people)
+
+
+def test_a_stray_nul_in_a_text_file_is_kept_not_fatal(write, people):
+    """One NUL in a value (a terminal's stray byte) is no reason to refuse the whole file; a
+    file with NULs throughout still is binary."""
+    text = csv_text(people).splitlines()
+    text[3] = text[3].replace(",", ",\x00", 1)
+    table, rows = read(write("nul.csv", "\n".join(text) + "\n", "utf-8"))
+    assert table.encoding == "utf-8" and len(rows) == len(people)
+    assert "\x00" in "".join(str(v) for v in rows[2].values())
 
 
 @pytest.mark.parametrize("encoding", ["gb18030", "utf-8", "utf-8-sig"])

@@ -27,10 +27,12 @@ What is sniffed, and how
   spreadsheet`` an Excel 2003 XML workbook; ``.json``/``.jsonl``/``.ndjson`` JSON; everything else
   that is text is delimited text (``kind="csv"``, whatever its suffix).
 * **Encoding** of text (64 KB at the head plus a few line-aligned probes through the file): a
-  UTF-8 or UTF-16 byte-order mark; else UTF-8 if every probe decodes; else GB18030 (a superset of
-  GBK and GB2312) if every probe decodes; else charset-normalizer's guess. NUL bytes or many
-  control characters mean binary content: :class:`SourceError`. Non-UTF-8 text is transcoded to
-  UTF-8 on the fly by pyarrow's CSV reader (a streaming codec, so memory stays bounded).
+  UTF-8 or UTF-16 byte-order mark; else UTF-16 without one where NUL bytes sit on one side of
+  the characters; else UTF-8 if every probe decodes; else GB18030 (a superset of GBK and GB2312)
+  if every probe decodes; else charset-normalizer's guess. NUL bytes (more than one in a
+  thousand) or many control characters mean binary content: :class:`SourceError`. Non-UTF-8
+  text is transcoded to UTF-8 on the fly by pyarrow's CSV reader (a streaming codec, so memory
+  stays bounded).
   Big5 bytes decode as GB18030 too; when that yields private-use characters (which GBK text
   hardly has) and Big5 decodes, Big5 is taken. Pass ``encoding=`` when a guess is wrong.
 * **Delimiter**: the one of ``,`` ``\\t`` ``|`` ``;`` that splits the most sample lines into the
@@ -840,6 +842,26 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
+def _utf16_without_bom(head: bytes) -> str | None:
+    r"""``utf-16-le`` or ``utf-16-be`` for text saved as UTF-16 without a byte-order mark: NUL
+    bytes on one side of most characters (the high byte of ASCII), and the head decodes.
+
+    >>> _utf16_without_bom("姓名,手机\n王芳,13812345678\n".encode("utf-16-le"))
+    'utf-16-le'
+    >>> _utf16_without_bom(b"a,b\n1,\x002\n") is None
+    True
+    """
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if even + odd < max(8, len(head) // 20) or max(even, odd) < 0.95 * (even + odd):
+        return None
+    codec = "utf-16-le" if odd > even else "utf-16-be"
+    try:
+        head[: len(head) // 2 * 2].decode(codec)
+    except UnicodeDecodeError:
+        return None
+    return codec
+
+
 def _sniff_encoding(
     source: str, path: str, head: bytes, size: int, skip_bad_text: bool = False
 ) -> tuple[str, str]:
@@ -850,14 +872,19 @@ def _sniff_encoding(
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encodings = ["utf-16"]
     else:
+        encodings = ["utf-8", "gb18030"]
         nul = head.find(b"\x00")
         if nul >= 0:
-            raise SourceError(
-                f"{source}: not a text table (binary content at byte {nul}); export it as CSV or "
-                "XLSX"
-            )
-        encodings = ["utf-8", "gb18030"]
-    probes = [head] + ([] if encodings == ["utf-16"] else _probes(path, size))
+            wide = _utf16_without_bom(head)
+            if wide is not None:
+                encodings = [wide]
+            elif head.count(b"\x00") > len(head) // 1000:
+                raise SourceError(
+                    f"{source}: not a text table (binary content at byte {nul}); export it as "
+                    "CSV or XLSX"
+                )
+            # else a stray NUL or two in text: read as text; the value keeps it.
+    probes = [head] + ([] if encodings[0].startswith("utf-16") else _probes(path, size))
     at_end = len(head) >= size
     chosen = next((e for e in encodings if _decodes(probes, e, at_end)), None)
     if skip_bad_text and chosen in (None, "gb18030") and _mostly_utf8(probes):
