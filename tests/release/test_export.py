@@ -225,6 +225,9 @@ def test_export_refuses_what_it_cannot_do(tmp_path):
         )
     with pytest.raises(ConfigError, match="nodir is not a folder; create it"):
         exporter.export(ws, str(source), tmp_path / "nodir" / "o.csv", recipient="r", purpose="p")
+    ws.config["release"] = {"roles": {"x": {"marks": ["nosuch"]}}}
+    with pytest.raises(ConfigError, match="marks 'nosuch', which this table does not have"):
+        exporter.export(ws, str(source), tmp_path / "o.csv", recipient="r", purpose="p", role="x")
     assert store.releases(ws.db) == [] and ledger.entries(ws) == []
     ws.close()
 

@@ -148,6 +148,7 @@ def export(
         detected = {name: result.detected for name, result in classified.items()}
         mapping = customers.propose_mapping(head, classified=classified)
         mapping.segments = []
+        _mark_fields(head, policy, detected)  # a policy's fields this table lacks: refused now
         owners = chosen = None
         if sample is not None:
             owners, chosen = _sample(workspace, opened, mapping, recipient, sample, conditions)
