@@ -162,6 +162,7 @@ class MatchResult:
             "customers": self.customers,
             "matched_by": self.by_kind,
             "mapping": self.mapping.as_dict(),
+            "warnings": [] if self.unread is None else [self.unread],
         }
 
 

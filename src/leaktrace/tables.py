@@ -855,8 +855,8 @@ def _utf16_without_bom(head: bytes) -> str | None:
     if even + odd < max(8, len(head) // 20) or max(even, odd) < 0.95 * (even + odd):
         return None
     codec = "utf-16-le" if odd > even else "utf-16-be"
-    try:
-        head[: len(head) // 2 * 2].decode(codec)
+    try:  # the head may end inside a character
+        codecs.getincrementaldecoder(codec)().decode(head, final=False)
     except UnicodeDecodeError:
         return None
     return codec

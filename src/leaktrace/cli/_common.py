@@ -52,6 +52,11 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def warn(message: str) -> None:
+    """Print one warning line on stderr (the command goes on)."""
+    stderr.print(f"warning: {message}", markup=False, highlight=False)
+
+
 def handle_errors(command: F) -> F:
     """Turn the library's user-fixable errors into one line and their exit code; so too what
     the system refuses (a folder that cannot be written, a full disk) and a store that fails

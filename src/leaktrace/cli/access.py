@@ -16,9 +16,9 @@ from leaktrace.cli._common import (
     handle_errors,
     print_json,
     progress,
-    stderr,
     stdout,
     summarise_for_trace,
+    warn,
 )
 
 _COUNTS = ("loads", "rows", "loaded", "duplicates", "rejected")
@@ -90,7 +90,7 @@ def load_command(
         if result.kind == "events":
             summarise_for_trace(ws, bar)
     for warning in result.warnings:
-        stderr.print(f"warning: {warning}", markup=False, highlight=False)
+        warn(warning)
     if as_json:
         print_json(result.summary())
         return

@@ -19,6 +19,7 @@ from leaktrace.cli._common import (
     stderr,
     stdout,
     summarise_for_trace,
+    warn,
 )
 from leaktrace.exceptions import ConfigError
 
@@ -112,7 +113,7 @@ def load_command(
         "warnings": [result.unread] if result.unread else [],
     }
     if result.unread:
-        stderr.print(f"warning: {result.unread}", markup=False, highlight=False)
+        warn(result.unread)
     if as_json:
         print_json(data)
         return
@@ -174,7 +175,7 @@ def match_command(
         result = customers.match(ws, source, mapping)
     summary = result.summary()
     if result.unread:
-        stderr.print(f"warning: {result.unread}", markup=False, highlight=False)
+        warn(result.unread)
     if as_json:
         print_json(summary)
         return

@@ -7,7 +7,14 @@ from typing import Annotated
 import typer
 
 from leaktrace import store
-from leaktrace.cli._common import JsonOption, WorkspaceOption, handle_errors, print_json, stderr
+from leaktrace.cli._common import (
+    JsonOption,
+    WorkspaceOption,
+    handle_errors,
+    print_json,
+    stderr,
+    warn,
+)
 from leaktrace.cli._common import stdout as out
 from leaktrace.release import export as exporter
 
@@ -92,7 +99,7 @@ def export_command(
             segment=segment,
         )
     for warning in release.warnings:
-        stderr.print(f"warning: {warning}", markup=False, highlight=False)
+        warn(warning)
     if as_json:
         print_json(release.as_dict())
         return

@@ -67,7 +67,7 @@ class ReadAhead:
         return item
 
     def peek(self) -> Any:
-        """The first item, left in place for the iteration (None when there is none)."""
+        """The next item, left in place for the iteration (None when there is none)."""
         if self._peeked is _NONE:
             self._peeked = self._next()
         return None if self._peeked is _DONE else self._peeked
