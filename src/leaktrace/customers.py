@@ -124,6 +124,29 @@ class LoadResult:
     seconds: float
     unread: str | None = None  # the source's rows that could not be read (tables.Table)
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the load took that its user should look at: rows it could not read, and a
+        customer-number column that names few customers for many rows (a sex or branch column
+        taken for one would merge different people into one customer)."""
+        found = [] if self.unread is None else [self.unread]
+        numbered = self.rows - self.rows_without_id
+        named = self.counts.customers_new + self.counts.customers_seen
+        if numbered >= FEW_CUSTOMERS_FROM and named * ROWS_PER_CUSTOMER_AT_MOST < numbered:
+            found.append(
+                f"{numbered:,} rows named only {named:,} customers by column "
+                f"{self.mapping.id_column!r}: if it is not a customer number, different people "
+                "were merged into one customer; load the source into a new workspace with "
+                "--id-column naming the customer number"
+            )
+        return found
+
+
+# A register's export has a row per customer, or per account (a few per customer): more rows
+# than this per customer number, over at least FEW_CUSTOMERS_FROM rows, is not a customer number.
+ROWS_PER_CUSTOMER_AT_MOST = 10
+FEW_CUSTOMERS_FROM = 100
+
 
 @dataclass
 class MatchResult:

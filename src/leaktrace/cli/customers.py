@@ -110,10 +110,10 @@ def load_command(
         "load_id": result.counts.load_id,
         "seconds": round(result.seconds, 2),
         "mapping": result.mapping.as_dict(),
-        "warnings": [result.unread] if result.unread else [],
+        "warnings": result.warnings,
     }
-    if result.unread:
-        warn(result.unread)
+    for warning in result.warnings:
+        warn(warning)
     if as_json:
         print_json(data)
         return
