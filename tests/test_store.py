@@ -38,6 +38,13 @@ def test_key_from_environment_writes_no_key_file(tmp_path, monkeypatch):
         store.open_workspace(tmp_path / "ws")
 
 
+def test_a_bad_key_in_the_environment_makes_no_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv(keys.ENV_VAR, "not a key")
+    with pytest.raises(WorkspaceError, match="does not hold a leaktrace master key"):
+        store.init_workspace(tmp_path / "ws")
+    assert not (tmp_path / "ws").exists()
+
+
 def test_wrong_master_key_is_refused(tmp_path, monkeypatch):
     store.init_workspace(tmp_path / "ws").close()
     monkeypatch.setenv(keys.ENV_VAR, keys.encode_key(keys.new_master_key()))

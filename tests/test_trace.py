@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import random
 
 import pyarrow as pa
@@ -186,6 +187,23 @@ def test_cli_json_and_bad_input(world, tmp_path):
     empty.write_text("name,mobile\n", encoding="utf-8")
     result = runner.invoke(app, ["trace", str(empty), "-w", str(folder / "ws")])
     assert result.exit_code == SourceError.exit_code and "no rows" in result.output
+    # The same file twice would count its rows (and persons) twice.
+    twice = runner.invoke(app, ["trace", leak, leak, "-w", str(folder / "ws")])
+    assert twice.exit_code == 2 and "holds the same bytes as" in twice.stderr
+    # Rows the file cannot give are said, and recorded with the case's inputs.
+    lines = pathlib.Path(leak).read_text(encoding="utf-8").splitlines()
+    lines[4] += ',"extra"'
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["trace", str(ragged), "-w", str(folder / "ws"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["inputs"][0] | {"sha256": None} == {
+        "source": str(ragged),
+        "rows": 24,
+        "rows_unread": 1,
+        "sha256": None,
+    }
+    assert "left out of the trace and its tally: 1;" in result.stderr
 
 
 def test_a_query_by_query_harvester_is_named_by_the_access_logs(tmp_path):

@@ -366,9 +366,11 @@ def init_workspace(path: str | os.PathLike[str] | None = None) -> Workspace:
             f"{database} exists but {CONFIG_NAME} does not; move the file away or choose "
             "another folder."
         )
+    # A key from the environment is checked before anything is made: a bad one leaves no folder.
+    environment_key = keys.master_key(None) if os.environ.get(keys.ENV_VAR) else None
     folder.mkdir(parents=True, exist_ok=True)
-    if os.environ.get(keys.ENV_VAR):
-        master, key_file = keys.master_key(None), ""
+    if environment_key is not None:
+        master, key_file = environment_key, ""
     else:
         key_path = folder / KEY_FILE_NAME
         if not key_path.exists():

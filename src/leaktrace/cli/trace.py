@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from leaktrace import store
-from leaktrace.cli._common import JsonOption, WorkspaceOption, handle_errors, print_json
+from leaktrace.cli._common import JsonOption, WorkspaceOption, handle_errors, print_json, warn
 from leaktrace.cli._common import stdout as out
 from leaktrace.cli.export import recover
 from leaktrace.exceptions import ConfigError
@@ -78,6 +78,12 @@ def trace_command(
             if pdf is not None:
                 write_pdf(page, pdf)
         case_id = cases.record(ws, traced, report or pdf)
+    for read in traced.inputs:
+        if read.get("rows_unread"):
+            warn(
+                f"{read['source']}: rows that could not be read, left out of the trace and its "
+                f"tally: {read['rows_unread']:,}; fix them and trace again to include them"
+            )
     if as_json:
         print_json({"case_id": case_id, **traced.as_dict(top), "report": report, "pdf": pdf})
         return

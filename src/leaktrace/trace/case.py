@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leaktrace import customers, law, ledger, scan, store, tables
-from leaktrace.exceptions import SourceError
+from leaktrace.exceptions import ConfigError, SourceError
 from leaktrace.release.writers import sha256
 from leaktrace.trace import access_windows, channels
 from leaktrace.trace.verdict import Verdict, decide
@@ -69,6 +69,12 @@ def trace_leak(workspace: store.Workspace, sources: Sequence[str]) -> Case:
     parts, inputs = [], []
     for source in sources:
         table, described = _read(source)
+        same = [i for i in inputs if "sha256" in i and i.get("sha256") == described.get("sha256")]
+        if same:  # its rows would count twice, in the tally of persons too
+            raise ConfigError(
+                f"{described['source']} holds the same bytes as {same[0]['source']}; name each "
+                "file of the leak once."
+            )
         parts.append(table)
         inputs.append(described)
     leaked = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
@@ -177,7 +183,12 @@ def _read(source: str) -> tuple[pa.Table, dict[str, Any]]:
                 )
             batches.append(batch)
         table = pa.Table.from_batches(batches, opened.schema)
-        described: dict[str, Any] = {"source": opened.source, "rows": table.num_rows}
+        # Rows the file could not give are not in the leak's counts: the case records how many.
+        described: dict[str, Any] = {
+            "source": opened.source,
+            "rows": table.num_rows,
+            "rows_unread": opened.bad_rows,
+        }
     if table.num_rows == 0:
         raise SourceError(f"{described['source']}: the list has no rows; nothing to trace.")
     path = Path(source)
