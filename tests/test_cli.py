@@ -196,3 +196,26 @@ def test_a_store_that_fails_to_read_mid_command_is_exit_4(tmp_path, monkeypatch)
     assert result.exit_code == 4, result.output
     assert "restore leaktrace.duckdb from a backup" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_polite_stop_unwinds_like_ctrl_c(tmp_path):
+    """SIGTERM (kill, a scheduler's timeout) ends a command as an interrupt: exit 130, one line,
+    and no partial file left behind."""
+    import signal
+    import time
+
+    synth = ["synth", "-q", "-n", "10", "--days", "100000", str(tmp_path / "bank")]
+    started = subprocess.Popen(
+        [sys.executable, "-c", _RUN_SCRIPT, *synth],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "bank").glob(".*.partial")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started.send_signal(signal.SIGTERM)
+    _out, err = started.communicate(timeout=60)
+    assert started.returncode == 130, err
+    assert "error: interrupted" in err and "Traceback" not in err
+    assert not list((tmp_path / "bank").glob(".*.partial"))

@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Iterable
 from functools import cache
@@ -92,7 +93,14 @@ def main() -> None:
     without a command, ``--version`` and an unknown command get every command.
     """
     asked = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in COMMANDS else None
+    # A polite stop (kill, a scheduler's timeout) unwinds like Ctrl-C: partial files are
+    # removed and open transactions rolled back, instead of the process vanishing mid-write.
+    signal.signal(signal.SIGTERM, _interrupt)
     build([asked] if asked else COMMANDS)()
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def run() -> NoReturn:
