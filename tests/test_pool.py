@@ -31,6 +31,20 @@ def test_a_worker_of_a_forked_pool_splits_no_work_into_threads():
     assert jobs == 1 and pid != os.getpid()
 
 
+def _sigterm_is_default(_: int) -> bool:
+    return signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_workers_end_on_sigterm_whatever_the_command_handles():
+    """The command turns SIGTERM into an interrupt; the pool stops its workers with SIGTERM,
+    so they take the default back."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        assert list(ordered_map(_sigterm_is_default, [(0,), (1,)], 2)) == [True, True]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def test_a_thread_of_the_pool_splits_no_work_into_threads():
     assert _pool.threads().submit(_pool.thread_jobs).result() == 1
 

@@ -47,6 +47,9 @@ def _start_worker(started: Semaphore) -> None:
     global _in_worker
     _in_worker = True
     _die_with_parent()
+    # The command's SIGTERM handler (an interrupt, to unwind) is not for workers: the pool
+    # stops them with SIGTERM and expects them to end.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     started.release()
 
 
