@@ -1050,6 +1050,16 @@ def segment_members(db: duckdb.DuckDBPyConnection, conditions: dict[str, str]) -
     return {row[0] for row in rows}
 
 
+def segment_attributes(db: duckdb.DuckDBPyConnection) -> list[str]:
+    """The segment attributes the register's customers carry, sorted (a scan of the register:
+    for messages, not for every export)."""
+    rows = db.execute(
+        f"""SELECT DISTINCT unnest(json_keys(segment)) FROM customers
+        WHERE {LOADED} AND segment IS NOT NULL ORDER BY 1"""
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
 def decoy_hits(db: duckdb.DuckDBPyConnection, tokens: pa.Array | pa.ChunkedArray) -> dict[str, int]:
     """Per release, how many of its decoys any of ``tokens`` (exact identifier tokens) names."""
     with _shown(db, probe_decoys=pa.table({"token": tokens})):

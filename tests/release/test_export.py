@@ -223,6 +223,8 @@ def test_export_refuses_what_it_cannot_do(tmp_path):
         exporter.export(
             ws, str(source), tmp_path / "o.csv", recipient="r", purpose="p", segment="city=x"
         )
+    with pytest.raises(ConfigError, match="is a folder; name the file to write"):
+        exporter.export(ws, str(source), tmp_path, recipient="r", purpose="p")
     with pytest.raises(ConfigError, match="nodir is not a folder; create it"):
         exporter.export(ws, str(source), tmp_path / "nodir" / "o.csv", recipient="r", purpose="p")
     ws.config["release"] = {"roles": {"x": {"marks": ["nosuch"]}}}
@@ -273,6 +275,20 @@ def test_rows_of_no_registered_customer_and_a_sample_too_large_are_said(tmp_path
         assert sampled.warnings[0] == (
             "--sample 500 asked for more customers than the source holds: all 150 were released"
         )
+
+
+def test_a_segment_attribute_the_register_lacks_is_named(tmp_path):
+    source = tmp_path / "c.csv"
+    pacsv.write_csv(synth.customers(300, seed=3), source)
+    with store.init_workspace(tmp_path / "ws") as ws:
+        customers.load(ws, str(source))
+        with pytest.raises(ConfigError, match="has the attribute 'nosuch'; the attributes loaded"):
+            exporter.export(ws, str(source), tmp_path / "o.csv", recipient="r", purpose="p",
+                            sample=10, segment="nosuch=1")  # fmt: skip
+        with pytest.raises(ConfigError, match="matches the segment"):
+            exporter.export(ws, str(source), tmp_path / "o.csv", recipient="r", purpose="p",
+                            sample=10, segment="province=nowhere")  # fmt: skip
+        assert store.segment_attributes(ws.db) == ["branch_code", "open_date", "province"]
 
 
 def test_cli_export_json(tmp_path):

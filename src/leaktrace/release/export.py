@@ -305,6 +305,12 @@ def _sample(
         allowed = store.segment_members(workspace.db, conditions)
         present = [c for c in present if c in allowed]
     if not present:
+        known = store.segment_attributes(workspace.db)
+        if unknown := [name for name in conditions if name not in known]:
+            raise ConfigError(
+                f"--segment: no customer of the register has the attribute {unknown[0]!r}; the "
+                f"attributes loaded are {', '.join(known) or 'none'}."
+            )
         raise ConfigError(
             "No customer of the register in this source matches the segment; check --segment "
             "against the segment attributes loaded with `leaktrace customers load`."

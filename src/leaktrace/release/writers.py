@@ -369,6 +369,8 @@ def new_output(output: str | os.PathLike[str]) -> tuple[Path, Writer]:
     is recorded: a format leaktrace writes, a file that does not exist yet (a release is never
     overwritten), in a folder that does and can be written."""
     out = Path(output).resolve()
+    if out.is_dir():
+        raise ConfigError(f"{out} is a folder; name the file to write, such as {out / 'r.csv'}.")
     writer = for_path(out)
     if out.exists():
         raise ConfigError(f"{out} exists; leaktrace never overwrites a release. Choose a new name.")
