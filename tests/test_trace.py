@@ -203,7 +203,8 @@ def test_cli_json_and_bad_input(world, tmp_path):
         "rows_unread": 1,
         "sha256": None,
     }
-    assert "left out of the trace and its tally: 1;" in result.stderr
+    assert f"warning: 1 row of {ragged} could not be read and was left out (line 5" in result.stderr
+    assert json.loads(result.stdout)["warnings"] == [result.stderr.split("warning: ")[1].strip()]
 
 
 def test_a_query_by_query_harvester_is_named_by_the_access_logs(tmp_path):

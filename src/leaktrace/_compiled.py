@@ -27,6 +27,15 @@ class Loops:
         self.name = name
         self._module: ModuleType | None = None
 
+    def wanted(self, count: int, worth_from: int) -> bool:
+        """Whether ``count`` values should go to these loops: at least ``worth_from`` of them
+        (enough to pay for the first load), or any number once the loops are loaded.
+
+        >>> Loops("json").wanted(10, worth_from=4096)
+        False
+        """
+        return count >= worth_from or self.loaded
+
     @property
     def loaded(self) -> bool:
         """Whether this process has imported the module through :meth:`module` (False while

@@ -132,7 +132,7 @@ _LOOPS = Loops("leaktrace._checksum_loops")
 def compiled_wanted(count: int) -> bool:
     """Whether ``count`` values are worth the compiled loops, numba's first load (~0.5 s)
     included: a large column, or the loops loaded already (:mod:`leaktrace._compiled`)."""
-    return count >= COMPILED_FROM or _LOOPS.loaded
+    return _LOOPS.wanted(count, COMPILED_FROM)
 
 
 def compiled() -> ModuleType:

@@ -185,8 +185,13 @@ class MatchResult:
             "customers": self.customers,
             "matched_by": self.by_kind,
             "mapping": self.mapping.as_dict(),
-            "warnings": [] if self.unread is None else [self.unread],
+            "warnings": self.warnings,
         }
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the match could not read of the list."""
+        return [] if self.unread is None else [self.unread]
 
 
 # -- column maps -----------------------------------------------------------------------------

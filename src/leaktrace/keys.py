@@ -212,9 +212,7 @@ def _compiled_wanted(count: int) -> bool:
     """Whether ``count`` values are worth the compiled loop, numba's import and the loop's
     load (~1 s) included: a long column, or the loop loaded already (:mod:`leaktrace._compiled`),
     and a libcrypto to call."""
-    if count < COMPILED_TOKENS and not _LOOPS.loaded:
-        return False
-    return _LOOPS.module().ready()
+    return _LOOPS.wanted(count, COMPILED_TOKENS) and _LOOPS.module().ready()
 
 
 def _compiled_tokens(block: bytes, prefix: bytes, values: pa.Array) -> pa.Array:

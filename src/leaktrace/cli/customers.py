@@ -174,8 +174,8 @@ def match_command(
     with store.open_workspace(workspace, read_only=True) as ws:
         result = customers.match(ws, source, mapping)
     summary = result.summary()
-    if result.unread:
-        warn(result.unread)
+    for warning in result.warnings:
+        warn(warning)
     if as_json:
         print_json(summary)
         return

@@ -78,12 +78,8 @@ def trace_command(
             if pdf is not None:
                 write_pdf(page, pdf)
         case_id = cases.record(ws, traced, report or pdf)
-    for read in traced.inputs:
-        if read.get("rows_unread"):
-            warn(
-                f"{read['source']}: rows that could not be read, left out of the trace and its "
-                f"tally: {read['rows_unread']:,}; fix them and trace again to include them"
-            )
+    for warning in traced.warnings:
+        warn(warning)
     if as_json:
         print_json({"case_id": case_id, **traced.as_dict(top), "report": report, "pdf": pdf})
         return

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
@@ -134,32 +135,29 @@ def _build(pattern: str) -> Machine | None:
 
 
 def wanted(values: pa.Array) -> bool:
-    """Whether an automaton is the way to match ``values``: by the compiled loop
-    (:func:`_compiled_wanted`), or by NumPy's steps when the values are short. A short column of
-    long texts is left to RE2 (0.04 s for 2,000 values of 5,000 characters) rather than wait
-    ~0.5 s for numba."""
-    return _compiled_wanted(values) or _longest(values) <= _STEPPED_LONGEST
+    """Whether an automaton is the way to match ``values`` (:func:`_runner`)."""
+    return _runner(values) is not None
 
 
 def full_match(values: pa.Array, automaton: Machine, prefix: bool = False) -> np.ndarray:
     """Which strings the automaton matches entirely (``prefix``: from their first character);
-    nulls never match. Run by the compiled loop (numba, imported on first use) where
-    :func:`_compiled_wanted` or a value is long, else by NumPy (:func:`_stepped`)."""
-    stepped = not _compiled_wanted(values) and _longest(values) <= _STEPPED_LONGEST
-    result = (_stepped if stepped else _compiled)(values, automaton, prefix)
+    nulls never match. Run as :func:`_runner` chooses; by the compiled loop where it would
+    leave the values to RE2."""
+    result = (_runner(values) or _compiled)(values, automaton, prefix)
     if values.null_count:
         result &= _vector.to_numpy_bool(values.is_valid())
     return result
 
 
-def _compiled_wanted(values: pa.Array) -> bool:
-    """A long column, or the compiled loop loaded in this process already."""
-    return len(values) >= _COMPILED_FROM or _LOOPS.loaded
-
-
-def _longest(values: pa.Array) -> int:
+def _runner(values: pa.Array) -> Callable[[pa.Array, Machine, bool], np.ndarray] | None:
+    """The compiled loop for a long column, or once this process loaded it; NumPy's steps
+    (:func:`_stepped`) for a short column of short values; else None: a short column of long
+    texts is left to RE2 (0.04 s for 2,000 values of 5,000 characters) rather than wait ~0.5 s
+    for numba."""
+    if _LOOPS.wanted(len(values), _COMPILED_FROM):
+        return _compiled
     offsets, _ = _vector.raw_buffers(values)
-    return int(np.diff(offsets).max(initial=0))
+    return _stepped if int(np.diff(offsets).max(initial=0)) <= _STEPPED_LONGEST else None
 
 
 def _compiled(values: pa.Array, automaton: Machine, prefix: bool) -> np.ndarray:

@@ -148,7 +148,8 @@ def export(
         detected = {name: result.detected for name, result in classified.items()}
         mapping = customers.propose_mapping(head, classified=classified)
         mapping.segments = []
-        _mark_fields(head, policy, detected)  # a policy's fields this table lacks: refused now
+        # The fields to mark, from the head (a policy's field the table lacks: refused now).
+        fields = _mark_fields(head, policy, detected)
         owners = chosen = None
         if sample is not None:
             owners, chosen = _sample(workspace, opened, mapping, recipient, sample, conditions)
@@ -177,6 +178,7 @@ def export(
                 release_id,
                 (owners, chosen),
                 detected,
+                fields,
                 writer.open(partial, encoding=opened.encoding),
                 held,
                 ahead,
@@ -186,7 +188,7 @@ def export(
             abort(workspace, release_id, partial, str(out))
             raise
     ring = workspace.keyring
-    fields, digest = written.fields, written.sha256
+    digest = written.sha256
     members, members_digest = _members_summary(written.members)
     real_rows = written.rows - written.decoys
     unowned = real_rows - len(written.members)  # rows that name no customer of the register
@@ -328,7 +330,6 @@ class _Written:
     members: pa.Array  # register ids of the real rows' customers
     decoys: int
     decoy_tokens: pa.Table  # (decoy, kind, token) of every decoy's identifiers
-    fields: dict[str, str]
     sha256: str
 
 
@@ -340,6 +341,7 @@ def _write_release(
     release_id: str,
     sampled: tuple[np.ndarray | None, pa.Array | None],
     detected: dict[str, str | None],
+    fields: dict[str, str],
     sink: writers.Sink,
     held: HeldTokens,
     ahead: pipeline.ReadAhead | None = None,
@@ -363,7 +365,6 @@ def _write_release(
     stream = pipeline.ReadAhead(
         pipeline.numbered(workspace, batches, id_column, held.numbers), NUMBERED_AHEAD, "numbers"
     )
-    fields: dict[str, str] = {}
     offset = 0
     pending: tuple[int, Future[pa.Table], pa.Array] | None = None
     mixer = _Mixer(workspace, release_id, policy, held)
@@ -379,7 +380,6 @@ def _write_release(
                     workspace, table, mapping, numbered, held_owners=held.owners
                 ):
                     mapping.id_column = None
-                fields = _mark_fields(table, policy, detected)
                 mixer.start(table, detected)
             if all_owners is None:
                 trusted = numbered if mapping.id_column is not None else None
@@ -397,7 +397,7 @@ def _write_release(
             pending = (index, prepared, owners)
         if pending is not None:
             mixer.write(out, *pending)
-    return mixer.written(fields, sink.sha256)
+    return mixer.written(sink.sha256)
 
 
 def _done(table: pa.Table) -> Future[pa.Table]:
@@ -483,14 +483,13 @@ class _Mixer:
         self.decoys.append(decoy_tokens(self.workspace, made, self.decoy_count))
         self.decoy_count += made.table.num_rows
 
-    def written(self, fields: dict[str, str], sha256: str) -> _Written:
+    def written(self, sha256: str) -> _Written:
         """What was written, once the sink is closed (``sha256``)."""
         return _Written(
             rows=self.rows,
             members=pa.concat_arrays(self.members),
             decoys=self.decoy_count,
             decoy_tokens=pa.concat_tables(self.decoys),
-            fields=fields,
             sha256=sha256,
         )
 

@@ -45,6 +45,7 @@ class Case:
     canaries: dict[str, int]
     verdict: Verdict
     tally: law.Tally
+    warnings: tuple[str, ...] = ()  # rows of the inputs that could not be read
 
     def as_dict(self, top: int = 10) -> dict[str, Any]:
         """JSON-ready, with the ``top`` most likely releases."""
@@ -61,15 +62,17 @@ class Case:
             "access_windows": [w.as_dict() for w in self.windows[:top]],
             "canaries": self.canaries,
             "tally": self.tally.as_dict(),
+            "warnings": list(self.warnings),
         }
 
 
 def trace_leak(workspace: store.Workspace, sources: Sequence[str]) -> Case:
     """Trace the leaked list in ``sources`` (files or SQL URLs, read as one table)."""
-    parts, inputs = [], []
+    parts, inputs, notes = [], [], []
     for source in sources:
-        table, described = _read(source)
-        same = [i for i in inputs if "sha256" in i and i.get("sha256") == described.get("sha256")]
+        table, described, note = _read(source)
+        digest = described.get("sha256")
+        same = [i for i in inputs if digest is not None and i.get("sha256") == digest]
         if same:  # its rows would count twice, in the tally of persons too
             raise ConfigError(
                 f"{described['source']} holds the same bytes as {same[0]['source']}; name each "
@@ -77,6 +80,7 @@ def trace_leak(workspace: store.Workspace, sources: Sequence[str]) -> Case:
             )
         parts.append(table)
         inputs.append(described)
+        notes += [] if note is None else [note]
     leaked = pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
     mapping = customers.propose_mapping(leaked)
     mapping.segments = []
@@ -99,6 +103,7 @@ def trace_leak(workspace: store.Workspace, sources: Sequence[str]) -> Case:
         canaries={r: n for r, n in hits.items() if r in canary_sets},
         verdict=decide(found, len(matched), users),
         tally=law.tally(person_categories(leaked, owners)),
+        warnings=tuple(notes),
     )
 
 
@@ -170,8 +175,9 @@ def person_categories(leaked: pa.Table, owners: pa.Array) -> list[str | None]:
     return [order[r].value if r < len(order) else None for r in by_person.values()]
 
 
-def _read(source: str) -> tuple[pa.Table, dict[str, Any]]:
-    """A leak file as one table, and what the case records of it (its SHA-256 for a file)."""
+def _read(source: str) -> tuple[pa.Table, dict[str, Any], str | None]:
+    """A leak file as one table, what the case records of it (its SHA-256 for a file), and
+    what it could not read (:meth:`tables.Table.unread_note`)."""
     with tables.open_table(source) as opened:
         batches, rows = [], 0
         for batch in opened.batches():
@@ -189,9 +195,10 @@ def _read(source: str) -> tuple[pa.Table, dict[str, Any]]:
             "rows": table.num_rows,
             "rows_unread": opened.bad_rows,
         }
+        note = opened.unread_note()
     if table.num_rows == 0:
         raise SourceError(f"{described['source']}: the list has no rows; nothing to trace.")
     path = Path(source)
     if path.is_file():
         described["sha256"] = sha256(path)
-    return table, described
+    return table, described, note
