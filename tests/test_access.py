@@ -235,7 +235,15 @@ def test_maps_and_kinds_that_do_not_fit_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="no column 'nope'"):
         access.guess_mapping(["用户", "时间"], given={"customer": "nope"})
     with pytest.raises(ConfigError, match="holds role of staff"):
-        access.guess_mapping(["用户", "时间"], kind="staff")
+        access.guess_mapping(["用户", "备注"], kind="staff")
+    # An access log has a portfolio's two columns: --kind portfolios would take every view
+    # for "this manager serves this customer", unless the columns are mapped by hand.
+    log = ["柜员号", "访问时间", "客户号", "操作"]
+    with pytest.raises(ConfigError, match=r"header is that of an access log.*--kind events"):
+        access.guess_mapping(log, kind="portfolios")
+    mapped = access.guess_mapping(log, kind="portfolios", given={"staff_id": "柜员号"})
+    assert mapped.columns == {"staff_id": "柜员号", "customer": "客户号"}
+    assert access.guess_mapping(["a", "客户号", "柜员号"], kind="portfolios").kind == "portfolios"
     with pytest.raises(ConfigError, match="unknown field 'colour'"):
         access.parse_map(["colour=颜色"])
     with pytest.raises(ConfigError, match="FIELD=COLUMN"):

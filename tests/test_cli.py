@@ -13,7 +13,7 @@ import typer
 from typer.testing import CliRunner
 
 from leaktrace import exceptions
-from leaktrace.cli import app
+from leaktrace.cli import _common, app
 
 README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
 runner = CliRunner()
@@ -120,8 +120,30 @@ def test_the_console_script_ends_with_the_status_and_every_line(tmp_path):
     assert "not reached" not in missing.stdout
 
 
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
+    """`leaktrace ledger show | head -1`: when the reader of the output stops, the command
+    stops with the status of a program SIGPIPE stops, and says nothing (it did report "broken
+    pipe; check the path and its permissions")."""
+    import os
+
+    assert runner.invoke(app, ["init", str(tmp_path / "ws")]).exit_code == 0
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first line
+    with os.fdopen(write_end, "w") as closed:
+        done = subprocess.run(
+            [sys.executable, "-c", _RUN_SCRIPT, "ledger", "show", "-w", str(tmp_path / "ws")],
+            stdout=closed,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert done.returncode == _common.EXIT_CLOSED_PIPE == 141
+    assert done.stderr == "atexit ran\n"
+
+
 def test_readme_documents_exit_codes():
-    codes = {0, 2, 130} | {c.exit_code for c in _error_classes(exceptions.LeaktraceError)}
+    codes = {0, 2, 130, _common.EXIT_CLOSED_PIPE} | {
+        c.exit_code for c in _error_classes(exceptions.LeaktraceError)
+    }
     assert codes >= {0, 1, 2, 3, 4}
     for code in codes:
         assert f"| {code} |" in README

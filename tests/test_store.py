@@ -52,6 +52,14 @@ def test_wrong_master_key_is_refused(tmp_path, monkeypatch):
         store.open_workspace(tmp_path / "ws")
 
 
+def test_a_key_version_the_workspace_has_no_keys_of_is_named(tmp_path):
+    store.init_workspace(tmp_path / "ws").close()
+    config = tmp_path / "ws" / store.CONFIG_NAME
+    config.write_text(config.read_text().replace("key_version = 1", "key_version = 2"))
+    with pytest.raises(WorkspaceError, match="sets key_version = 2, but this workspace's keys"):
+        store.open_workspace(tmp_path / "ws")
+
+
 def test_workspace_from_environment_and_missing_workspace(tmp_path, monkeypatch):
     store.init_workspace(tmp_path / "ws").close()
     monkeypatch.setenv(store.ENV_WORKSPACE, str(tmp_path / "ws"))

@@ -445,6 +445,27 @@ def test_xlsx(tmp_path, people):
         open_table(str(tmp_path / "客户.xlsx"), sheet="x")
 
 
+def test_a_workbook_with_a_blank_first_sheet_is_read_from_the_first_filled(tmp_path):
+    """No sheet named: the list on the second sheet is read, not "no data" from the blank
+    cover sheet; a named sheet is still the one read."""
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "说明"
+    workbook.create_sheet("名单").append(["姓名", "手机"])
+    workbook["名单"].append(["王芳", "13812345678"])
+    workbook.save(tmp_path / "list.xlsx")
+    with open_table(str(tmp_path / "list.xlsx")) as table:
+        assert (table.sheet, table.columns) == ("名单", ["姓名", "手机"])
+    with pytest.raises(SourceError, match="no data \\(sheet '说明'\\)"):
+        open_table(str(tmp_path / "list.xlsx"), sheet="说明")
+    book = xlwt.Workbook()
+    book.add_sheet("空")
+    book.add_sheet("名单").write(0, 0, "姓名")
+    book.get_sheet(1).write(1, 0, "王芳")
+    book.save(str(tmp_path / "list.xls"))
+    with open_table(str(tmp_path / "list.xls")) as table:
+        assert (table.sheet, table.columns) == ("名单", ["姓名"])
+
+
 def test_xlsx_typed(tmp_path):
     workbook = openpyxl.Workbook()
     workbook.active.append(["n", "d"])
@@ -774,6 +795,25 @@ def test_a_workbook_named_like_csv_is_read_as_a_workbook(tmp_path):
     with open_table(str(tmp_path / "list.csv")) as table:
         assert table.kind == "xlsx"
         assert table.sample().column("手机").to_pylist() == ["13812345678"]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ('[{"姓名": "王芳", "手机": "13812345678"},\n {"姓名": "李强", "手机": null}\n]', "json"),
+        ('{"姓名": "王芳", "手机": "13812345678"}\n{"姓名": "李强", "手机": null}\n', "jsonl"),
+    ],
+)
+def test_json_records_named_like_csv_are_read_as_json(tmp_path, text, kind):
+    """An API's export saved as .csv: read as the records it holds, not as a one-column CSV
+    of braces; a CSV header in SQL Server's brackets stays CSV."""
+    (tmp_path / "list.csv").write_text(text, encoding="utf-8")
+    with open_table(str(tmp_path / "list.csv")) as table:
+        assert table.kind == kind
+        assert table.sample().column("手机").to_pylist() == ["13812345678", None]
+    (tmp_path / "bracketed.csv").write_text("[姓名],[手机]\n王芳,13812345678\n", "utf-8")
+    with open_table(str(tmp_path / "bracketed.csv")) as table:
+        assert table.kind == "csv" and table.columns == ["[姓名]", "[手机]"]
 
 
 def test_zip_that_is_not_xlsx(tmp_path):

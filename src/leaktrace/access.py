@@ -329,8 +329,11 @@ def guess_mapping(
         for name, words in _HEADERS.items():
             if folded in words:
                 candidates.setdefault(name, []).append(column)
+    found = set(candidates) | set(given)
     if kind is None:
-        kind = _guess_kind(set(candidates) | set(given), source, columns)
+        kind = _guess_kind(found, source, columns)
+    elif not given:
+        _check_kind(kind, found, source)
     required, optional = FIELDS[kind]
     mapped = {f: c for f, c in given.items() if f in (*required, *optional)}
     for name in (*required, *optional):
@@ -354,6 +357,30 @@ def guess_mapping(
         customer_type = _customer_type(mapped["customer"], sample)
     ordered = {f: mapped[f] for f in (*required, *optional) if f in mapped}
     return AccessMapping(kind=kind, columns=ordered, customer_type=customer_type)
+
+
+_KIND_NAMES = {
+    "events": "an access log",
+    "staff": "a staff directory",
+    "applications": "loan applications",
+    "portfolios": "portfolios",
+}
+
+
+def _check_kind(kind: str, found: set[str], source: str) -> None:
+    """Refuse a ``--kind`` that the header contradicts (an access log has the two columns of a
+    portfolio, so it would load as 'who serves whom' from every view), unless the columns are
+    mapped by hand."""
+    try:
+        header_says = _guess_kind(found, source, ())
+    except ConfigError:  # the header does not say: --kind decides
+        return
+    if header_says != kind:
+        raise ConfigError(
+            f"{source}: its header is that of {_KIND_NAMES[header_says]}, not "
+            f"{_KIND_NAMES[kind]}; pass --kind {header_says}, or map the columns with --map "
+            "FIELD=COLUMN if it really is what --kind says."
+        )
 
 
 def _guess_kind(found: set[str], source: str, columns: Sequence[str]) -> str:

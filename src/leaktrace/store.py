@@ -428,6 +428,8 @@ def open_workspace(
             "SELECT value FROM meta WHERE key = ?", [f"key_check_v{keyring.version}"]
         ).fetchall()
         stored = stored[0] if stored else None
+        if stored is None:
+            _refuse_key_version(db, keyring.version, folder)
         if stored is None or stored[0] != keyring.check_value():
             raise WorkspaceError(
                 f"The master key does not match this workspace (key check value "
@@ -448,6 +450,22 @@ def open_workspace(
         db.close()
         raise
     return Workspace(folder, config, keyring, db)
+
+
+def _refuse_key_version(db: duckdb.DuckDBPyConnection, version: int, folder: Path) -> None:
+    """Refuse a ``key_version`` the workspace has no keys of (a master key of the wrong version
+    would otherwise read as the wrong key)."""
+    made = [
+        int(key.removeprefix("key_check_v"))
+        for (key,) in db.execute(
+            "SELECT key FROM meta WHERE key LIKE 'key_check_v%' ORDER BY key"
+        ).fetchall()
+    ]
+    if made:
+        raise WorkspaceError(
+            f"{folder / CONFIG_NAME} sets key_version = {version}, but this workspace's keys are "
+            f"of version {', '.join(map(str, made))}; set key_version = {made[-1]} in [workspace]."
+        )
 
 
 def _read_config(folder: Path) -> dict[str, Any]:

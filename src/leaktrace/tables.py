@@ -127,6 +127,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -527,7 +528,28 @@ def _detect_kind(source: str, path: str, head: bytes) -> str:
         return "jsonl"
     if suffix == ".json":
         return "json"
-    return "csv"
+    return _json_by_content(head.lstrip(b"\xef\xbb\xbf \t\r\n")) or "csv"
+
+
+def _json_by_content(start: bytes) -> str | None:
+    """JSON records under another name (an API export saved as .csv or .txt): an array whose
+    first item is an object, or objects one a line. A CSV header never opens that way (SQL
+    Server's ``[Name],[Phone]`` opens with ``[`` but not ``[{``).
+
+    >>> _json_by_content(b'[\\n  {"name": 1}]'), _json_by_content(b'{"a": 1}\\n{"a": 2}\\n')
+    ('json', 'jsonl')
+    >>> _json_by_content(b"[name],[phone]\\n"), _json_by_content(b"name,phone\\n")
+    (None, None)
+    """
+    if re.match(rb"\[\s*\{", start):
+        return "json"
+    if start.startswith(b"{"):
+        first = start.split(b"\n", 1)[0]
+        try:
+            return "jsonl" if isinstance(json.loads(first), dict) else "json"
+        except ValueError:
+            return "json"
+    return None
 
 
 def _zip_kind(source: str, path: str) -> str:
@@ -1298,11 +1320,16 @@ def _sheet_table(
     return table
 
 
-def _pick_sheet(source: str, names: list[str], sheet: str | None) -> int:
+def _pick_sheet(
+    source: str, names: list[str], sheet: str | None, filled: Callable[[int], bool] | None = None
+) -> int:
+    """The sheet named ``sheet``; without a name, the first that is ``filled`` where that can
+    be told (a workbook whose first sheet is a blank or a chart and whose list is on the
+    second), else the first."""
     if sheet is None:
         if not names:
             raise SourceError(f"{source}: the workbook has no sheets; export it again")
-        return 0
+        return next((i for i in range(len(names)) if filled(i)), 0) if filled else 0
     if sheet in names:
         return names.index(sheet)
     raise SourceError(f"{source}: no sheet named {sheet!r}; the sheets are {', '.join(names)}")
@@ -1330,7 +1357,9 @@ def _open_xlsx(opts: _Options) -> Table:
         handle.close()
 
     try:
-        index = _pick_sheet(opts.source, workbook.sheetnames, opts.sheet)
+        index = _pick_sheet(
+            opts.source, workbook.sheetnames, opts.sheet, partial(_xlsx_filled, workbook)
+        )
         worksheet = workbook.worksheets[index]
         if not hasattr(worksheet, "iter_rows"):  # a chart sheet
             raise SourceError(
@@ -1346,6 +1375,19 @@ def _open_xlsx(opts: _Options) -> Table:
             yield list(values)
 
     return _sheet_table(opts, "xlsx", rows, sheet=workbook.sheetnames[index], closer=close)
+
+
+def _xlsx_filled(workbook: Any, index: int) -> bool:
+    sheet = workbook.worksheets[index]
+    if not hasattr(sheet, "iter_rows"):  # a chart sheet
+        return False
+    rows = sheet.iter_rows(max_row=_SNIFF_ROWS, values_only=True)
+    return any(_filled(list(row)) for row in rows)
+
+
+def _xls_filled(book: Any, index: int) -> bool:
+    sheet = book.sheet_by_index(index)
+    return any(_filled(sheet.row_values(i)) for i in range(min(sheet.nrows, _SNIFF_ROWS)))
 
 
 def _open_xls(opts: _Options) -> Table:
@@ -1366,7 +1408,12 @@ def _open_xls(opts: _Options) -> Table:
             f"{opts.source}: truncated or corrupt XLS file; open it in Excel and save it again"
         ) from error
     try:
-        index = _pick_sheet(opts.source, book.sheet_names(), opts.sheet)
+        index = _pick_sheet(
+            opts.source,
+            book.sheet_names(),
+            opts.sheet,
+            partial(_xls_filled, book),
+        )
         sheet = book.sheet_by_index(index)
     except BaseException:
         book.release_resources()

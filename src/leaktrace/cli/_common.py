@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,10 +41,18 @@ WorkspaceOption = Annotated[
     ),
 ]
 
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True)
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # Rich would exit 1 without a word; handle_errors ends it as a closed pipe instead.
+        raise BrokenPipeError
+
+
+stdout = _Console(soft_wrap=True)
+stderr = _Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE, as the shell reports a program stopped by it
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -70,6 +79,11 @@ def handle_errors(command: F) -> F:
             fail(str(error), error.exit_code)
         except KeyboardInterrupt:
             fail("interrupted", 130)
+        except BrokenPipeError:
+            # The reader of the output stopped (`| head`): nothing wrong to report, and the
+            # exit status of a program its pipe's SIGPIPE stops.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(EXIT_CLOSED_PIPE) from None
         except OSError as error:
             fail(os_message(error))
         except Exception as error:
