@@ -145,8 +145,12 @@ def test_trim_whitespace_is_arrows(values):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=60), st.sampled_from(["i8", "u4", "i2"]))
+@given(
+    st.lists(st.integers(-(2**63), 2**63 - 1) | st.integers(-2, 70_000), max_size=60),
+    st.sampled_from(["i8", "u8", "u4", "i2"]),
+)
 def test_distinct_is_np_unique(values, dtype):
+    """Whether counted (small non-negative values) or sorted."""
     array = np.array(values, dtype=np.int64).astype(dtype)  # wrapped into smaller types
     assert np.array_equal(_vector.distinct(array), np.unique(array))
     assert _vector.distinct(array).dtype == array.dtype

@@ -10,6 +10,8 @@ from unittest.mock import patch
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leaktrace import customers, keys, store, synth
 from leaktrace.release import export as exporter
@@ -90,6 +92,42 @@ def test_sorted_tokens_with_a_shared_first_half() -> None:
     assert answers[:500].all() and not answers[500:].any()
     assert not held.holds(pa.nulls(3, pa.binary(16))).any()
     assert not _Sorted(pa.array([], pa.binary(16))).holds(tokens).any()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.integers(0, 2**64 - 1)  # spread out
+        | st.integers(0, 2**16 - 1).map(lambda low: (0x1234_5678 << 32) | low)  # top bits shared
+        | st.sampled_from([0, 2**64 - 1]),
+        max_size=80,
+    )
+)
+def test_the_order_of_64_bit_keys_sorts_them(values) -> None:
+    keys_ = np.array(values, dtype=np.uint64)
+    order = held_module._order(keys_)
+    assert sorted(order.tolist()) == list(range(len(values)))
+    assert keys_[order].tolist() == sorted(values)
+
+
+def test_tokens_as_read_and_as_cast_give_the_same_words() -> None:
+    """The register's reads (variable-length binary, 16 bytes each) are viewed in place; a
+    null, another length or another type goes through Arrow's cast, with the same words."""
+    raw = [bytes(range(i, i + 16)) for i in range(20)]
+    for tokens in (
+        pa.array(raw, pa.binary()).slice(3, 12),
+        pa.array(raw, pa.binary(16)).slice(3, 12),
+        pa.array([*raw[:3], None, *raw[4:]], pa.binary()).slice(3, 12),
+    ):
+        high, low, present = held_module._words(tokens)
+        for h, lo, p, token in zip(high, low, present, tokens.to_pylist(), strict=True):
+            assert p == (token is not None)
+            if token is not None:
+                assert (int(h), int(lo)) == (
+                    int.from_bytes(token[:8], "little"),
+                    int.from_bytes(token[8:], "little"),
+                )
+    assert held_module._packed(pa.array([b"short"], pa.binary())) is None
 
 
 def test_an_empty_register_numbers_no_row(tmp_path) -> None:

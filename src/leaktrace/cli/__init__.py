@@ -93,6 +93,9 @@ def main() -> None:
     without a command, ``--version`` and an unknown command get every command.
     """
     asked = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in COMMANDS else None
+    # NumPy's OpenBLAS starts a thread per core that spins for a while (~0.1 CPU s an export,
+    # on two cores); leaktrace does no linear algebra. Set before anything imports NumPy.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # A polite stop (kill, a scheduler's timeout) unwinds like Ctrl-C: partial files are
     # removed and open transactions rolled back, instead of the process vanishing mid-write.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -25,15 +25,24 @@ from leaktrace import _pool
 def distinct(values: np.ndarray) -> np.ndarray:
     """The distinct integers of a 1-D array, sorted, as ``np.unique`` gives them: a sort and a
     neighbour test, where NumPy 2.4's ``np.unique`` hashes (190–310 ms on 10⁶ integers against
-    12 ms).
+    12–55 ms). Small non-negative integers (register ids, row numbers) are counted instead of
+    sorted: 5.6 against 55 ms for 10⁶ register ids.
 
     >>> distinct(np.array([3, 1, 3, 2])).tolist()
     [1, 2, 3]
     """
+    if values.dtype.kind in "iu" and values.size and _countable(values):
+        return np.flatnonzero(np.bincount(values.astype(np.intp, copy=False))).astype(values.dtype)
     ordered = np.sort(values)
     first = np.ones(ordered.size, dtype=bool)
     first[1:] = ordered[1:] != ordered[:-1]
     return ordered[first]
+
+
+def _countable(values: np.ndarray) -> bool:
+    """Whether ``values`` are non-negative and close enough together to be counted in an
+    array about as large as theirs."""
+    return int(values.min()) >= 0 and int(values.max()) < 2 * values.size + 65_536
 
 
 R = TypeVar("R")
