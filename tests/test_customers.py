@@ -282,18 +282,24 @@ def test_a_load_killed_midway_leaves_the_workspace_as_it_was(tmp_path):
         assert customers.load(ws, second).counts.customers_total == 6000  # C00000001… repeat
 
 
-def test_a_customer_number_column_that_names_few_customers_is_warned_of(tmp_path):
-    """A sex column taken for the customer number merges everyone into two customers: the load
-    says so (it cannot be told from a real number before the rows are read)."""
+def test_a_customer_number_column_that_names_few_customers_is_refused(tmp_path):
+    """A sex column taken for the customer number would merge everyone into two customers: the
+    load is refused before its commit, and nothing of it is kept; asked to, it loads with a
+    warning."""
     people = synth.customers(300, seed=12)
     source = _write(people, tmp_path / "c.csv")
     with store.init_workspace(tmp_path / "ws") as ws:
         assert customers.load(ws, source).warnings == []
+    mapping = customers.propose_mapping(pa.Table.from_batches(people.to_batches()), "gender")
     with store.init_workspace(tmp_path / "ws2") as ws:
-        mapping = customers.propose_mapping(pa.Table.from_batches(people.to_batches()), "gender")
-        merged = customers.load(ws, source, mapping)
+        with pytest.raises(ConfigError, match="300 rows named only 2 customers by column 'gen"):
+            customers.load(ws, source, mapping)
+        assert ws.counts()["customers"] == 0 and ws.counts()["tokens"] == 0
+        assert ws.db.sql("SELECT count(*) FROM loads").fetchall() == [(0,)]
+        merged = customers.load(ws, source, mapping, many_rows_per_customer=True)
         (warning,) = merged.warnings
-        assert warning.startswith("300 rows named only 2 customers by column 'gender'")
+        assert warning.startswith("300 rows named only 2 customers by column 'gender', loaded")
+        assert ws.counts()["customers"] == 2
 
 
 def test_bad_sources_and_maps_are_refused(tmp_path):

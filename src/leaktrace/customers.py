@@ -126,18 +126,14 @@ class LoadResult:
 
     @property
     def warnings(self) -> list[str]:
-        """What the load took that its user should look at: rows it could not read, and a
-        customer-number column that names few customers for many rows (a sex or branch column
-        taken for one would merge different people into one customer)."""
+        """What the load took that its user should look at: rows it could not read, and (when
+        allowed) a customer-number column that names few customers for many rows."""
         found = [] if self.unread is None else [self.unread]
-        numbered = self.rows - self.rows_without_id
         named = self.counts.customers_new + self.counts.customers_seen
-        if numbered >= FEW_CUSTOMERS_FROM and named * ROWS_PER_CUSTOMER_AT_MOST < numbered:
+        if (few := _few_customers(self.rows - self.rows_without_id, named)) is not None:
             found.append(
-                f"{numbered:,} rows named only {named:,} customers by column "
-                f"{self.mapping.id_column!r}: if it is not a customer number, different people "
-                "were merged into one customer; load the source into a new workspace with "
-                "--id-column naming the customer number"
+                f"{few} by column {self.mapping.id_column!r}, loaded as asked "
+                "(--many-rows-per-customer)"
             )
         return found
 
@@ -146,6 +142,14 @@ class LoadResult:
 # than this per customer number, over at least FEW_CUSTOMERS_FROM rows, is not a customer number.
 ROWS_PER_CUSTOMER_AT_MOST = 10
 FEW_CUSTOMERS_FROM = 100
+
+
+def _few_customers(numbered: int, named: int) -> str | None:
+    """What is wrong when ``numbered`` rows name only ``named`` customers: a sex or branch
+    column taken for the customer number merges different people into one customer."""
+    if numbered >= FEW_CUSTOMERS_FROM and named * ROWS_PER_CUSTOMER_AT_MOST < numbered:
+        return f"{numbered:,} rows named only {named:,} customers"
+    return None
 
 
 @dataclass
@@ -456,12 +460,15 @@ def load(
     on_rows: Callable[[int], None] | None = None,
     batch_rows: int = BATCH_ROWS,
     jobs: int | None = None,
+    many_rows_per_customer: bool = False,
 ) -> LoadResult:
     """Load (or re-load) customers from ``source`` into the register of ``workspace``.
 
     All of it lands in one transaction, or none of it. Without ``mapping`` the scanner's
     :func:`propose_mapping` is used. Tokens are computed in ``jobs`` worker processes
-    (default: one per CPU).
+    (default: one per CPU). A customer-number column that names fewer customers than one per
+    :data:`ROWS_PER_CUSTOMER_AT_MOST` rows is refused (:class:`ConfigError`, nothing loaded)
+    unless ``many_rows_per_customer``, which loads it with a warning.
     """
     jobs = default_jobs() if jobs is None else jobs
     started_clock = time.perf_counter()
@@ -495,7 +502,20 @@ def load(
                     f"{table.source}: column {mapping.id_column!r} is empty in every row; name "
                     "the customer-number column with --id-column."
                 )
-            counts = loader.finish(table.source, started, rows, mapping.as_dict())
+            numbered = rows - without_id
+
+            def refuse_few(named: int) -> None:
+                few = _few_customers(numbered, named)
+                if few is not None and not many_rows_per_customer:
+                    raise ConfigError(
+                        f"{table.source}: {few} by column {mapping.id_column!r}; if it is not "
+                        "the customer number, different people would be merged into one "
+                        "customer. Nothing was loaded: name the customer number with "
+                        "--id-column, or pass --many-rows-per-customer if the rows are "
+                        "accounts or transactions of fewer customers."
+                    )
+
+            counts = loader.finish(table.source, started, rows, mapping.as_dict(), refuse_few)
         except BaseException:
             loader.rollback()
             raise

@@ -665,9 +665,16 @@ class RegisterLoad:
                 )
 
     def finish(
-        self, source: str, started: datetime.datetime, rows: int, mapping: dict[str, Any]
+        self,
+        source: str,
+        started: datetime.datetime,
+        rows: int,
+        mapping: dict[str, Any],
+        check: Callable[[int], None] | None = None,
     ) -> LoadCounts:
-        """Merge the staged tokens, record the load and commit."""
+        """Merge the staged tokens, record the load and commit; ``check`` sees how many
+        customers the load named before the commit, and may refuse it by raising (the caller
+        rolls back)."""
         db, load_id = self.db, self.load_id
         with _memory_errors(self.rollback):
             db.execute("BEGIN TRANSACTION")
@@ -686,6 +693,8 @@ class RegisterLoad:
                 FROM customers""",
                 [load_id, load_id, load_id],
             ).fetchall()[0]
+            if check is not None:
+                check(customers_new + customers_seen)
             tokens_new = db.execute(
                 "SELECT count(*) FROM tokens WHERE first_load = ?", [load_id]
             ).fetchall()[0][0]

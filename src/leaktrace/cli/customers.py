@@ -68,6 +68,14 @@ def load_command(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Accept the detected columns without asking.")
     ] = False,
+    many_rows_per_customer: Annotated[
+        bool,
+        typer.Option(
+            "--many-rows-per-customer",
+            help="Load a source with more than 10 rows per customer number (accounts, "
+            "transactions); without it such a column is refused as no customer number.",
+        ),
+    ] = False,
     workspace: WorkspaceOption = None,
     as_json: JsonOption = False,
     quiet: QuietOption = False,
@@ -96,6 +104,7 @@ def load_command(
                 mapping,
                 on_start=lambda total: bar.update(task, total=total) if bar else None,
                 on_rows=lambda rows: bar.advance(task, rows) if bar else None,
+                many_rows_per_customer=many_rows_per_customer,
             )
             summarise_for_trace(ws, bar)
     data: dict[str, Any] = {
