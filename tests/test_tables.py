@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import Person, make_people
+from leaktrace import tables
 from leaktrace.exceptions import SourceError
 from leaktrace.tables import Table, discover, open_table
 
@@ -814,6 +815,22 @@ def test_json_records_named_like_csv_are_read_as_json(tmp_path, text, kind):
     (tmp_path / "bracketed.csv").write_text("[姓名],[手机]\n王芳,13812345678\n", "utf-8")
     with open_table(str(tmp_path / "bracketed.csv")) as table:
         assert table.kind == "csv" and table.columns == ["[姓名]", "[手机]"]
+
+
+def test_a_header_longer_than_the_sample_is_read_whole(tmp_path, monkeypatch):
+    """9,000 columns make a header of ~100 KB, longer than the 64 KB sample: it was cut, and
+    every row then had more fields than the header named."""
+    letters = [chr(97 + i // 676) + chr(97 + i // 26 % 26) + chr(97 + i % 26) for i in range(9000)]
+    names = [f"field_{n}" for n in letters]
+    rows = [",".join(names)] + [",".join(str((r + j) % 10) for j in range(9000)) for r in range(4)]
+    (tmp_path / "wide.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with open_table(str(tmp_path / "wide.csv")) as table:
+        assert table.columns == names
+        assert table.sample().num_rows == 4 and table.bad_rows == 0
+    monkeypatch.setattr(tables, "_SNIFF_BYTES_AT_MOST", 1 << 20)
+    (tmp_path / "one_line.csv").write_bytes(b"a," * (1 << 20))
+    with pytest.raises(SourceError, match="no line break in the first 1 MB"):
+        open_table(str(tmp_path / "one_line.csv"))
 
 
 def test_zip_that_is_not_xlsx(tmp_path):

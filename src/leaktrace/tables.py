@@ -152,6 +152,8 @@ DEFAULT_BATCH_ROWS = 65_536
 SQL_SCHEMES = ("postgresql", "postgres", "mysql", "mariadb")
 
 _SNIFF_BYTES = 64 * 1024
+_SNIFF_LINES = 3  # whole lines a text sample holds at least: a header and rows under it
+_SNIFF_BYTES_AT_MOST = 64 << 20
 _PROBE_BYTES = 16 * 1024
 _PROBES = 8
 _SNIFF_ROWS = 200
@@ -330,6 +332,8 @@ def open_table(
     if not head:
         raise SourceError(f"{text}: empty file (0 bytes); export the data again")
     kind = _detect_kind(text, path, head)
+    if kind == "csv" and len(head) < size and head.count(b"\n") < _SNIFF_LINES:
+        head = _longer_head(text, path, head, size)
     opts = _Options(text, path, sheet, all_text, header, encoding, delimiter, skip_bad_text)
     try:
         if kind == "xlsx":
@@ -347,6 +351,22 @@ def open_table(
         raise
     except _library_errors() as error:
         raise _source_error(text, kind, error) from error
+
+
+def _longer_head(source: str, path: str, head: bytes, size: int) -> bytes:
+    """The head of a text file read on until it holds :data:`_SNIFF_LINES` whole lines (a
+    header of thousands of columns is longer than the usual sample, and cut, it would name
+    too few columns for every row), up to :data:`_SNIFF_BYTES_AT_MOST`."""
+    with open(path, "rb") as f:
+        f.seek(len(head))
+        while len(head) < size and head.count(b"\n") < _SNIFF_LINES:
+            if len(head) >= _SNIFF_BYTES_AT_MOST:
+                raise SourceError(
+                    f"{source}: no line break in the first {_SNIFF_BYTES_AT_MOST >> 20} MB; not "
+                    "a table of lines (check the file, or export it as CSV or XLSX)"
+                )
+            head += f.read(len(head))
+    return head
 
 
 def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[str]:
