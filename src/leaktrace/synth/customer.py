@@ -61,6 +61,7 @@ import pyarrow.compute as pc
 
 from leaktrace import checksums
 from leaktrace.exceptions import ConfigError
+from leaktrace.identifiers import _vector
 
 KINDS = ("bank", "insurer", "lender", "education")
 AS_OF = datetime.date(2024, 12, 31)
@@ -431,7 +432,15 @@ def _tables() -> _Tables:
         head_count.append(len(row["plate_letters"]))
         heads.extend(plate + letter for letter in row["plate_letters"])
 
-    codes, first, last, region_start, region_count, hukou = _load_regions(province_codes)
+    # Reading stdnum's database took 0.26 s of every export's first decoys: kept in the cache
+    # folder, read again when stdnum's file, the provinces or this module change.
+    sources = [
+        resources.files("stdnum").joinpath("cn/loc.dat"),
+        resources.files("leaktrace").joinpath("data", "provinces.tsv"),
+        Path(__file__),
+    ]
+    regions = _vector.stored("synth-regions", sources, lambda: _load_regions(province_codes))
+    codes, first, last, region_start, region_count, hukou = regions
     region_index = {int(code): i for i, code in enumerate(codes)}
     bins = _read_tsv("card_bins.tsv")
     given_columns = ("m_old", "m_mid", "m_new", "f_old", "f_mid", "f_new")
