@@ -456,12 +456,10 @@ def open_workspace(
 def _refuse_key_version(db: duckdb.DuckDBPyConnection, version: int, folder: Path) -> None:
     """Refuse a ``key_version`` the workspace has no keys of (a master key of the wrong version
     would otherwise read as the wrong key)."""
-    made = [
+    made = sorted(
         int(key.removeprefix("key_check_v"))
-        for (key,) in db.execute(
-            "SELECT key FROM meta WHERE key LIKE 'key_check_v%' ORDER BY key"
-        ).fetchall()
-    ]
+        for (key,) in db.execute("SELECT key FROM meta WHERE key LIKE 'key_check_v%'").fetchall()
+    )
     if made:
         raise WorkspaceError(
             f"{folder / CONFIG_NAME} sets key_version = {version}, but this workspace's keys are "
@@ -2100,7 +2098,7 @@ def _distinct_keys(db: duckdb.DuckDBPyConnection) -> int:
     if cuts:
         keys.partition(cuts)
     parts = np.split(keys, cuts)
-    counted = sum(_pool.threads().map(_distinct_sorted, parts))
+    counted = sum(_pool.threads().map(_distinct_sorted, parts)) if cuts else _distinct_sorted(keys)
     # A key on both sides of a cut is counted on each (the parts are sorted now).
     twice = sum(int(a[-1] == b[0]) for a, b in itertools.pairwise(parts) if a.size and b.size)
     return counted - twice
