@@ -654,7 +654,8 @@ class RegisterLoad:
                 db.execute(
                     """INSERT INTO tokens
                     SELECT DISTINCT t.token, t.kind, n.customer_id, ?, ?, ?
-                    FROM batch_tokens t JOIN batch_new n ON n.ref = t.ref""",
+                    FROM batch_tokens t JOIN batch_new n ON n.ref = t.ref
+                    ORDER BY t.kind""",
                     [self.workspace.keyring.version, load_id, load_id],
                 )
                 db.execute(
