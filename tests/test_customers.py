@@ -354,3 +354,19 @@ def test_cli_init_load_and_match(tmp_path):
     )
     assert wrong_key.exit_code == 4
     assert "does not match" in wrong_key.output
+
+
+def test_the_tokens_of_a_batch_are_stored_by_kind(tmp_path):
+    """A row group holds a few kinds of token, not all of them, so that a read of one kind (the
+    export's questions to the register) skips the others by the row groups' min/max."""
+    source = _write(synth.customers(50_000, seed=4), tmp_path / "c.csv")
+    with store.init_workspace(tmp_path / "ws") as ws:
+        customers.load(ws, source)
+        per_group = ws.db.sql(
+            """SELECT rowid // 122880 AS row_group, count(DISTINCT kind) AS kinds FROM tokens
+            GROUP BY row_group"""
+        ).fetchall()
+        every = ws.db.sql("SELECT count(DISTINCT kind) FROM tokens").fetchall()[0][0]
+    assert len(per_group) >= 4 and every >= 8
+    # Each kind lies in one run of row groups: no more (group, kind) pairs than that allows.
+    assert sum(kinds for _, kinds in per_group) <= len(per_group) + every - 1, (per_group, every)
