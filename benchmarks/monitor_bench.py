@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, run_measured
 
 from leaktrace import access, customers, monitor, store, synth
+from leaktrace.synth.files import INSTITUTION_FILES
 
 ACCESS_FILES = ("staff", "portfolios", "applications", "access_log")
 
@@ -38,6 +39,8 @@ def prepare(folder: Path, events: int, customers_n: int, days: int, seed: int) -
     ``folder`` has them from an earlier run."""
     if (folder / "base" / store.CONFIG_NAME).exists() and (folder / "access_log.parquet").exists():
         return {"write": 0.0, "register": 0.0}
+    for name in INSTITUTION_FILES:  # this benchmark's own files, from a run cut short
+        (folder / f"{name}.parquet").unlink(missing_ok=True)
     started = time.perf_counter()
     synth.write_institution(
         folder,

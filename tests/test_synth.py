@@ -814,6 +814,13 @@ def test_cli_writes_the_institution(tmp_path: Path):
     again = runner.invoke(app, ["synth", str(tmp_path / "b"), "-n", "30", "--days", "2", "-q"])
     assert again.exit_code == 2 and "customers.csv exists; synth never overwrites" in again.stderr
     assert pa_csv.read_csv(tmp_path / "b" / "customers.csv").num_rows == 300
+    # The library refuses as the command does: a folder of real exports is never written over.
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "staff.csv").write_text("工号,角色\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"staff\.csv exists; synth never overwrites"):
+        synth.write_institution(tmp_path / "real", 30, days=1)
+    assert (tmp_path / "real" / "staff.csv").read_text(encoding="utf-8") == "工号,角色\n"
+    assert not (tmp_path / "real" / "customers.csv").exists()
     for options, message in (
         (["--start", "2025-13-01"], "--start"),
         (["--kind", "casino"], "kind"),

@@ -13,7 +13,6 @@ from leaktrace import synth
 from leaktrace.cli._common import JsonOption, QuietOption, handle_errors, print_json, progress
 from leaktrace.cli._common import stdout as console
 from leaktrace.exceptions import ConfigError
-from leaktrace.synth.files import INSTITUTION_FILES
 
 _NOUNS = {
     "portfolios": "portfolio entries",
@@ -92,10 +91,6 @@ def synth_command(
     if file_format not in ("csv", "parquet"):
         raise ConfigError("--format must be csv or parquet")
     first_day = _date(start)
-    for name in INSTITUTION_FILES:
-        taken = Path(directory) / f"{name}.{file_format}"
-        if taken.exists():  # perhaps not synthetic: a folder of real exports
-            raise ConfigError(f"{taken} exists; synth never overwrites files. Choose a new folder.")
     with progress(not quiet and not as_json) as bar:
         tasks: dict[str, TaskID] = {}
 

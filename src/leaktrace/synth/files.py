@@ -258,12 +258,12 @@ def write_institution(
 ) -> dict[str, Any]:
     """Write a whole synthetic institution into ``directory`` and return a summary.
 
-    Files: ``customers`` (as of the day before ``start``; CSV with Chinese headers, as exported
-    registers have), ``branches``, ``staff``, ``portfolios``, ``applications`` and
-    ``access_log`` (``.csv`` or ``.parquet``). ``events`` sets the workload so that the access
-    log holds about that many events (by default the roles' normal workload). ``progress`` is
-    called as ``progress(stage, done, total)`` with stage ``"customers"`` (rows) or
-    ``"access"`` (days).
+    Files (never over existing ones: :class:`ConfigError`): ``customers`` (as of the day before
+    ``start``; CSV with Chinese headers, as exported registers have), ``branches``, ``staff``,
+    ``portfolios``, ``applications`` and ``access_log`` (``.csv`` or ``.parquet``). ``events``
+    sets the workload so that the access log holds about that many events (by default the
+    roles' normal workload). ``progress`` is called as ``progress(stage, done, total)`` with
+    stage ``"customers"`` (rows) or ``"access"`` (days).
 
     ``insiders`` plants insider scenarios and legitimately busy colleagues: True for
     :func:`~leaktrace.synth.scenarios.plant` with the default counts and ``seed``, or a
@@ -275,6 +275,10 @@ def write_institution(
     if events is not None and events < 1:
         raise ConfigError("The number of events must be positive.")
     directory = Path(directory)
+    for name in INSTITUTION_FILES:
+        taken = directory / f"{name}.{file_format}"
+        if taken.exists():  # perhaps not synthetic: a folder of real exports
+            raise ConfigError(f"{taken} exists; synth never overwrites files. Choose a new folder.")
     world = institution(customers, staff, seed, kind=kind, start=start, days=days)
     scale = 1.0 if events is None else events / expected_events(world)
     plan = None
