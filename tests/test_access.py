@@ -111,17 +111,17 @@ def test_a_synthetic_bank_loads_whole(bank, tmp_path, file_format):
             "SELECT customer_id FROM access_events ORDER BY time, event_key"
         ).fetchall()
         assert sorted(i for (i,) in stored) == sorted(expected)
-        for table in ("access_events", "applications", "portfolios"):
-            missing = ws.db.sql(
-                f"SELECT count(*) FROM {table} WHERE customer_id IS NULL OR customer_token IS NULL"
+        # An event of a register customer holds its register id, not its token a second time.
+        doubled = """SELECT count(*) FROM access_events
+            WHERE customer_id IS NULL OR customer_token IS NOT NULL"""
+        assert ws.db.sql(doubled).fetchall()[0][0] == 0
+        for table in ("applications", "portfolios"):
+            # Tokens are the register's own: every row's token is its customer's ref token.
+            unmatched = ws.db.sql(
+                f"""SELECT count(*) FROM {table} r ANTI JOIN customers c
+                ON c.ref_token = r.customer_token AND c.customer_id = r.customer_id"""
             ).fetchall()[0][0]
-            assert missing == 0, table
-        # Tokens are the register's own: every event's token is a customer's ref token.
-        unmatched = ws.db.sql(
-            """SELECT count(*) FROM access_events e ANTI JOIN customers c
-            ON c.ref_token = e.customer_token AND c.customer_id = e.customer_id"""
-        ).fetchall()[0][0]
-        assert unmatched == 0
+            assert unmatched == 0, table
         staff = ws.db.sql("SELECT * FROM staff ORDER BY staff_id LIMIT 1").fetchall()[0]
         first = _world().staff.slice(0, 1).to_pylist()[0]
         assert staff[:5] == (
@@ -144,12 +144,8 @@ def test_a_log_in_many_chunks_names_the_customers_of_one_chunk(bank, tmp_path):
                 access.load(ws, str(bank / "csv" / f"{name}.csv"))
             result = access.load(ws, log, chunk_rows=chunk_rows)
             assert (result.loaded, result.rejected) == (_rows(Path(log)), 0)
-            # Tokens differ between workspaces (each has its own key): each is the register's.
-            unmatched = ws.db.sql(
-                """SELECT count(*) FROM access_events e ANTI JOIN customers c
-                ON c.ref_token = e.customer_token AND c.customer_id = e.customer_id"""
-            ).fetchall()[0][0]
-            assert unmatched == 0
+            unnamed = "SELECT count(*) FROM access_events WHERE customer_id IS NULL"
+            assert ws.db.sql(unnamed).fetchall()[0][0] == 0
             stored.append(
                 ws.db.sql("SELECT event_key, customer_id FROM access_events ORDER BY 1").fetchall()
             )
@@ -319,26 +315,16 @@ def test_raw_identifiers_in_logs_are_tokenized_and_never_stored(tmp_path, find_b
             result = access.load(ws, path)
             assert result.mapping.customer_type == kind
             assert result.rejected == 0, result.rejects
-            loaded[column] = result.loaded
+            loaded[column] = (result.load_id, result.loaded)
         # ID-number and phone logs of the same events are different rows (a different
         # customer reference), each matched to the register customer it names.
-        assert loaded["id_number"] == loaded["mobile"] == _log().num_rows
         expected = sorted(customers.register_ids(ws, _log().column("customer_id").to_pylist()))
-        for kind in (customers.EXACT_KINDS["resident_id"], customers.EXACT_KINDS["mobile"]):
+        for load_id, rows in loaded.values():
+            assert rows == _log().num_rows
             ids = ws.db.execute(
-                """SELECT e.customer_id FROM access_events e
-                JOIN tokens t ON t.token = e.customer_token AND t.kind = ?""",
-                [kind],
+                "SELECT customer_id FROM access_events WHERE load_id = ?", [load_id]
             ).fetchall()
             assert sorted(i for (i,) in ids) == expected
-        # An event's token is the register's token of the normalized identifier.
-        key = ws.keyring.key("match")
-        person = _people().slice(0, 1).to_pylist()[0]
-        token = keys.token(key, "resident_id", person["id_number"])
-        assert ws.db.execute(
-            "SELECT count(*) FROM access_events WHERE customer_token = ?", [token]
-        ).fetchall()[0][0] == sum(1 for c in _log().column("customer_id").to_pylist()
-                                  if c == person["customer_id"])  # fmt: skip
     blob = b"".join(p.read_bytes() for p in sorted((tmp_path / "ws").rglob("*")) if p.is_file())
     needles = set()
     for column in ("id_number", "mobile"):
@@ -366,9 +352,12 @@ def test_an_identifier_not_in_the_register_keeps_its_token(tmp_path):
         result = access.load(ws, str(log))
         assert (result.loaded, result.rejects) == (3, [(4, "invalid customer reference")])
         rows = ws.db.sql(
-            "SELECT customer_token IS NOT NULL, customer_id FROM access_events ORDER BY time"
+            "SELECT customer_token, customer_id FROM access_events ORDER BY time"
         ).fetchall()
-        assert rows == [(True, None), (True, None), (False, None)]
+        # The token is the identifier's match token, as the register would hold it.
+        key = ws.keyring.key("match")
+        assert rows == [(keys.token(key, "mobile", people[0]), None),
+                        (keys.token(key, "mobile", people[1]), None), (None, None)]  # fmt: skip
 
 
 # -- incremental loads ------------------------------------------------------------------------

@@ -1314,9 +1314,10 @@ EVENT_COLUMNS = (
 # time: dictionaries only for the columns of few distinct values, min/max statistics only
 # for the times (a time filter skips row groups by them). DuckDB's own writer tries a
 # dictionary and keeps statistics for every column, which cost it ~1.7× the CPU on a 4M-row
-# part (RESULTS.md); snappy measured 20 % less CPU than zstd for 25 % more disk.
+# part (RESULTS.md); snappy measured 20 % less CPU than zstd for 25 % more disk. The event
+# key, a hash, is left uncompressed: snappy cannot shrink it.
 _PART_ROW_GROUP = 122_880
-_PART_DICTIONARY = ("staff_id", "action", "system", "terminal", "ip", "load_id")
+_PART_DICTIONARY = ("staff_id", "action", "system", "terminal", "ip", "load_id", "staff_key")
 _PART_STATISTICS = ("time",)
 ACCESS_KINDS = ("events", "staff", "applications", "portfolios")
 # Timestamps with a zone are kept as wall-clock time in this zone (off-hours are local hours).
@@ -1401,7 +1402,7 @@ def write_event_part(
     with pq.ParquetWriter(
         temporary,
         rows.schema,
-        compression="snappy",
+        compression={c: "none" if c == "event_key" else "snappy" for c in EVENT_COLUMNS},
         use_dictionary=list(_PART_DICTIONARY),
         write_statistics=list(_PART_STATISTICS),
     ) as writer:
@@ -1978,7 +1979,10 @@ class AccessLoad:
         # Rows repeated within the chunk are rare: only then is the chunk deduplicated.
         first = "QUALIFY row_number() OVER (PARTITION BY event_key ORDER BY line) = 1"
         known = "ANTI JOIN access_dups d ON d.event_key = n.event_key"
+        # A register customer's token is the register's to keep: its events keep the id only
+        # (tokens took a third of a part's bytes); customers it lacks keep their token.
         computed = {"load_id": "?::INTEGER", "staff_key": "hash(n.staff_id)",
+                    "customer_token": "CASE WHEN n.customer_id IS NULL THEN n.customer_token END",
                     "cust": _CUSTOMER_KEY.replace("customer_", "n.customer_")}  # fmt: skip
         columns = ", ".join(f"{computed.get(c, 'n.' + c)} AS {c}" for c in EVENT_COLUMNS)
         name = f"L{load_id:06d}-{len(self.parts) + 1:04d}.parquet"
