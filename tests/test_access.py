@@ -415,6 +415,26 @@ def test_events_of_an_older_workspace_move_into_parts(tmp_path):
         assert (again.loaded, again.duplicates) == (0, log.num_rows)
 
 
+def test_parts_that_hold_the_customer_key_read_with_those_that_do_not(tmp_path):
+    """Parts written before the monitor's customer key was computed as it is read hold it as
+    a column of their own: they are read beside the parts without it, and the key is
+    computed for both."""
+    log = _log()
+    with store.init_workspace(tmp_path / "ws") as ws:
+        access.load(ws, _csv(_days(log, 0, 2), tmp_path / "d0-2.csv"))
+        (part,) = store.events_folder(tmp_path / "ws").iterdir()
+        old = pq.read_table(part)
+        assert "cust" not in old.column_names
+        stale = pa.array([-7] * old.num_rows, pa.int64())  # never read
+        pq.write_table(old.append_column("cust", stale), part)
+        access.load(ws, _csv(_days(log, 3, 4), tmp_path / "d3-4.csv"))
+        assert len(list(store.events_folder(tmp_path / "ws").iterdir())) == 2
+        keys = ws.db.sql(
+            "SELECT count(*), count(cust), count(*) FILTER (WHERE cust = -7) FROM access_events"
+        ).fetchall()[0]
+        assert keys == (_days(log, 0, 4).num_rows, _days(log, 0, 4).num_rows, 0)
+
+
 def test_a_line_repeated_within_a_file_counts_once(tmp_path):
     log = _days(_log(), 0, 0)
     doubled = pa.concat_tables([log, log.slice(0, 10)])

@@ -1305,10 +1305,12 @@ def access_days(
 ACCESS_LOADED = "load_id IN (SELECT load_id FROM access_loads)"
 _ACCESS_TABLES = ("applications", "portfolios", "access_rejects")
 EVENTS_FOLDER = "access_events"  # Parquet parts of access events, in the workspace folder
-# The columns of an event, in the order parts hold them.
-EVENT_COLUMNS = (
+# The columns of an event as parts hold them, in order; the view ``access_events`` adds
+# ``cust``, the monitor's one key for a customer (:data:`_CUSTOMER_KEY`), computed as it is
+# read rather than written with every event (parts written before hold it, unread).
+PART_COLUMNS = (
     "event_key", "time", "staff_id", "action", "system", "customer_token", "customer_id",
-    "business_ref", "terminal", "ip", "load_id", "staff_key", "cust",
+    "business_ref", "terminal", "ip", "load_id", "staff_key",
 )  # fmt: skip
 # Parts are built by DuckDB and written by Arrow's Parquet writer, streamed a row group at a
 # time: dictionaries only for the columns of few distinct values, min/max statistics only
@@ -1369,7 +1371,8 @@ def refresh_events_view(db: duckdb.DuckDBPyConnection, folder: Path) -> None:
         return
     db.execute(
         f"""CREATE OR REPLACE TEMP VIEW access_events AS
-        SELECT {", ".join(EVENT_COLUMNS)} FROM {_part_list(folder, names)}"""
+        SELECT {", ".join(PART_COLUMNS)}, {_CUSTOMER_KEY} AS cust
+        FROM {_part_list(folder, names)}"""
     )
 
 
@@ -1392,7 +1395,7 @@ def drop_orphan_parts(db: duckdb.DuckDBPyConnection, folder: Path) -> None:
 def write_event_part(
     db: duckdb.DuckDBPyConnection, folder: Path, name: str, query: str, parameters: Sequence[Any]
 ) -> int:
-    """Write the rows of ``query`` (columns :data:`EVENT_COLUMNS`) as the part ``name``:
+    """Write the rows of ``query`` (columns :data:`PART_COLUMNS`) as the part ``name``:
     to a temporary name first, so that a part file is whole or absent. Rows written."""
     directory = events_folder(folder)
     directory.mkdir(exist_ok=True)
@@ -1402,7 +1405,7 @@ def write_event_part(
     with pq.ParquetWriter(
         temporary,
         rows.schema,
-        compression={c: "none" if c == "event_key" else "snappy" for c in EVENT_COLUMNS},
+        compression={c: "none" if c == "event_key" else "snappy" for c in PART_COLUMNS},
         use_dictionary=list(_PART_DICTIONARY),
         write_statistics=list(_PART_STATISTICS),
     ) as writer:
@@ -1458,8 +1461,7 @@ def move_legacy_events(db: duckdb.DuckDBPyConnection, folder: Path) -> None:
         WHERE {ACCESS_LOADED} GROUP BY load_id"""
     ).fetchall()
     columns = ", ".join(
-        {"staff_key": "hash(staff_id)", "cust": _CUSTOMER_KEY}.get(c, c) + f" AS {c}"
-        for c in EVENT_COLUMNS
+        {"staff_key": "hash(staff_id)"}.get(c, c) + f" AS {c}" for c in PART_COLUMNS
     )
     with transaction(db):
         parts = []
@@ -1981,10 +1983,12 @@ class AccessLoad:
         known = "ANTI JOIN access_dups d ON d.event_key = n.event_key"
         # A register customer's token is the register's to keep: its events keep the id only
         # (tokens took a third of a part's bytes); customers it lacks keep their token.
-        computed = {"load_id": "?::INTEGER", "staff_key": "hash(n.staff_id)",
-                    "customer_token": "CASE WHEN n.customer_id IS NULL THEN n.customer_token END",
-                    "cust": _CUSTOMER_KEY.replace("customer_", "n.customer_")}  # fmt: skip
-        columns = ", ".join(f"{computed.get(c, 'n.' + c)} AS {c}" for c in EVENT_COLUMNS)
+        computed = {
+            "load_id": "?::INTEGER",
+            "staff_key": "hash(n.staff_id)",
+            "customer_token": "CASE WHEN n.customer_id IS NULL THEN n.customer_token END",
+        }
+        columns = ", ".join(f"{computed.get(c, 'n.' + c)} AS {c}" for c in PART_COLUMNS)
         name = f"L{load_id:06d}-{len(self.parts) + 1:04d}.parquet"
         written = write_event_part(
             db,
