@@ -82,7 +82,9 @@ def handle_errors(command: F) -> F:
         except BrokenPipeError:
             # The reader of the output stopped (`| head`): nothing wrong to report, and the
             # exit status of a program its pipe's SIGPIPE stops.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
             raise typer.Exit(EXIT_CLOSED_PIPE) from None
         except OSError as error:
             fail(os_message(error))
