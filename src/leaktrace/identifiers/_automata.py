@@ -28,10 +28,8 @@ from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
-import interegular
 import numpy as np
 import pyarrow as pa
-from interegular.fsm import anything_else
 
 from leaktrace._compiled import Loops
 from leaktrace.identifiers import _vector
@@ -115,6 +113,11 @@ def _interegular_version() -> str:
 
 
 def _build(pattern: str) -> Machine | None:
+    # Imported here: automata come from the cache folder but on a machine's first run, and
+    # the import cost every command that matches patterns ~30 ms.
+    import interegular
+    from interegular.fsm import anything_else
+
     try:
         fsm = interegular.parse_pattern(pattern).to_fsm().reduce()
     except (interegular.patterns.Unsupported, interegular.patterns.InvalidSyntax, ValueError):
