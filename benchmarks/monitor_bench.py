@@ -7,8 +7,9 @@ Not timed: writing the synthetic files, and loading the customer register they r
 own benchmark is register_bench.py); with ``--keep DIR`` both are kept in DIR and reused by
 the next run with the same DIR (each run measures on a fresh copy of the register-only
 workspace). Timed: loading the staff directory, portfolios, loan
-applications and the access log, then scoring every user-day. Target: ≥ 1,000,000 events/s
-end to end, < 6 GB.
+applications and the access log, then scoring every user-day, in a process set as the
+``leaktrace`` commands set theirs (``cli.settle_process``: one OpenBLAS thread, the collector's
+thresholds). Target: ≥ 1,000,000 events/s end to end, < 6 GB.
 
 usage: python benchmarks/monitor_bench.py [--events 100000000] [--customers 10000000]
        [--days 60] [--keep DIR]
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine, run_measured
 
 from leaktrace import access, customers, monitor, store, synth
+from leaktrace.cli import settle_process
 from leaktrace.synth.files import INSTITUTION_FILES
 
 ACCESS_FILES = ("staff", "portfolios", "applications", "access_log")
@@ -67,6 +69,7 @@ def cpu_seconds() -> float:
 
 def measured(folder: Path) -> None:
     """The timed part, in its own process: access loads, then the monitor (JSON on stdout)."""
+    settle_process()  # as the commands do (OpenBLAS's threads: set by main, before NumPy)
     times: dict[str, float] = {}
     cpu: dict[str, float] = {}
     rows: dict[str, int] = {}
@@ -110,6 +113,7 @@ def main() -> None:
     if args.measured:
         measured(args.measured)
         return
+    settle_process()  # the measured process inherits the environment it sets
     folder = args.keep or Path(tempfile.mkdtemp(prefix="monitor-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     try:

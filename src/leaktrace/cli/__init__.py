@@ -85,6 +85,17 @@ def __getattr__(name: str) -> typer.Typer:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def settle_process() -> None:
+    """What a command sets for its process before it starts (benchmarks that call the library
+    in a process of their own set the same, to measure what a command pays)."""
+    # NumPy's OpenBLAS starts a thread per core that spins for a while (~0.1 CPU s an export,
+    # on two cores); leaktrace does no linear algebra. It reads this when NumPy is imported.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # A command allocates arrays, not cycles; at the default (700, 10, 10) an export's start
+    # (imports, numba's load) ran ~500 collections, 0.15-0.2 CPU s, against 0.05 s at these.
+    gc.set_threshold(50_000, 20, 20)
+
+
 def main() -> None:
     """The ``leaktrace`` command line, which exits by ``SystemExit`` (:func:`run`, the console
     script, ends the process after it).
@@ -94,12 +105,7 @@ def main() -> None:
     without a command, ``--version`` and an unknown command get every command.
     """
     asked = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in COMMANDS else None
-    # NumPy's OpenBLAS starts a thread per core that spins for a while (~0.1 CPU s an export,
-    # on two cores); leaktrace does no linear algebra. Set before anything imports NumPy.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    # A command allocates arrays, not cycles; at the default (700, 10, 10) an export's start
-    # (imports, numba's load) ran ~500 collections, 0.15-0.2 CPU s, against 0.05 s at these.
-    gc.set_threshold(50_000, 20, 20)
+    settle_process()
     # A polite stop (kill, a scheduler's timeout) unwinds like Ctrl-C: partial files are
     # removed and open transactions rolled back, instead of the process vanishing mid-write.
     signal.signal(signal.SIGTERM, _interrupt)
