@@ -429,10 +429,10 @@ def test_parts_that_hold_the_customer_key_read_with_those_that_do_not(tmp_path):
         pq.write_table(old.append_column("cust", stale), part)
         access.load(ws, _csv(_days(log, 3, 4), tmp_path / "d3-4.csv"))
         assert len(list(store.events_folder(tmp_path / "ws").iterdir())) == 2
-        keys = ws.db.sql(
+        counted = ws.db.sql(
             "SELECT count(*), count(cust), count(*) FILTER (WHERE cust = -7) FROM access_events"
         ).fetchall()[0]
-        assert keys == (_days(log, 0, 4).num_rows, _days(log, 0, 4).num_rows, 0)
+        assert counted == (_days(log, 0, 4).num_rows, _days(log, 0, 4).num_rows, 0)
 
 
 def test_a_line_repeated_within_a_file_counts_once(tmp_path):
