@@ -1381,7 +1381,7 @@ def _open_xlsx(opts: _Options) -> Table:
             opts.source, workbook.sheetnames, opts.sheet, partial(_xlsx_filled, workbook)
         )
         worksheet = workbook.worksheets[index]
-        if not hasattr(worksheet, "iter_rows"):  # a chart sheet
+        if _chart_sheet(worksheet):
             raise SourceError(
                 f"{opts.source}: sheet {workbook.sheetnames[index]!r} holds no cells; name "
                 "another sheet"
@@ -1397,9 +1397,14 @@ def _open_xlsx(opts: _Options) -> Table:
     return _sheet_table(opts, "xlsx", rows, sheet=workbook.sheetnames[index], closer=close)
 
 
+def _chart_sheet(sheet: Any) -> bool:
+    """Whether an openpyxl sheet is a chart (no cells to read)."""
+    return not hasattr(sheet, "iter_rows")
+
+
 def _xlsx_filled(workbook: Any, index: int) -> bool:
     sheet = workbook.worksheets[index]
-    if not hasattr(sheet, "iter_rows"):  # a chart sheet
+    if _chart_sheet(sheet):
         return False
     rows = sheet.iter_rows(max_row=_SNIFF_ROWS, values_only=True)
     return any(_filled(list(row)) for row in rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import time
+from unittest.mock import patch
 
 import numpy as np
 import pyarrow as pa
@@ -154,3 +155,18 @@ def test_distinct_is_np_unique(values, dtype):
     array = np.array(values, dtype=np.int64).astype(dtype)  # wrapped into smaller types
     assert np.array_equal(_vector.distinct(array), np.unique(array))
     assert _vector.distinct(array).dtype == array.dtype
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(0, 2**64 - 1) | st.integers(0, 3), max_size=60),
+    st.integers(1, 4),
+)
+def test_count_distinct_across_the_threads_cuts(values, jobs):
+    """The values are cut into one range a thread: a value on both sides of a cut (or
+    spanning several ranges) counts once."""
+    with (
+        patch.object(_vector, "_SORTED_A_THREAD", 1),
+        patch.object(_vector._pool, "thread_jobs", lambda: jobs),
+    ):
+        assert _vector.count_distinct(np.array(values, dtype=np.uint64)) == len(set(values))

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from leaktrace import customers, ledger, store, synth
 from leaktrace.cli import app
-from leaktrace.exceptions import ConfigError
+from leaktrace.exceptions import ConfigError, SourceError
 from leaktrace.release import export as exporter
 from leaktrace.release import writers
 from leaktrace.trace import channels
@@ -227,6 +227,14 @@ def test_export_refuses_what_it_cannot_do(tmp_path):
         exporter.export(ws, str(source), tmp_path, recipient="r", purpose="p")
     with pytest.raises(ConfigError, match="nodir is not a folder; create it"):
         exporter.export(ws, str(source), tmp_path / "nodir" / "o.csv", recipient="r", purpose="p")
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("姓名,手机号\n", encoding="utf-8")
+    for sample in (None, 3):  # read ahead, or chosen first
+        with pytest.raises(SourceError, match=r"header\.csv: the table has no rows"):
+            exporter.export(
+                ws, str(header_only), tmp_path / "o.csv", recipient="r", purpose="p", sample=sample
+            )
+    assert not list(tmp_path.glob("*o.csv*"))
     ws.config["release"] = {"roles": {"x": {"marks": ["nosuch"]}}}
     with pytest.raises(ConfigError, match="marks 'nosuch', which this table does not have"):
         exporter.export(ws, str(source), tmp_path / "o.csv", recipient="r", purpose="p", role="x")

