@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
+import fcntl
 import hashlib
 import json
+import mmap
 import os
 import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -92,11 +95,12 @@ class Sink:
 
 
 class _HashedFile:
-    """A binary file that hashes what is written to it (hashlib releases the GIL on large
-    pieces, so the hash of one piece overlaps other threads' work)."""
+    """A new binary file that hashes what is written to it (hashlib releases the GIL on large
+    pieces, so the hash of one piece overlaps other threads' work), written around the page
+    cache where the file system allows it (:class:`_DirectFile`)."""
 
     def __init__(self, path: Path, digest: Any) -> None:
-        self._file = path.open("wb")
+        self._file: _DirectFile | BinaryIO = _DirectFile.open(path) or path.open("wb")
         self._digest = digest
         self.closed = False
 
@@ -109,11 +113,96 @@ class _HashedFile:
 
     def settle(self) -> None:
         self._file.flush()
-        os.fdatasync(self._file.fileno())
+        if not isinstance(self._file, _DirectFile):  # what it flushed is on the disk already
+            os.fdatasync(self._file.fileno())
 
     def close(self) -> None:
-        self._file.close()
-        self.closed = True
+        if not self.closed:  # Arrow's stream closes it, then the sink
+            self._file.close()
+            self.closed = True
+
+
+class _DirectFile:
+    """A new file written with ``O_DIRECT``: whole blocks go from a buffer of this object's
+    straight to the disk, and only the last, partial block through the page cache.
+
+    A release must be on the disk before its ledger entry, so its bytes are written to the
+    disk anyway; through the page cache they were first copied into ~400 MB of memory the
+    system had not touched, which cost a 10⁶-row export ~0.7 CPU s (a third of the writing
+    thread's). Where the file system refuses ``O_DIRECT`` (tmpfs, some network file systems),
+    :meth:`open` gives None and the caller writes through the page cache as usual.
+    """
+
+    BLOCK = 4096  # alignment of offsets, lengths and the buffer: any disk's logical block
+    SIZE = 4 << 20  # bytes buffered between writes
+
+    def __init__(self, descriptor: int) -> None:
+        self._fd = descriptor
+        self._buffer = mmap.mmap(-1, self.SIZE)  # page-aligned, as O_DIRECT needs
+        self._held = 0  # bytes in the buffer not yet written
+
+    @classmethod
+    def open(cls, path: Path) -> _DirectFile | None:
+        """``path`` created (or emptied) for direct writes; None where they are refused."""
+        direct = getattr(os, "O_DIRECT", 0)
+        if not direct:
+            return None
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | direct, 0o666)
+        except OSError as error:
+            if error.errno == errno.EINVAL:
+                return None
+            raise
+        return cls(descriptor)
+
+    def write(self, data: bytes | memoryview) -> int:
+        piece = memoryview(data).cast("B")
+        size = len(piece)
+        while piece:
+            take = min(self.SIZE - self._held, len(piece))
+            self._buffer[self._held : self._held + take] = piece[:take]
+            self._held += take
+            piece = piece[take:]
+            if self._held == self.SIZE:
+                self.flush()
+        return size
+
+    def flush(self, *, to_the_end: bool = False) -> None:
+        """Write the whole blocks held (``to_the_end``: everything held); the rest stays."""
+        count = self._held if to_the_end else self._held - self._held % self.BLOCK
+        view = memoryview(self._buffer)
+        done = 0
+        try:
+            while done < count:
+                done += self._write(view[done:count])
+        finally:
+            view.release()
+        self._buffer.move(0, count, self._held - count)
+        self._held -= count
+
+    def _write(self, view: memoryview) -> int:
+        try:
+            return os.write(self._fd, view)
+        except OSError as error:
+            if error.errno != errno.EINVAL:
+                raise
+            # The disk wants a larger alignment than a block of 4 KiB: the page cache, then.
+            self._buffered()
+            return os.write(self._fd, view)
+
+    def _buffered(self) -> None:
+        fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~os.O_DIRECT)
+
+    def close(self) -> None:
+        """Write what is held, the last partial block through the page cache, and close."""
+        try:
+            self.flush()
+            if self._held:
+                self._buffered()
+                self.flush(to_the_end=True)
+        finally:
+            os.close(self._fd)
+            self._buffer.close()
 
 
 class _FileSink(Sink):
