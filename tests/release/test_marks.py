@@ -230,6 +230,21 @@ def test_amounts_keep_type_and_roundness(numbers: list[int | None], type_: pa.Da
     )
 
 
+def test_the_heads_kept_in_the_cache_are_the_heads_built(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("LEAKTRACE_CACHE", str(tmp_path))
+    built = marks._build_heads()
+    for _ in range(2):  # written to the cache folder, then read from it
+        marks._heads.cache_clear()
+        kept = marks._heads()
+        assert kept.texts.equals(built.texts)
+        for name in ("chars", "has_p", "has_c", "form_p", "form_c", "variant", "ending",
+                     "slot_hashes", "slot_heads"):  # fmt: skip
+            assert np.array_equal(getattr(kept, name), getattr(built, name)), name
+        assert kept.max_chars == built.max_chars
+    assert list(tmp_path.glob("mark-heads-*.pickle"))
+    marks._heads.cache_clear()
+
+
 def test_every_address_head_reads_back_as_written() -> None:
     """Every head with slots, in every form, is read back with the forms it was written in, and
     names the same province, city and county (a sample is checked with the address parser)."""

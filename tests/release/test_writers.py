@@ -84,4 +84,3 @@ def test_a_disk_that_refuses_the_alignment_gets_the_page_cache(tmp_path) -> None
         direct.flush()
     direct.close()
     assert path.read_bytes() == b"".join(pieces)
-

@@ -80,7 +80,8 @@ LOOSE = True
 NEEDS_HAN = True
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff"
-_DATA = resources.files("leaktrace.identifiers").joinpath("data")
+# GB/T 2260: code, level, name
+DIVISIONS = resources.files("leaktrace.identifiers").joinpath("data", "address_divisions.tsv")
 
 # Ethnic names inside autonomous-prefecture names, dropped in everyday use
 # (延边朝鲜族自治州 → 延边).
@@ -106,7 +107,7 @@ class Division:
 @cache
 def divisions() -> list[Division]:
     """Every division in the table (old names of merged districts included)."""
-    rows = _DATA.joinpath("address_divisions.tsv").read_text(encoding="utf-8").splitlines()
+    rows = DIVISIONS.read_text(encoding="utf-8").splitlines()
     return [Division(c, int(lv), n) for c, lv, n in (r.split("\t") for r in rows if r[:1] != "#")]
 
 
@@ -460,7 +461,7 @@ def find(text: str) -> Iterator[Span]:
 def _column_aliases() -> tuple[pa.Array, tuple[int, ...]]:
     """Every division form, simplified and traditional, and the lengths they come in (OpenCC's
     conversion of the forms is kept in the cache folder)."""
-    sources = [Path(__file__), _DATA.joinpath("address_divisions.tsv")]
+    sources = [Path(__file__), DIVISIONS]
     every = _vector.stored("address_forms", sources, _every_form)
     return pa.array(every, pa.string()), tuple(sorted({len(f) for f in every}))
 
