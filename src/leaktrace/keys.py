@@ -184,7 +184,9 @@ def tokens(key: bytes, kind: str, values: pa.Array | Iterable[str | None]) -> pa
         block = hashlib.sha256(key).digest().ljust(_SHA256_BLOCK, b"\x00")
     prefix = kind.encode() + b"\x00"
     if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
+        from leaktrace.identifiers import _vector
+
+        values = _vector.flat(values)
     if isinstance(values, pa.Array) and _compiled_wanted(len(values)):
         return _compiled_tokens(block, prefix, values)
     inner = _sha256(bytes(b ^ 0x36 for b in block))

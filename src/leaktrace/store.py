@@ -1106,7 +1106,7 @@ def release_member_rows(db: duckdb.DuckDBPyConnection, owners: pa.Array) -> pa.T
     """Per release that holds the customer of any row of a list (``owners``: the register id
     of each row, null for none): ``release_id`` and ``rows``, those rows in order — every
     release's members among a leak's customers in one pass over ``release_customers``."""
-    ids = owners.combine_chunks() if isinstance(owners, pa.ChunkedArray) else owners
+    ids = _vector.flat(owners)
     probe = pa.table({"row": pa.array(np.arange(len(ids), dtype=np.int64)), "customer_id": ids})
     with _shown(db, probe_owners=probe.filter(pc.is_valid(probe.column("customer_id")))):
         return db.sql(

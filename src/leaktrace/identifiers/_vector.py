@@ -102,10 +102,25 @@ def in_runs(
     return list(zip(firsts, _pool.threads().map(work, runs), strict=True))
 
 
+def flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One array for a column: its only chunk as it is, else its chunks combined. Arrow's
+    ``combine_chunks`` copies even a single chunk (an export batch's address column: 0.3 ms,
+    and up to 4 ms where the copy lands in memory the process has not touched yet).
+
+    >>> column = pa.chunked_array([["a", "b"]])
+    >>> flat(column).buffers()[2].address == column.chunk(0).buffers()[2].address  # no copy
+    True
+    >>> flat(pa.chunked_array([["a"], ["b"]])).to_pylist()
+    ['a', 'b']
+    """
+    if isinstance(values, pa.Array):
+        return values
+    return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+
+
 def as_strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """A flat string array: chunks combined, non-string columns cast to text."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
+    values = flat(values)
     if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
         values = pc.cast(values, pa.string())
     return values

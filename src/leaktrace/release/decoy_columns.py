@@ -37,8 +37,7 @@ _PLAIN_AMOUNT = r"^[-+]?[¥￥]?[\d,]*\d(?:\.\d+)?$"
 
 
 def _strings(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
+    values = _vector.flat(values)
     if not pa.types.is_string(values.type):
         values = values.cast(pa.string())
     return values
@@ -128,8 +127,7 @@ def plate_like(values: pa.Array, rng: np.random.Generator) -> pa.Array:
 def amount_like(values: pa.Array, rng: np.random.Generator) -> pa.Array:
     """Non-round amounts with their last two digits redrawn (the last one non-zero); round
     amounts, nulls and non-numbers unchanged; same type and decimals."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
+    values = _vector.flat(values)
     text = _strings(values)
     digits = pc.utf8_length(pc.replace_substring_regex(text, r"\D", ""))
     plain = pc.and_(

@@ -123,7 +123,7 @@ def column_roles(
     roles: dict[str, str] = {}
     head = template.slice(0, sample)
     for name in template.column_names:
-        column = head.column(name).combine_chunks()
+        column = _vector.flat(head.column(name))
         if pa.types.is_decimal(column.type) or pa.types.is_floating(column.type):
             roles[name] = "amount"
             continue
@@ -195,8 +195,7 @@ def _number_range(codes: pa.Array) -> tuple[int | None, int | None]:
 
 
 def _texts(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
+    values = _vector.flat(values)
     return values if pa.types.is_string(values.type) else values.cast(pa.string())
 
 
@@ -379,7 +378,7 @@ def _who(
         gender_digit = _flags(pc.match_substring_regex(ids, r"^.{16}\d"))
         parity = np.where(gender_digit, _numbers(pc.utf8_slice_codeunits(ids, 16, 17)) % 2, -1)
     if by_role.get("birth_date"):
-        births = base.column(by_role["birth_date"][0]).combine_chunks()
+        births = _vector.flat(base.column(by_role["birth_date"][0]))
         if pa.types.is_date(births.type) or pa.types.is_timestamp(births.type):
             stated = pc.year(births)
         else:
@@ -519,7 +518,7 @@ def make_decoys(
     register("person_name", everyone, names)
     phones = _pick_pool(phone_pool, rng, count)
     emails = _pick_pool(email_pool, rng, count)
-    out = {name: base.column(name).combine_chunks() for name in base.column_names}
+    out = {name: _vector.flat(base.column(name)) for name in base.column_names}
     for column, role in roles.items():
         donor = out[column]
         if role == "person_name":

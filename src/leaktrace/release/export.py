@@ -653,7 +653,7 @@ def decoy_tokens(workspace: store.Workspace, made: Any, first: int) -> pa.Table:
                     {
                         "decoy": pc.add(rows.column("decoy"), first).cast(pa.int32()),
                         "kind": pa.array(np.full(rows.num_rows, code, np.uint8)),
-                        "token": keys.tokens(key, kind, rows.column("value").combine_chunks()),
+                        "token": keys.tokens(key, kind, rows.column("value")),
                     }
                 )
             )

@@ -173,7 +173,7 @@ def field_key(key: bytes, release_id: str, field: str) -> bytes:
 def token_words(record_tokens: pa.Array | pa.ChunkedArray | Sequence[bytes | None]):
     """(n, 2) uint64 words of 16-byte tokens, and which rows have one."""
     if isinstance(record_tokens, pa.ChunkedArray):
-        record_tokens = record_tokens.combine_chunks()
+        record_tokens = _vector.flat(record_tokens)
     if not isinstance(record_tokens, pa.Array):
         record_tokens = pa.array(list(record_tokens), pa.binary(16))
     if record_tokens.type != pa.binary(16):
@@ -909,7 +909,7 @@ def _column(table: pa.Table, field: str) -> pa.Array:
     if field not in table.column_names:
         raise ConfigError(f"No column {field!r} to mark; the table has {table.column_names}.")
     column = table.column(field)
-    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    return _vector.flat(column)
 
 
 def check_fields(table: pa.Table, fields: Mapping[str, str | MarkRule], sample: int = 200) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from leaktrace.identifiers import _vector
 from leaktrace.release import marks
 
 
@@ -83,7 +84,7 @@ def observe(
     chosen: marks.MarkRule, values: pa.Array | pa.ChunkedArray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The rule's observation of every value, in chunks that bound its working memory."""
-    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    values = _vector.flat(values)
     if not chosen.accepts(values.type):
         values = values.cast(pa.string())
     parts = [chosen.observe(values.slice(s, marks.CHUNK_ROWS))
