@@ -9,6 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leaktrace import keys, synth
 from leaktrace.release import _mark_loops, marks
@@ -138,6 +140,7 @@ def test_marked_export_byte_for_byte_as_before(bank: pa.Table, monkeypatch) -> N
     monkeypatch.setattr(marks, "_head_index", numpy_head_index)
     monkeypatch.setattr(_mark_loops, "room_forms", numpy_room_forms)
     monkeypatch.setattr(_mark_loops, "splice", numpy_splice)
+    monkeypatch.delattr(marks.AddressRule, "mark")  # observe, choose and render, as before
     before = marks.mark_table(key, "R000042", tokens, bank, FIELDS, check=False)
     changed = 0
     for field in FIELDS:
@@ -190,9 +193,32 @@ def test_marked_addresses_with_rooms_byte_for_byte_as_before(monkeypatch) -> Non
     marked = marks.mark_table(key, "R000042", tokens, table, {"address": "address"}, check=False)
     monkeypatch.setattr(_mark_loops, "room_forms", numpy_room_forms)
     monkeypatch.setattr(_mark_loops, "splice", numpy_splice)
+    monkeypatch.delattr(marks.AddressRule, "mark")
     before = marks.mark_table(key, "R000042", tokens, table, {"address": "address"}, check=False)
     assert marked["address"].combine_chunks().equals(before["address"].combine_chunks())
     assert pc.sum(pc.not_equal(marked["address"], table["address"])).as_py() > 500
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), start=st.integers(0, 50), with_token=st.floats(0, 1))
+def test_one_pass_marks_addresses_as_observe_choose_render(seed, start, with_token) -> None:
+    """AddressRule.mark writes what the rule's render writes for the forms mark_table picks
+    from the PRF words, on values with and without heads, rooms and tokens, nulls, empty and
+    odd values, and a slice."""
+    rng = np.random.default_rng(seed)
+    texts = marks._heads().texts.to_pylist()
+    odd = [None, "", "北", "😀北京市朝阳区", "abc", "北京市朝阳区" * 3, *ROOMS]
+    picks = rng.integers(0, len(texts), 400)
+    values = pa.array(
+        [odd[i % len(odd)] if i % 9 == 0 else texts[p] + "建设路8号" + ROOMS[p % len(ROOMS)]
+         for i, p in enumerate(picks.tolist())]
+    ).slice(start)  # fmt: skip
+    words = rng.integers(0, 2**63, len(values), dtype=np.int64).astype(np.uint64)
+    present = rng.random(len(values)) < with_token
+    rule = marks.AddressRule()
+    available, current = rule.observe(values)
+    forms = np.where(available & present[:, None], marks.choices(words, 2, 3), current)
+    assert rule.mark(values, words, present).equals(rule.render(values, forms))
 
 
 def numpy_float_units(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,6 +1,7 @@
 """Compiled loops of the keyed marks: the PRF (SipHash-2-4 of the record tokens), the GB/T 2260
 head (省市区 / 省区 / 市区) each address starts with, the room number it ends with, which texts
-are plain numbers (amounts), and the splice that writes the marked values.
+are plain numbers (amounts), the splice that writes the marked values, and the marking of an
+address column in one pass.
 
 One pass per value over its leading three-byte (CJK) characters, with the polynomial prefix
 hash of :func:`leaktrace.release.marks._hash_text` looked up in an open-addressed table of the
@@ -221,6 +222,85 @@ def splice(
                 out[at : at + length] = data[source : source + length]
             at += length
     return offsets, out
+
+
+@njit(cache=True, nogil=True)
+def mark_addresses(
+    offsets: np.ndarray,
+    data: np.ndarray,
+    valid: np.ndarray,
+    present: np.ndarray,
+    words: np.ndarray,
+    head: np.ndarray,
+    room: np.ndarray,
+    room_form: np.ndarray,
+    heads: np.ndarray,
+    variant: np.ndarray,
+    pool: np.ndarray,
+    room_at: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row offsets (int64, from 0) and UTF-8 data of addresses written with the forms the PRF
+    ``words`` pick, what :meth:`leaktrace.release.marks.AddressRule.render` writes for the
+    forms :func:`leaktrace.release.marks.mark_table` asks (bit j of a row's word for slot j,
+    where the slot exists and the row has a token; else the form the value has), in one pass.
+
+    ``head``, ``room``, ``room_form``: the parse of each value; ``heads``: per head, its has_p,
+    has_c, form_p, form_c, characters, offset and length in bytes in ``pool`` (a (7, heads)
+    array); ``variant``: the head with province form i and city form j; ``room_at``: where 室
+    lies in ``pool``."""
+    n = offsets.size - 1
+    new_head = np.empty(n, dtype=np.int64)
+    body_start = np.empty(n, dtype=np.int64)
+    body_end = np.empty(n, dtype=np.int64)
+    add_room = np.zeros(n, dtype=np.bool_)
+    out_offsets = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        body_start[i] = offsets[i]
+        body_end[i] = offsets[i + 1]
+        new_head[i] = -1
+        size = 0
+        if valid[i]:
+            marked = present[i]
+            word = words[i]
+            h = head[i]
+            if h >= 0:
+                p, c = heads[2, h], heads[3, h]
+                if marked and heads[0, h]:
+                    p = np.int64(word & np.uint64(1))
+                if marked and heads[1, h]:
+                    c = np.int64((word >> np.uint64(1)) & np.uint64(1))
+                chosen = variant[h, p, c]
+                if chosen != h:
+                    new_head[i] = chosen
+                    body_start[i] += 3 * heads[4, h]
+                    size += heads[6, chosen]
+            if room[i] and marked:
+                without = np.int64((word >> np.uint64(2)) & np.uint64(1))
+                if without == 0 and room_form[i] == 1:
+                    add_room[i] = True
+                    size += 3
+                elif without == 1 and room_form[i] == 0:
+                    body_end[i] -= 3
+            size += body_end[i] - body_start[i]
+        else:
+            body_end[i] = body_start[i]
+        out_offsets[i + 1] = out_offsets[i] + size
+    out = np.empty(out_offsets[n], dtype=np.uint8)
+    for i in range(n):
+        at = out_offsets[i]
+        chosen = new_head[i]
+        if chosen >= 0:
+            start = heads[5, chosen]
+            for b in range(heads[6, chosen]):
+                out[at + b] = pool[start + b]
+            at += heads[6, chosen]
+        for b in range(body_start[i], body_end[i]):
+            out[at] = data[b]
+            at += 1
+        if add_room[i]:
+            for b in range(3):
+                out[at + b] = pool[room_at + b]
+    return out_offsets, out
 
 
 _SIP_LAST = np.uint64(16 << 56)  # the message length in the last block, no tail bytes
