@@ -149,6 +149,12 @@ def export(
             n: scan.classify_column(n, head.column(n), free_text=False) for n in head.column_names
         }
         detected = {name: result.detected for name, result in classified.items()}
+        if ahead is not None and "decoys" in policy.channels:
+            # The kinds the decoys will ask the register about, read now, while the first
+            # batch is numbered and marked, not once it comes to its decoys (the roles are
+            # judged by a batch's first rows, which the head is).
+            roles = decoy_rows.column_roles(head, detected=detected)
+            RegisterCheck(workspace, held=held).read_ahead(decoy_rows.asked_kinds(roles))
         mapping = customers.propose_mapping(head, classified=classified)
         mapping.segments = []
         # The fields to mark, from the head (a policy's field the table lacks: refused now).

@@ -901,8 +901,9 @@ def warm_up() -> None:
     """Load what marking needs (numba and the compiled loops from its cache, the address
     heads) before the first batch comes: the export calls it in its marking thread while this
     one types the columns."""
-    AddressRule().render(pa.array(["北京市朝阳区建国路8号1单元101室"]), np.ones((1, 3), np.int64))
-    siphash24_16(bytes(16), np.zeros((1, 2), np.uint64))
+    words = siphash24_16(bytes(16), np.zeros((1, 2), np.uint64))
+    AddressRule().mark(pa.array(["北京市朝阳区建国路8号1单元101室"]), words, np.ones(1, bool))
+    _plain_numbers(pa.array(["15713.35"]))
 
 
 RULES: dict[str, type] = {
