@@ -278,3 +278,23 @@ def test_free_asks_attempts_in_groups_and_picks_as_asking_all(monkeypatch, round
     together, asked_together = run()
     assert grouped == together
     assert asked_grouped < asked_together
+
+
+def test_dates_written_as_the_donors_write_them() -> None:
+    from leaktrace.release import decoy_columns
+
+    days = np.array(["0001-02-03", "0999-12-31", "1990-01-05", "2002-10-20", "9999-09-09"],
+                    "datetime64[D]")  # fmt: skip
+    donors = [
+        ("1991-12-24", ["0001-02-03", "0999-12-31", "1990-01-05", "2002-10-20", "9999-09-09"]),
+        ("1991/1/4", ["0001/2/3", "0999/12/31", "1990/1/5", "2002/10/20", "9999/9/9"]),
+        ("1991年01月4日", ["0001年02月3日", "0999年12月31日", "1990年01月5日", "2002年10月20日",
+                          "9999年09月9日"]),
+        ("19911224", ["00010203", "09991231", "19900105", "20021020", "99990909"]),
+        ("unknown", ["0001-02-03", "0999-12-31", "1990-01-05", "2002-10-20", "9999-09-09"]),
+    ]  # fmt: skip
+    for donor, expected in donors:
+        written = decoy_columns.date_like(days, pa.array([donor] * days.size))
+        assert written.to_pylist() == expected, donor
+    dated = decoy_columns.date_like(days, pa.array(days[:1].repeat(days.size)))
+    assert dated.type == pa.date32() and dated.to_pylist()[2].isoformat() == "1990-01-05"

@@ -194,25 +194,27 @@ def card_numbers(bins: np.ndarray, lengths: np.ndarray, rng: np.random.Generator
 def date_like(days: np.ndarray, donors: pa.Array) -> pa.Array:
     """``days`` written as the donors write dates: a date column stays one; text keeps the
     donor's separators and widths (``1990/1/5``, ``1990年01月05日``); ISO where it has none."""
-    dates = pa.array(days.astype("datetime64[D]"))
+    days = days.astype("datetime64[D]")
     if not (pa.types.is_string(donors.type) or pa.types.is_large_string(donors.type)):
-        return dates.cast(donors.type)
+        return pa.array(days).cast(donors.type)
     parts = pc.extract_regex(
         donors, r"^(?P<y>\d{4})(?P<s1>\D*)(?P<m>\d{1,2})(?P<s2>\D*)(?P<d>\d{1,2})(?P<rest>.*)$"
     )
-    year = pc.strftime(dates, "%Y")
+    # The parts cut from the ISO form (NumPy's, a fifth of Arrow's strftime: 5 ms of a batch).
+    iso = pa.array(np.datetime_as_string(days), pa.string())  # YYYY-MM-DD: years 1000-9999
 
-    def padded(number: str, group: str) -> pa.Array:
-        full = pc.strftime(dates, number)
+    def padded(start: int, group: str) -> pa.Array:
+        full = pc.utf8_slice_codeunits(iso, start, start + 2)
         short = pc.cast(pc.cast(full, pa.int64()), pa.string())
         two = pc.equal(pc.utf8_length(pc.struct_field(parts, group)), 2)
         return pc.if_else(two, full, short)
 
     fields = [pc.struct_field(parts, name) for name in ("s1", "s2", "rest")]
+    year = pc.utf8_slice_codeunits(iso, 0, 4)
     written = pc.binary_join_element_wise(
-        year, fields[0], padded("%m", "m"), fields[1], padded("%d", "d"), fields[2], ""
+        year, fields[0], padded(5, "m"), fields[1], padded(8, "d"), fields[2], ""
     )
-    return pc.if_else(pc.is_valid(parts), written, pc.strftime(dates, "%Y-%m-%d")).cast(donors.type)
+    return pc.if_else(pc.is_valid(parts), written, iso).cast(donors.type)
 
 
 def mask_like(values: pa.Array, donors: pa.Array) -> pa.Array:
