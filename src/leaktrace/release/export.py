@@ -481,14 +481,14 @@ class _Mixer:
         out.write(functools.partial(decoy_rows.interleave, table, made.table, at))
         self.rows += made.table.num_rows
         made_ids = made.identifiers
-        by_kind = made_ids.group_by("type").aggregate([("value", "list")])
-        for kind, values in zip(
-            by_kind["type"].to_pylist(), by_kind["value_list"].to_pylist(), strict=True
-        ):
-            self.given.setdefault(kind, set()).update(values)
+        # A few thousand pairs: a Python pass, where Arrow's group_by cost 3 ms a batch and
+        # its engine's import 19 ms at the first.
+        kinds, values = made_ids["type"].to_pylist(), made_ids["value"].to_pylist()
+        for kind, value in zip(kinds, values, strict=True):
+            self.given.setdefault(kind, set()).add(value)
         numbers = made_ids.filter(pc.equal(made_ids["type"], "customer_id"))["value"]
         for known in self.codes.values():
-            known.include(numbers.combine_chunks())
+            known.include(_vector.flat(numbers))
         self.decoys.append(decoy_tokens(self.workspace, made, self.decoy_count))
         self.decoy_count += made.table.num_rows
 

@@ -36,7 +36,6 @@ from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from leaktrace.exceptions import ConfigError
 
@@ -280,9 +279,11 @@ class _Transcoded:
 
 
 class _ParquetSink(Sink):
-    writer: pq.ParquetWriter | None = None
+    writer: Any = None  # a pyarrow.parquet.ParquetWriter, imported when a release is Parquet
 
     def _start(self, schema: pa.Schema) -> None:
+        import pyarrow.parquet as pq
+
         self.writer = pq.ParquetWriter(self.path, schema)
 
     def _write(self, table: pa.Table) -> None:
@@ -291,7 +292,7 @@ class _ParquetSink(Sink):
 
     def _finish(self) -> None:
         if self.writer is None:
-            self.writer = pq.ParquetWriter(self.path, pa.schema([]))
+            self._start(pa.schema([]))
         self.writer.close()
 
 
