@@ -13,8 +13,9 @@ One export:
 3. records the release — recipient, role, purpose, approver, rows, the customers it holds, the
    decoys' tokens, the file's SHA-256, the policy — with a ledger entry.
 
-A release is recorded ``pending`` before its file is written and ``complete``, with its ledger
-entry, in one transaction afterwards; the file is renamed into place last. An export killed at
+A release is recorded ``pending`` before its file is written and ``complete``, with its
+customers and its ledger entry, in one transaction committed once the file is whole; the file
+is renamed into place last. An export killed at
 any point is found by :func:`recover` at the next export or ledger command: a release with a
 ledger entry gets its file (checked against the recorded SHA-256), one without is aborted and
 its partial file removed — never an entry without a file or a file without an entry.
@@ -27,7 +28,7 @@ import datetime
 import functools
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,28 +180,48 @@ def export(
                 workspace.db, {**described, "status": "pending", "partial": str(partial)}
             )
         try:
-            written = _write_release(
-                workspace,
-                opened,
-                mapping,
-                policy,
-                release_id,
-                (owners, chosen),
-                detected,
-                fields,
-                writer.open(partial, encoding=opened.encoding),
-                held,
-                ahead,
-                marking,
-            )
+            # The release's record is one transaction, begun now and committed once its file is
+            # whole: its customers go in while the last batches are written.
+            with workspace.transaction():
+                written = _write_release(
+                    workspace,
+                    opened,
+                    mapping,
+                    policy,
+                    release_id,
+                    (owners, chosen),
+                    detected,
+                    fields,
+                    writer.open(partial, encoding=opened.encoding),
+                    held,
+                    ahead,
+                    marking,
+                )
+                release = _record(
+                    workspace, described, written, policy, mapping, fields, opened,
+                    (sample, chosen, conditions),
+                )  # fmt: skip
         except BaseException:
             abort(workspace, release_id, partial, str(out))
             raise
-    ring = workspace.keyring
-    digest = written.sha256
-    members, members_digest = _members_summary(written.members)
+    os.replace(partial, out)
+    return release
+
+
+def _record(
+    workspace: store.Workspace,
+    described: dict[str, Any],
+    written: _Written,
+    policy: Policy,
+    mapping: customers.ColumnMap,
+    fields: dict[str, str],
+    opened: tables.Table,
+    request: tuple[int | None, pa.Array | None, dict[str, str]],
+) -> Release:
+    """The release's ledger entry and its record completed (in the caller's transaction)."""
+    sample, chosen, conditions = request
     real_rows = written.rows - written.decoys
-    unowned = real_rows - len(written.members)  # rows that name no customer of the register
+    unowned = real_rows - written.owned_rows  # rows that name no customer of the register
     notes = [note for note in [opened.unread_note()] if note is not None]
     if chosen is not None and sample is not None and len(chosen) < sample:
         notes.append(
@@ -215,44 +236,41 @@ def export(
         )
     body = {
         **described,
-        "output_sha256": digest,
+        "output_sha256": written.sha256,
         "rows": written.rows,
         "decoys": written.decoys,
-        "customers": int(members.size),
-        "members_sha256": members_digest,
+        "customers": written.customers,
+        "members_sha256": written.members_sha256,
         "source_rows_unread": opened.bad_rows,
         "rows_without_customer": unowned,
         "marked_fields": fields,
         "policy": policy.as_dict(),
         "request": {"sample": sample, "segment": conditions},
-        "key_version": ring.version,
+        "key_version": workspace.keyring.version,
     }
-    with workspace.transaction():
-        store.add_release_members(workspace.db, release_id, pa.array(members), written.decoy_tokens)
-        entry = ledger.append(workspace, "release", body)
-        store.update_release(
-            workspace.db,
-            release_id,
-            status="complete",
-            rows=body["rows"],
-            decoys=body["decoys"],
-            customers=body["customers"],
-            output_sha256=digest,
-            ledger_seq=entry.seq,
-        )
-    os.replace(partial, out)
+    entry = ledger.append(workspace, "release", body)
+    store.update_release(
+        workspace.db,
+        described["release_id"],
+        status="complete",
+        rows=body["rows"],
+        decoys=body["decoys"],
+        customers=body["customers"],
+        output_sha256=written.sha256,
+        ledger_seq=entry.seq,
+    )
     return Release(
-        release_id=release_id,
-        recipient=recipient,
-        role=role,
-        purpose=purpose,
-        approver=approver,
-        output=str(out),
+        release_id=described["release_id"],
+        recipient=described["recipient"],
+        role=described["role"],
+        purpose=described["purpose"],
+        approver=described["approver"],
+        output=described["output"],
         rows=body["rows"],
         decoys=body["decoys"],
         customers=body["customers"],
         marked_fields=fields,
-        output_sha256=digest,
+        output_sha256=written.sha256,
         ledger_seq=entry.seq,
         warnings=_warnings(policy, mapping, written.decoys, notes),
     )
@@ -333,12 +351,13 @@ def _sample(
 
 @dataclass(frozen=True, slots=True)
 class _Written:
-    """What :func:`_write_release` put in the file."""
+    """What :func:`_write_release` put in the file, and recorded of it."""
 
     rows: int
-    members: pa.Array  # register ids of the real rows' customers
+    owned_rows: int  # real rows that name a customer of the register
+    customers: int  # distinct customers among them
+    members_sha256: str  # of their register ids (:func:`_members_summary`)
     decoys: int
-    decoy_tokens: pa.Table  # (decoy, kind, token) of every decoy's identifiers
     sha256: str
 
 
@@ -406,7 +425,8 @@ def _write_release(
             pending = (index, prepared, owners)
         if pending is not None:
             mixer.write(out, *pending)
-    return mixer.written(sink.sha256)
+        recorded = mixer.record()  # while the writing thread writes the last batches
+    return recorded(sink.sha256)
 
 
 def _done(table: pa.Table) -> Future[pa.Table]:
@@ -492,14 +512,22 @@ class _Mixer:
         self.decoys.append(decoy_tokens(self.workspace, made, self.decoy_count))
         self.decoy_count += made.table.num_rows
 
-    def written(self, sha256: str) -> _Written:
-        """What was written, once the sink is closed (``sha256``)."""
-        return _Written(
-            rows=self.rows,
-            members=pa.concat_arrays(self.members),
-            decoys=self.decoy_count,
-            decoy_tokens=pa.concat_tables(self.decoys),
-            sha256=sha256,
+    def record(self) -> Callable[[str], _Written]:
+        """The release's customers and its decoys' tokens into the workspace (in the caller's
+        transaction), once the last batch is mixed; what was written, given the file's
+        SHA-256 once it is closed."""
+        owned = pa.concat_arrays(self.members)
+        ids, digest = _members_summary(owned)
+        store.add_release_members(
+            self.workspace.db, self.release_id, pa.array(ids), pa.concat_tables(self.decoys)
+        )
+        return functools.partial(
+            _Written,
+            self.rows,
+            len(owned),
+            int(ids.size),
+            digest,
+            self.decoy_count,
         )
 
 
