@@ -10,8 +10,6 @@ from unittest.mock import patch
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from leaktrace import customers, keys, store, synth
 from leaktrace.release import export as exporter
@@ -92,22 +90,6 @@ def test_sorted_tokens_with_a_shared_first_half() -> None:
     assert answers[:500].all() and not answers[500:].any()
     assert not held.holds(pa.nulls(3, pa.binary(16))).any()
     assert not _Sorted(pa.array([], pa.binary(16))).holds(tokens).any()
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.lists(
-        st.integers(0, 2**64 - 1)  # spread out
-        | st.integers(0, 2**16 - 1).map(lambda low: (0x1234_5678 << 32) | low)  # top bits shared
-        | st.sampled_from([0, 2**64 - 1]),
-        max_size=80,
-    )
-)
-def test_the_order_of_64_bit_keys_sorts_them(values) -> None:
-    keys_ = np.array(values, dtype=np.uint64)
-    order = held_module._order(keys_)
-    assert sorted(order.tolist()) == list(range(len(values)))
-    assert keys_[order].tolist() == sorted(values)
 
 
 def test_tokens_as_read_and_as_cast_give_the_same_words() -> None:

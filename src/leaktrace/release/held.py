@@ -65,25 +65,14 @@ def _packed(tokens: pa.Array) -> np.ndarray | None:
 
 
 def _order(values: np.ndarray) -> np.ndarray:
-    """The order that sorts 64-bit keys (``np.argsort``'s answer, equal keys in any order).
-
-    Two stable passes over the top 32 bits, 16 at a time (NumPy sorts 16-bit keys by radix),
-    then the few runs of keys that share those bits sorted in full: 30–40 against 90–100 ms for
-    10⁶ tokens' first halves, which NumPy's introsort takes.
+    """The order that sorts 64-bit keys (equal keys in any order): NumPy's vectorized argsort
+    (x86-simd-sort, AVX2 or AVX-512), 26 ms for a million tokens' first halves, where two
+    stable radix passes over their top 32 bits and a sort of the ties took 40-50.
 
     >>> _order(np.array([5 << 40, 3, (5 << 40) - 1, 7 << 60, 2], np.uint64)).tolist()
     [4, 1, 2, 0, 3]
     """
-    values = np.ascontiguousarray(values, dtype=np.uint64)
-    top = (values >> np.uint64(32)).astype(np.uint32)
-    order = np.argsort(top.astype(np.uint16), kind="stable")
-    order = order[np.argsort((top >> np.uint32(16)).astype(np.uint16)[order], kind="stable")]
-    ranked = top[order]
-    tied = np.flatnonzero(ranked[1:] == ranked[:-1])
-    if tied.size:  # about n²/2³³ pairs: sort their runs (contiguous) by the whole key
-        at = np.union1d(tied, tied + 1)
-        order[at] = order[at][np.lexsort((values[order[at]], ranked[at]))]
-    return order
+    return np.argsort(np.ascontiguousarray(values, dtype=np.uint64))
 
 
 class _Sorted:
