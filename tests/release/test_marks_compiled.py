@@ -141,6 +141,7 @@ def test_marked_export_byte_for_byte_as_before(bank: pa.Table, monkeypatch) -> N
     monkeypatch.setattr(_mark_loops, "room_forms", numpy_room_forms)
     monkeypatch.setattr(_mark_loops, "splice", numpy_splice)
     monkeypatch.delattr(marks.AddressRule, "mark")  # observe, choose and render, as before
+    monkeypatch.delattr(marks.ListOrderRule, "mark")
     before = marks.mark_table(key, "R000042", tokens, bank, FIELDS, check=False)
     changed = 0
     for field in FIELDS:
@@ -199,6 +200,17 @@ def test_marked_addresses_with_rooms_byte_for_byte_as_before(monkeypatch) -> Non
     assert pc.sum(pc.not_equal(marked["address"], table["address"])).as_py() > 500
 
 
+def assert_mark_is_render(rule, values: pa.Array, rng: np.random.Generator, with_token) -> None:
+    """``rule.mark`` writes what ``rule.render`` writes for the forms mark_table picks from
+    random PRF words, a share ``with_token`` of the rows having a token."""
+    words = rng.integers(0, 2**63, len(values), dtype=np.int64).astype(np.uint64)
+    present = rng.random(len(values)) < with_token
+    available, current = rule.observe(values)
+    picked = marks.choices(words, rule.q, rule.slots)
+    forms = np.where(available & present[:, None], picked, current)
+    assert rule.mark(values, words, present).equals(rule.render(values, forms))
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), start=st.integers(0, 50), with_token=st.floats(0, 1))
 def test_one_pass_marks_addresses_as_observe_choose_render(seed, start, with_token) -> None:
@@ -213,12 +225,21 @@ def test_one_pass_marks_addresses_as_observe_choose_render(seed, start, with_tok
         [odd[i % len(odd)] if i % 9 == 0 else texts[p] + "建设路8号" + ROOMS[p % len(ROOMS)]
          for i, p in enumerate(picks.tolist())]
     ).slice(start)  # fmt: skip
-    words = rng.integers(0, 2**63, len(values), dtype=np.int64).astype(np.uint64)
-    present = rng.random(len(values)) < with_token
-    rule = marks.AddressRule()
-    available, current = rule.observe(values)
-    forms = np.where(available & present[:, None], marks.choices(words, 2, 3), current)
-    assert rule.mark(values, words, present).equals(rule.render(values, forms))
+    assert_mark_is_render(marks.AddressRule(), values, rng, with_token)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), start=st.integers(0, 50), with_token=st.floats(0, 1))
+def test_one_pass_marks_lists_as_observe_choose_render(seed, start, with_token) -> None:
+    """ListOrderRule.mark writes what the rule's render writes for the forms mark_table picks,
+    on lists of one to nine items, repeated items, empty items, nulls and a slice."""
+    rng = np.random.default_rng(seed)
+    items = ["借记卡", "信用卡", "手机银行", "理财", "基金", "", "借记卡", "a", "b"]
+    values = pa.array(
+        [None if rng.random() < 0.05 else "、".join(rng.choice(items, rng.integers(1, 10)))
+         for _ in range(400)]
+    ).slice(start)  # fmt: skip
+    assert_mark_is_render(marks.ListOrderRule(), values, rng, with_token)
 
 
 def numpy_float_units(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

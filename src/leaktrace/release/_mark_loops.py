@@ -1,7 +1,7 @@
 """Compiled loops of the keyed marks: the PRF (SipHash-2-4 of the record tokens), the GB/T 2260
 head (省市区 / 省区 / 市区) each address starts with, the room number it ends with, which texts
 are plain numbers (amounts), the splice that writes the marked values, and the marking of an
-address column in one pass.
+address column, and of a list column's pair order, in one pass.
 
 One pass per value over its leading three-byte (CJK) characters, with the polynomial prefix
 hash of :func:`leaktrace.release.marks._hash_text` looked up in an open-addressed table of the
@@ -301,6 +301,30 @@ def mark_addresses(
             for b in range(3):
                 out[at + b] = pool[room_at + b]
     return out_offsets, out
+
+
+@njit(cache=True, nogil=True)
+def list_swaps(
+    index: np.ndarray, forms: np.ndarray, words: np.ndarray, present: np.ndarray
+) -> np.ndarray:
+    """Per row, the pairs to swap as bits (bit j: pair j) for the forms the PRF ``words``
+    pick (bit j of a row's word for pair j, where the row has a token): ``index`` is the row's
+    value among distinct ones (-1: null), ``forms`` their pairs' forms (-1: no pair there)."""
+    n = index.size
+    slots = forms.shape[1]
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        value = index[i]
+        if value < 0 or not present[i]:
+            continue
+        word = words[i]
+        swap = 0
+        for j in range(slots):
+            form = forms[value, j]
+            if form >= 0 and np.int64((word >> np.uint64(j)) & np.uint64(1)) != form:
+                swap |= 1 << j
+        out[i] = swap
+    return out
 
 
 _SIP_LAST = np.uint64(16 << 56)  # the message length in the last block, no tail bytes

@@ -493,6 +493,7 @@ class ListOrderRule:
     def __init__(self, separator: str = "、") -> None:
         self.separator = separator
         self._parse = _Memo(self._parse_new)
+        self._encoded = _Memo(self._encoded_new)
         self._distinct = _Memo(self._distinct_new)
 
     def accepts(self, type_: pa.DataType) -> bool:
@@ -522,14 +523,18 @@ class ListOrderRule:
         form[rows, pairs] = np.where((less | greater) & ~empty, greater.astype(np.int64), -1)
         return items, starts, counts, form
 
-    def _distinct_new(self, values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    def _encoded_new(self, values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
         """The distinct values (lists repeat: a few product sets), each value's index among
-        them (-1: null) and the pair forms of each row, parsed once per distinct value."""
+        them (-1: null) and the pair forms of each distinct value."""
         encoded = pc.dictionary_encode(values)
         index = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        form = self._parse(encoded.dictionary)[3]
+        return encoded.dictionary, index, self._parse(encoded.dictionary)[3]
+
+    def _distinct_new(self, values: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+        """:meth:`_encoded_new`, with the pair forms of each row."""
+        dictionary, index, form = self._encoded(values)
         rows = form[np.maximum(index, 0)] if len(form) else np.full((len(values), self.slots), -1)
-        return encoded.dictionary, index, np.where(index[:, None] >= 0, rows, -1)
+        return dictionary, index, np.where(index[:, None] >= 0, rows, -1)
 
     def observe(self, values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         form = self._distinct(values)[2]
@@ -545,6 +550,34 @@ class ListOrderRule:
         _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
         rendered = self._render_rows(values.take(pa.array(first)), forms[first])
         return rendered.take(pa.array(inverse.ravel()))
+
+    def mark(self, values: pa.Array, words: np.ndarray, present: np.ndarray) -> pa.Array:
+        """What :meth:`render` writes for the forms :func:`mark_table` picks from the PRF
+        ``words`` (rows with ``present`` tokens): the swaps of each row in one compiled pass,
+        and each distinct (value, swaps) rendered once (13 against 6 ms a 62,500-row batch)."""
+        from leaktrace.release import _mark_loops
+
+        dictionary, index, form = self._encoded(values)
+        if not len(dictionary):
+            return values
+        swaps = _mark_loops.list_swaps(
+            index, np.ascontiguousarray(form), np.ascontiguousarray(words, np.uint64), present
+        )
+        if not swaps.any():
+            return values
+        # The distinct (value, swaps) by a count over their codes (a few thousand possible).
+        code = (index + 1) * (1 << self.slots) + swaps
+        used = np.flatnonzero(np.bincount(code, minlength=(len(dictionary) + 1) << self.slots))
+        group = np.empty((len(dictionary) + 1) << self.slots, dtype=np.int64)
+        group[used] = np.arange(used.size)
+        inverse = group[code]
+        first = np.empty(used.size, dtype=np.int64)
+        first[inverse[::-1]] = np.arange(len(values) - 1, -1, -1)  # each group's first row
+        pairs = form[np.maximum(index[first], 0)]
+        flipped = (swaps[first, None] >> np.arange(self.slots)) & 1
+        wanted = np.where((pairs >= 0) & (flipped == 1), 1 - pairs, pairs)
+        rendered = self._render_rows(values.take(pa.array(first)), wanted)
+        return rendered.take(pa.array(inverse))
 
     def _render_rows(self, values: pa.Array, forms: np.ndarray) -> pa.Array:
         items, starts, counts, form = self._parse(values)
@@ -903,6 +936,7 @@ def warm_up() -> None:
     one types the columns."""
     words = siphash24_16(bytes(16), np.zeros((1, 2), np.uint64))
     AddressRule().mark(pa.array(["北京市朝阳区建国路8号1单元101室"]), words, np.ones(1, bool))
+    ListOrderRule().mark(pa.array(["借记卡、信用卡"]), words, np.ones(1, bool))
     _plain_numbers(pa.array(["15713.35"]))
 
 
