@@ -3,9 +3,9 @@
 numba's import and the load of a cached loop cost a command ~0.5–1 s, worth paying for a long
 column and not for a short one. Once this process has loaded the loops, short columns use
 them too. Whether numba is in ``sys.modules`` is another question, and the wrong one: another
-thread may be importing numba at that moment (the export's marking thread does while the
-columns are typed), and a short column would then wait for that import instead of taking the
-NumPy or Python path at once.
+thread may be importing numba at that moment (an export's numbering thread does, for its first
+batch's customer numbers), and a short column would then wait for that import instead of
+taking the NumPy or Python path at once.
 
 >>> loops = Loops("json")
 >>> loops.loaded

@@ -35,10 +35,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leaktrace import attributes, identifiers
+from leaktrace import attributes, checksums, identifiers
 from leaktrace._pool import forked_pool
 from leaktrace.exceptions import LeaktraceError
-from leaktrace.identifiers import _column_text, _vector
+from leaktrace.identifiers import _automata, _column_text, _vector
 from leaktrace.law import LegalCategory
 from leaktrace.tables import Table, discover, open_table
 
@@ -257,6 +257,14 @@ def _precheck_values(present: pa.Array) -> pa.Array | None:
         return None
     rows = np.random.default_rng(len(present)).choice(len(present), PRECHECK_VALUES, False)
     return present.take(pa.array(np.sort(rows)))
+
+
+def use_compiled_loops() -> None:
+    """Type columns with the compiled loops (numba) from now on, short columns too, in a
+    process that loads numba anyway: an export's head of 2,000 rows is then typed in 0.2 s
+    instead of 0.3 s in NumPy."""
+    checksums.compiled()
+    _automata.load_compiled()
 
 
 def classify_column(

@@ -152,6 +152,12 @@ def full_match(values: pa.Array, automaton: Machine, prefix: bool = False) -> np
     return result
 
 
+def load_compiled() -> None:
+    """Load the compiled loop now, so that short columns use it too (for a process that loads
+    numba anyway)."""
+    _LOOPS.module()
+
+
 def _runner(values: pa.Array) -> Callable[[pa.Array, Machine, bool], np.ndarray] | None:
     """The compiled loop for a long column, or once this process loaded it; NumPy's steps
     (:func:`_stepped`) for a short column of short values; else None: a short column of long

@@ -932,8 +932,7 @@ def _head_pool() -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
 
 def warm_up() -> None:
     """Load what marking needs (numba and the compiled loops from its cache, the address
-    heads) before the first batch comes: the export calls it in its marking thread while this
-    one types the columns."""
+    heads) before the first batch comes: the export calls it before it types the columns."""
     words = siphash24_16(bytes(16), np.zeros((1, 2), np.uint64))
     AddressRule().mark(pa.array(["北京市朝阳区建国路8号1单元101室"]), words, np.ones(1, bool))
     ListOrderRule().mark(pa.array(["借记卡、信用卡"]), words, np.ones(1, bool))
