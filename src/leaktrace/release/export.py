@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from leaktrace import customers, identifiers, keys, ledger, scan, store, tables
+from leaktrace import attributes, customers, identifiers, keys, ledger, scan, store, tables
 from leaktrace.exceptions import ConfigError, SourceError
 from leaktrace.identifiers import _vector
 from leaktrace.release import decoys as decoy_rows
@@ -76,6 +76,11 @@ class Release:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return {name: getattr(self, name) for name in self.__slots__}
+
+
+def _header_says(name: str, kind: str) -> bool:
+    """Whether a column's header names ``kind`` (the scanner's strongest header hint)."""
+    return dict(attributes.header_hint(name)).get(kind, 0.0) >= 0.9
 
 
 def parse_segment(text: str | None) -> dict[str, str]:
@@ -127,7 +132,14 @@ def export(
         # Read now, in a thread: decoys always ask about ID numbers, and the check of a
         # customer-number column names the rows' customers by theirs.
         held = stack.enter_context(contextlib.closing(HeldTokens(workspace.db, numbers)))
-        held.read_ahead([customers.EXACT_KINDS["resident_id"]])
+        asked = [customers.EXACT_KINDS["resident_id"]]
+        if ahead is not None and "decoys" in policy.channels:
+            # What the decoys will ask about, where the headers tell: read after the typing
+            # below (which names the decoys' column roles), it came late for the first batch.
+            asked.append(customers.REF_KIND)  # the decoys' numbers only: the register's are held
+            if any(_header_says(name, "bank_card") for name in opened.schema.names):
+                asked.append(customers.EXACT_KINDS["bank_card"])
+        held.read_ahead(asked)
         marking = None
         if MARK_AHEAD:
             marking = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="marks"))
