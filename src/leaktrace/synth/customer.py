@@ -491,7 +491,10 @@ def surname_shares() -> dict[str, float]:
 # ---- column building blocks ----------------------------------------------------------------
 
 
-_DIGIT_QUADS = np.array([list(f"{i:04d}".encode()) for i in range(10_000)], dtype=np.uint8)
+# "0000" .. "9999" as bytes, one row each (arithmetic, not 10,000 Python strings at import).
+_DIGIT_QUADS = (48 + np.arange(10_000)[:, None] // np.array([1000, 100, 10, 1]) % 10).astype(
+    np.uint8
+)
 _DIGIT_QUADS_32 = _DIGIT_QUADS.view(np.uint32).ravel()  # one 4-byte gather per quad
 
 
