@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -51,6 +52,20 @@ def _start_worker(started: Semaphore) -> None:
     # stops them with SIGTERM and expects them to end.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     started.release()
+
+
+BACKGROUND_NICE = 10  # the scheduling priority of threads that work ahead of the one that waits
+
+
+def lower_priority() -> None:
+    """Lower the calling thread's scheduling priority (Linux sets nice per thread; elsewhere
+    nothing changes): for threads that work ahead of what another, busier thread needs, so that
+    on a machine with few cores they take the time that thread leaves, not the time it waits
+    for. An export's reading, numbering and register reads run so beside the exporting thread,
+    whose work (typing, decoys) holds the interpreter: 3.02 against 3.14 s on two cores."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
 
 
 def thread_jobs() -> int:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
 import pytest
 
+from leaktrace import _pool
 from leaktrace.release.pipeline import ReadAhead
 
 
@@ -40,3 +43,16 @@ def test_no_more_than_depth_items_are_made_ahead() -> None:
         with lock:
             assert len(made) == 3  # the one taken and two ahead
     assert len(made) <= 4  # closing stops the producer
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice is per thread on Linux")
+def test_the_producer_runs_at_a_lower_priority_than_the_consumer() -> None:
+    def priorities():
+        yield os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    with ReadAhead(priorities()) as ahead:
+        (producer,) = list(ahead)
+    # Lowered to BACKGROUND_NICE; a process already nicer than that stays as it is.
+    assert producer == max(before, _pool.BACKGROUND_NICE)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before

@@ -24,7 +24,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from leaktrace import customers, keys, store
+from leaktrace import _pool, customers, keys, store
 
 # $customers: whether the customers' own number tokens are read with kind 0 (not when they are
 # held already, by a HeldNumbers).
@@ -155,7 +155,7 @@ def _read_in_thread(
     that is closed after them. Shut the executor down (waiting) before ``db`` is closed: a
     connection closed while its cursor reads raises in DuckDB."""
     cursor = db.cursor()
-    reader = ThreadPoolExecutor(1, thread_name_prefix="held")
+    reader = ThreadPoolExecutor(1, thread_name_prefix="held", initializer=_pool.lower_priority)
     futures = [reader.submit(read, cursor) for read in reads]
     reader.submit(cursor.close)
     return reader, futures

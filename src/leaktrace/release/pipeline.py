@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from leaktrace import customers, store
+from leaktrace import _pool, customers, store
 from leaktrace.release.held import HeldNumbers
 
 _DONE = object()
@@ -26,8 +26,10 @@ _NONE = object()  # nothing peeked
 
 class ReadAhead:
     """``items`` in order, produced by a thread of their own up to ``depth`` ahead from the
-    moment this is made (so reading starts while the caller still prepares); an error of the
-    producer is raised where its item would have come. Close it (or use ``with``) to stop.
+    moment this is made (so reading starts while the caller still prepares), at a lower
+    scheduling priority than the caller's (:func:`leaktrace._pool.lower_priority`); an error
+    of the producer is raised where its item would have come. Close it (or use ``with``) to
+    stop.
 
     ``depth`` counts the item being produced: the producer takes a slot before it makes an
     item, and the consumer frees it when it takes one, so no finished item waits in the
@@ -43,6 +45,7 @@ class ReadAhead:
         self._thread.start()
 
     def _produce(self) -> None:
+        _pool.lower_priority()  # the consumer's work comes first; this one works ahead of it
         try:
             items = iter(self._items)
             while True:
