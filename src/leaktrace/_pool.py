@@ -62,7 +62,7 @@ def lower_priority() -> None:
     nothing changes): for threads that work ahead of what another, busier thread needs, so that
     on a machine with few cores they take the time that thread leaves, not the time it waits
     for. An export's reading, numbering and register reads run so beside the exporting thread,
-    whose work (typing, decoys) holds the interpreter: 3.02 against 3.14 s on two cores."""
+    whose work (typing, decoys) holds the interpreter: 3.11 against 3.21 s on two cores."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)

@@ -15,10 +15,10 @@ One export:
 
 A release is recorded ``pending`` before its file is written and ``complete``, with its
 customers and its ledger entry, in one transaction committed once the file is whole; the file
-is renamed into place last. An export killed at
-any point is found by :func:`recover` at the next export or ledger command: a release with a
-ledger entry gets its file (checked against the recorded SHA-256), one without is aborted and
-its partial file removed — never an entry without a file or a file without an entry.
+is renamed into place last. An export killed at any point is found by :func:`recover` at the
+next export or ledger command: a release with a ledger entry gets its file (checked against
+the recorded SHA-256), one without is aborted and its partial file removed — never an entry
+without a file or a file without an entry.
 """
 
 from __future__ import annotations
@@ -400,7 +400,9 @@ def _write_release(
     the decoys made before them, so they stay in order in this thread; without ``marking``,
     every batch is marked here. ``held`` answers the register's questions in memory (the
     caller closes it); its ``numbers`` number the rows by their customer numbers (None for a
-    sample, whose rows are numbered already).
+    sample, whose rows are numbered already). Once the last batch is mixed, the release's
+    customers and its decoys' tokens go into the workspace, in the caller's transaction, while
+    the writing thread writes the last batches.
     """
     ring = workspace.keyring
     all_owners, chosen = sampled

@@ -22,7 +22,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import mmap
@@ -128,8 +127,9 @@ class _DirectFile:
     A release must be on the disk before its ledger entry, so its bytes are written to the
     disk anyway; through the page cache they were first copied into ~400 MB of memory the
     system had not touched, which cost a 10⁶-row export ~0.7 CPU s (a third of the writing
-    thread's). Where the file system refuses ``O_DIRECT`` (tmpfs, some network file systems),
-    :meth:`open` gives None and the caller writes through the page cache as usual.
+    thread's). Where the file system refuses ``O_DIRECT`` (some network file systems, tmpfs
+    before Linux 6.6), :meth:`open` gives None and the caller writes through the page cache as
+    usual.
     """
 
     BLOCK = 4096  # alignment of offsets, lengths and the buffer: any disk's logical block
@@ -190,6 +190,8 @@ class _DirectFile:
             return os.write(self._fd, view)
 
     def _buffered(self) -> None:
+        import fcntl  # POSIX; O_DIRECT, and so this object, exist on Linux only
+
         fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~os.O_DIRECT)
 
     def close(self) -> None:
