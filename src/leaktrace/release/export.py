@@ -132,14 +132,14 @@ def export(
         # Read now, in a thread: decoys always ask about ID numbers, and the check of a
         # customer-number column names the rows' customers by theirs.
         held = stack.enter_context(contextlib.closing(HeldTokens(workspace.db, numbers)))
-        asked = [customers.EXACT_KINDS["resident_id"]]
+        asked = {"resident_id"}
         if ahead is not None and "decoys" in policy.channels:
             # What the decoys will ask about, where the headers tell: read after the typing
             # below (which names the decoys' column roles), it came late for the first batch.
-            asked.append(customers.REF_KIND)  # the decoys' numbers only: the register's are held
+            asked.add("customer_id")  # the decoys' numbers only: the register's are held
             if any(_header_says(name, "bank_card") for name in opened.schema.names):
-                asked.append(customers.EXACT_KINDS["bank_card"])
-        held.read_ahead(asked)
+                asked.add("bank_card")
+        held.read_ahead(_kind_codes(asked))
         marking = None
         if MARK_AHEAD:
             marking = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="marks"))
@@ -171,7 +171,7 @@ def export(
             # batch is numbered and marked, not once it comes to its decoys (the roles are
             # judged by a batch's first rows, which the head is).
             roles = decoy_rows.column_roles(head, detected=detected)
-            RegisterCheck(workspace, held=held).read_ahead(decoy_rows.asked_kinds(roles))
+            held.read_ahead(_kind_codes(decoy_rows.asked_kinds(roles)))
         mapping = customers.propose_mapping(head, classified=classified)
         mapping.segments = []
         # The fields to mark, from the head (a policy's field the table lacks: refused now).
@@ -444,7 +444,7 @@ def _write_release(
         if pending is not None:
             mixer.write(out, *pending)
         recorded = mixer.record()  # while the writing thread writes the last batches
-    return recorded(sink.sha256)
+    return recorded(sha256=sink.sha256)
 
 
 def _done(table: pa.Table) -> Future[pa.Table]:
@@ -541,11 +541,11 @@ class _Mixer:
         )
         return functools.partial(
             _Written,
-            self.rows,
-            len(owned),
-            int(ids.size),
-            digest,
-            self.decoy_count,
+            rows=self.rows,
+            owned_rows=len(owned),
+            customers=int(ids.size),
+            members_sha256=digest,
+            decoys=self.decoy_count,
         )
 
 
@@ -605,7 +605,7 @@ class RegisterCheck:
         """Have the register's tokens of ``kinds`` read in a thread now, for questions later
         (with ``held`` only: :meth:`HeldTokens.read_ahead`)."""
         if self.held is not None:
-            self.held.read_ahead(code for code in map(_kind_code, kinds) if code is not None)
+            self.held.read_ahead(_kind_codes(kinds))
 
     def many(self, asks: Sequence[tuple[str, Sequence[str]]]) -> list[list[bool]]:
         """The answers to several (kind, values) questions, in order."""
@@ -643,6 +643,11 @@ def _kind_code(kind: str) -> int | None:
     """The register's token kind of what decoys ask about (a customer number or an exact
     identifier); None for what the register keeps no token of."""
     return customers.REF_KIND if kind == "customer_id" else customers.EXACT_KINDS.get(kind)
+
+
+def _kind_codes(kinds: Iterable[str]) -> list[int]:
+    """:func:`_kind_code` of each kind the register keeps tokens of."""
+    return [code for code in map(_kind_code, kinds) if code is not None]
 
 
 def registered(workspace: store.Workspace) -> RegisterCheck:
